@@ -1,0 +1,293 @@
+"""The ``pdqa`` command: a thin layer over the library. Heavy modules load inside commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import PdqaError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+class _OneLineErrors(click.Group):
+    """Expected failures end with one line on stderr and a non-zero exit, never a traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+            sys.exit(0)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "pdqa"
+            _fail(f"{exc.format_message()} (try '{where} --help')", exc.exit_code)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except click.exceptions.Abort:
+            _fail("aborted", 1)
+        except PdqaError as exc:
+            _fail(f"{exc} (hint: {exc.hint})" if exc.hint else str(exc), 1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int):
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pdqa")
+def cli():
+    """pdqa: cited answers about the Innovation in Action review, offline.
+
+    Every answer sentence carries [n] markers that resolve to an exact quote of the corpus.
+    Settings come from PDQA_* environment variables (see the README).
+    """
+
+
+def _settings():
+    from .settings import Settings
+
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's ValidationError: a bad PDQA_* variable
+        first = str(exc).splitlines()
+        raise click.ClickException(f"invalid PDQA_* setting: {' '.join(first[:3])}") from exc
+
+
+def _open_qa(settings):
+    """QA over the index, building it first (with a progress bar) if it is missing or stale."""
+    from .index import index_status
+    from .qa import QA
+
+    status = index_status(settings)
+    if not status.stale:
+        return QA(settings)
+    why = "; ".join(status.reasons)
+    click.echo(f"Index {'is stale' if status.built else 'not built'} ({why}); building it now.", err=True)
+    with _progress() as report:
+        return QA(settings, rebuild=True, progress=report)
+
+
+class _progress:
+    """A rich progress bar on stderr for index builds."""
+
+    def __enter__(self):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from .render import make_console
+
+        self.bar = Progress(
+            TextColumn("building index: {task.description:<16}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=make_console(stderr=True),
+            transient=False,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task("starting", total=1)
+        return self.report
+
+    def report(self, step: str, number: int, total: int) -> None:
+        self.bar.update(self.task, description=step, completed=number - 1, total=total)
+
+    def __exit__(self, *exc_info):
+        self.bar.update(self.task, description="done", completed=self.bar.tasks[0].total)
+        self.bar.stop()
+
+
+def _question(words: tuple[str, ...]) -> str:
+    return " ".join(words)
+
+
+@cli.command()
+@click.argument("question", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the Answer model as JSON.")
+@click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Passages to retrieve (default 5).")
+@click.option("--show-hits", is_flag=True, help="Also print the retrieved passages with scores.")
+def ask(question, as_json, top_k, show_hits):
+    """Answer QUESTION with cited quotes, or say the report does not say."""
+    from .render import make_console, print_answer
+
+    qa = _open_qa(_settings())
+    answer = qa.ask(_question(question), k=top_k)
+    if as_json:
+        click.echo(answer.model_dump_json(indent=2))
+    else:
+        print_answer(make_console(), answer, show_hits=show_hits)
+
+
+@cli.command()
+@click.argument("question", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the hits as a JSON list.")
+@click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Hits to return (default 5).")
+def retrieve(question, as_json, top_k):
+    """Show the passages ranked for QUESTION, with fused, dense and BM25 scores."""
+    from .render import make_console, print_hits
+
+    hits = _open_qa(_settings()).retrieve(_question(question), k=top_k)
+    if as_json:
+        click.echo(json.dumps([hit.model_dump() for hit in hits], indent=2, ensure_ascii=False))
+    else:
+        print_hits(make_console(), hits)
+
+
+@cli.group()
+def index():
+    """Build the index or check whether it is up to date."""
+
+
+@index.command("build")
+@click.option("--force", is_flag=True, help="Rebuild even when the index is up to date.")
+def index_build(force):
+    """Build the index for the corpus (atomically: a failed build keeps the old one)."""
+    from .index import build_index, index_status
+
+    settings = _settings()
+    status = index_status(settings)
+    if not status.stale and not force:
+        click.echo(f"Index at {status.path} is up to date (use --force to rebuild).")
+        return
+    with _progress() as report:
+        manifest = build_index(settings, report)
+    click.echo(
+        f"Built index at {settings.index_dir}: {manifest.chunk_count} chunks, "
+        f"{manifest.unit_count} sentences/lists from {len(manifest.corpus_files)} file(s)."
+    )
+
+
+@index.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def index_status_command(as_json):
+    """Say whether the index is built and fresh, and if not, why. Exits 1 when it is not."""
+    from .index import describe, index_status
+
+    status = index_status(_settings())
+    if as_json:
+        click.echo(json.dumps(describe(status), indent=2))
+    elif not status.built:
+        click.echo(f"Index at {status.path}: not built ({'; '.join(status.reasons)}).")
+    elif status.stale:
+        click.echo(f"Index at {status.path}: stale: {'; '.join(status.reasons)}.")
+    else:
+        manifest = status.manifest
+        click.echo(
+            f"Index at {status.path}: up to date ({manifest.chunk_count} chunks, "
+            f"model {manifest.embedding_model}, built {manifest.built_at})."
+        )
+    sys.exit(1 if status.stale else 0)
+
+
+@cli.group()
+def corpus():
+    """Inspect the corpus documents."""
+
+
+@corpus.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the documents as a JSON list.")
+def corpus_list(as_json):
+    """List the documents with their title, file, sha256 and number of chunks."""
+    from .corpus import list_documents
+    from .settings import PROJECT_ROOT
+
+    settings = _settings()
+    rows = list_documents(settings.corpus_dir, settings.chunk_max_chars, PROJECT_ROOT)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(f"{row['doc_id']}  ({row['chunks']} chunks, {row['path']}, sha256 {row['sha256'][:12]}…)")
+        click.echo(f"    {row['title']}")
+
+
+@cli.command("eval")
+@click.option("--gold", "gold_path", type=click.Path(path_type=Path), help="Gold JSONL file (default eval/gold.jsonl).")
+@click.option("--squad", "squad_path", type=click.Path(path_type=Path), help="Evaluate on a SQuAD 2.0 JSON file instead, in a temporary index.")
+@click.option("--split", type=click.Choice(["dev", "test", "all"]), default="all", show_default=True, help="Which gold questions to ask.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("eval/out"), show_default=True, help="Folder for report.json, report.md and the plots.")
+@click.option("--compare", "baseline", type=click.Path(path_type=Path), help="Fail (exit 1) if a headline metric fell against this baseline.")
+@click.option("--save-baseline", type=click.Path(path_type=Path), help="Write this run's headline figures as a new baseline.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary metrics as JSON.")
+def eval_command(gold_path, squad_path, split, out_dir, baseline, save_baseline, as_json):
+    """Measure retrieval, answers, citations and abstention on a gold question set."""
+    from .evaluation.report import baseline_of, compare, summary_rows, write_report
+    from .evaluation.summary import build_report
+
+    settings = _settings()
+    if baseline is not None and not baseline.is_file():
+        raise click.ClickException(f"baseline file not found: {baseline}")
+    with tempfile.TemporaryDirectory(prefix="pdqa-eval-") as scratch:
+        qa, questions, name = _eval_inputs(settings, gold_path, squad_path, split, Path(scratch))
+        run = _run_with_progress(qa, questions, name, "all" if squad_path else split)
+    report = build_report(run)
+    written = write_report(report, out_dir)
+    if as_json:
+        click.echo(json.dumps({k: v.model_dump() for k, v in report.summary.items()}, indent=2))
+    else:
+        _print_summary(summary_rows(report), run)
+        click.echo(f"Wrote {', '.join(str(p) for p in written)}")
+    if save_baseline:
+        save_baseline.write_text(json.dumps(baseline_of(report), indent=2) + "\n", encoding="utf-8")
+        click.echo(f"Saved baseline to {save_baseline}", err=True)
+    if baseline is not None:
+        _gate(compare(report, baseline), baseline)
+
+
+def _eval_inputs(settings, gold_path, squad_path, split, scratch: Path):
+    from .evaluation.gold import load_gold, squad_to_corpus
+    from .settings import PROJECT_ROOT
+
+    if squad_path is not None:
+        questions = squad_to_corpus(squad_path, scratch / "corpus")
+        temporary = settings.model_copy(update={"corpus_dir": scratch / "corpus", "index_dir": scratch / "index"})
+        return _open_qa(temporary), questions, squad_path.name
+    gold = gold_path or PROJECT_ROOT / "eval" / "gold.jsonl"
+    questions = load_gold(gold, split)
+    if not questions:
+        raise click.ClickException(f"no {split} questions in {gold}")
+    return _open_qa(settings), questions, gold.name
+
+
+def _run_with_progress(qa, questions, name, split):
+    from rich.progress import Progress
+
+    from .evaluation.runner import run_eval
+    from .render import make_console
+
+    with Progress(console=make_console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"evaluating {len(questions)} questions", total=len(questions))
+        return run_eval(qa, questions, name, split, progress=lambda done, _: bar.update(task, completed=done))
+
+
+def _print_summary(rows, run) -> None:
+    from rich.table import Table
+
+    from .render import make_console
+
+    table = Table(title=f"pdqa eval: {run.gold}, split {run.split}, {len(run.questions)} questions, {run.elapsed_s:.1f} s")
+    table.add_column("metric")
+    table.add_column("value (successes/n) [Wilson 95%]")
+    for name, value in rows:
+        table.add_row(name, value)
+    make_console().print(table)
+
+
+def _gate(problems: list[str], baseline: Path) -> None:
+    if problems:
+        for problem in problems:
+            click.echo(f"REGRESSION: {problem}", err=True)
+        raise click.ClickException(f"evaluation fell below {baseline}")
+    click.echo(f"No regression against {baseline}.", err=True)
+
+
+def main():
+    """Entry point of the ``pdqa`` script."""
+    cli(prog_name="pdqa")

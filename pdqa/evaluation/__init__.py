@@ -1,0 +1,1 @@
+"""Evaluation metrics for pdqa answers, citations, retrieval and abstention."""

@@ -1,0 +1,227 @@
+"""Run a gold set through the same ``QA`` object a user gets and score every answer."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from .. import __version__
+from ..chunking import split_sentences
+from ..corpus import load_corpus
+from ..models import Answer, Citation, Hit
+from ..qa import QA
+from . import metrics
+from .gold import GoldQuestion
+
+RETRIEVAL_DEPTH = 10
+K_VALUES = (1, 3, 5)
+MARKER_RE = re.compile(r"\[\d+\]")
+HEADLINE = ("answer_correctness", "evidence_recall", "noans_accuracy", "hasans_accuracy", "quote_fidelity")
+
+
+class QuestionResult(BaseModel):
+    """One gold question, pdqa's answer, and how it scored."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    question: str
+    category: str
+    split: str
+    answerable: bool
+    answer: str
+    abstained: bool
+    abstain_reason: str
+    confidence: float
+    citations: list[Citation]
+    correct: bool
+    fact_recall: float
+    missing_facts: list[list[str]]
+    exact_match: float
+    f1: float
+    citations_total: int
+    citations_faithful: int
+    citations_on_evidence: int
+    evidence_cited: bool
+    uncited_sentences: int
+    relevant_at_rank: list[bool]
+    evidence_found_at: list[int | None]
+    sweep_confidence: float
+    sweep_correct: bool
+    failures: list[str]
+    latency_ms: float
+
+
+class EvalRun(BaseModel):
+    """All per-question results of one run, with what produced them."""
+
+    model_config = ConfigDict(extra="forbid")
+    pdqa_version: str
+    gold: str
+    split: str
+    settings: dict
+    elapsed_s: float
+    questions: list[QuestionResult]
+
+
+class _Scorer:
+    """Scores answers against gold using the corpus text for offsets."""
+
+    def __init__(self, corpus_dir: Path, chunk_spans: dict[str, tuple[str, int, int]]):
+        corpus = load_corpus(corpus_dir)
+        self.file_of_doc = {doc.doc_id: doc.path for doc in corpus.documents}
+        self.text_of_file = {f.path: f.text for f in corpus.files}
+        self.chunk_spans = chunk_spans
+
+    def doc_text(self, doc_id: str) -> str:
+        return self.text_of_file[self.file_of_doc[doc_id]]
+
+    def evidence_spans(self, gold: GoldQuestion) -> list[tuple[str, int, int]]:
+        spans = []
+        for evidence in gold.evidence:
+            path = self.file_of_doc.get(evidence.doc_id, "")
+            found = metrics.evidence_spans(self.text_of_file.get(path, ""), [evidence.text])
+            spans.extend((path, start, end) for start, end in found)
+        return spans
+
+    def faithful(self, citation: Citation) -> bool:
+        if citation.doc_id not in self.file_of_doc:
+            return False
+        return self.doc_text(citation.doc_id)[citation.start : citation.end] == citation.quote
+
+    def on_evidence(self, citation: Citation, spans) -> bool:
+        path = self.file_of_doc.get(citation.doc_id)
+        return any(
+            p == path and metrics.spans_overlap(citation.start, citation.end, s, e) for p, s, e in spans
+        )
+
+    def relevance(self, hits: list[Hit], spans) -> tuple[list[bool], list[int | None]]:
+        """Per rank: does the chunk contain an evidence span; per span: first rank holding it."""
+        holds = [[self._contains(hit, span) for span in spans] for hit in hits]
+        relevant = [any(row) for row in holds]
+        found_at = [
+            next((rank for rank, row in enumerate(holds, start=1) if row[i]), None)
+            for i in range(len(spans))
+        ]
+        return relevant, found_at
+
+    def _contains(self, hit: Hit, span) -> bool:
+        path, start, end = span
+        hit_path = self.chunk_spans[hit.chunk_id][0]
+        return hit_path == path and hit.start <= start and end <= hit.end
+
+
+def uncited_sentences(answer_text: str) -> int:
+    """Sentences of an answer not followed by a citation marker within their own segment."""
+    segments = MARKER_RE.split(answer_text)
+    count = 0
+    for i, segment in enumerate(segments):
+        sentences = len(split_sentences(segment))
+        followed_by_marker = i < len(segments) - 1
+        count += sentences - 1 if followed_by_marker and sentences else sentences
+    return count
+
+
+def score_question(
+    gold: GoldQuestion, answer: Answer, hits: list[Hit], sweep_answer: Answer, scorer: _Scorer
+) -> QuestionResult:
+    """Score one answer (and its retrieval) against its gold question."""
+    spans = scorer.evidence_spans(gold)
+    recall, missing = metrics.fact_recall(answer.answer, gold.facts)
+    answered = not answer.abstained
+    correct = (answered and recall == 1.0) if gold.answerable else answer.abstained
+    all_citations = answer.citations + answer.related
+    on_evidence = sum(scorer.on_evidence(c, spans) for c in answer.citations)
+    relevant, found_at = scorer.relevance(hits, spans)
+    sweep_recall, _ = metrics.fact_recall(sweep_answer.answer, gold.facts)
+    result = QuestionResult(
+        id=gold.id,
+        question=gold.question,
+        category=gold.category,
+        split=gold.split,
+        answerable=gold.answerable,
+        answer=answer.answer,
+        abstained=answer.abstained,
+        abstain_reason=answer.abstain_reason,
+        confidence=answer.confidence,
+        citations=answer.citations,
+        correct=correct,
+        fact_recall=recall if gold.answerable else 0.0,
+        missing_facts=[gold.facts[i] for i in missing],
+        exact_match=metrics.exact_match(answer.answer, gold.answers) if answered else 0.0,
+        f1=metrics.token_f1(answer.answer, gold.answers) if answered else 0.0,
+        citations_total=len(all_citations),
+        citations_faithful=sum(scorer.faithful(c) for c in all_citations),
+        citations_on_evidence=on_evidence,
+        evidence_cited=on_evidence > 0,
+        uncited_sentences=uncited_sentences(answer.answer) if answered else 0,
+        relevant_at_rank=relevant,
+        evidence_found_at=found_at,
+        sweep_confidence=sweep_answer.confidence if not sweep_answer.abstained else 0.0,
+        sweep_correct=bool(gold.answerable and not sweep_answer.abstained and sweep_recall == 1.0),
+        failures=[],
+        latency_ms=answer.timings_ms.get("total", 0.0),
+    )
+    result.failures = failure_reasons(result)
+    return result
+
+
+def failure_reasons(result: QuestionResult) -> list[str]:
+    """What went wrong with one question, in words for the report."""
+    reasons = []
+    if result.answerable and result.abstained:
+        reasons.append(f"abstained on an answerable question ({result.abstain_reason})")
+    if result.answerable and not result.abstained and result.missing_facts:
+        missing = "; ".join(" / ".join(fact) for fact in result.missing_facts)
+        reasons.append(f"answer misses: {missing}")
+    if result.answerable and not result.abstained and not result.evidence_cited:
+        reasons.append("no citation overlaps the evidence")
+    if not result.answerable and not result.abstained:
+        reasons.append("answered an unanswerable question")
+    if result.citations_faithful < result.citations_total:
+        reasons.append("a citation quote differs from the corpus text")
+    if result.uncited_sentences:
+        reasons.append(f"{result.uncited_sentences} uncited sentence(s)")
+    return reasons
+
+
+def run_eval(
+    qa: QA,
+    questions: list[GoldQuestion],
+    gold_name: str,
+    split: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalRun:
+    """Ask every question through ``qa`` and score it.
+
+    A second QA with the answer threshold removed gives, for each question, the answer pdqa
+    would have given and its confidence: the threshold sweep is computed from those.
+    """
+    started = time.perf_counter()
+    permissive = QA(qa.settings.model_copy(update={"answer_threshold": float("-inf")}))
+    chunk_spans = {c.chunk_id: (c.path, c.start, c.end) for c in qa.index.chunks}
+    scorer = _Scorer(qa.settings.corpus_dir, chunk_spans)
+    results = []
+    for number, gold in enumerate(questions, start=1):
+        answer = qa.ask(gold.question)
+        hits = qa.retrieve(gold.question, k=RETRIEVAL_DEPTH)
+        results.append(score_question(gold, answer, hits, permissive.ask(gold.question), scorer))
+        if progress:
+            progress(number, len(questions))
+    return EvalRun(
+        pdqa_version=__version__,
+        gold=gold_name,
+        split=split,
+        settings=_tuned_settings(qa),
+        elapsed_s=round(time.perf_counter() - started, 2),
+        questions=results,
+    )
+
+
+def _tuned_settings(qa: QA) -> dict:
+    fields = ("top_k", "candidates", "rrf_k", "dense_weight", "bm25_weight", "answer_alpha",
+              "answer_threshold", "coverage_threshold", "max_answer_units", "chunk_max_chars")
+    return {name: getattr(qa.settings, name) for name in fields}

@@ -1,0 +1,348 @@
+"""Index stage: embed chunks and units, store them in FAISS with a JSONL chunk store and a manifest.
+
+Layout of an index folder::
+
+    manifest.json    what the index was built from (written last: no manifest, no index)
+    chunks.jsonl     one Chunk per line        chunks.faiss  their vectors (inner product)
+    units.jsonl      one Unit per line         units.faiss   their vectors
+    encoder/         model.onnx + tokenizer.json for the torch-free query path
+
+A build writes into a temporary sibling folder and swaps it in by renaming, so an interrupted or
+failed build leaves the previous index as it was, and a half-written folder is never loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from pydantic import ValidationError
+
+from . import __version__
+from .chunking import chunk_corpus, chunker_params
+from .corpus import corpus_file_paths, file_sha256, load_corpus
+from .embeddings import (
+    MODEL_NAME,
+    ONNX_FILE,
+    TOKENIZER_FILE,
+    SentenceTransformerEmbedder,
+    default_model_dir,
+    export_onnx,
+    weights_path,
+)
+from .errors import IndexCorrupt, IndexNotBuilt, IndexStale
+from .models import Chunk, CorpusFileInfo, Manifest, Unit
+from .settings import Settings
+
+INDEX_FORMAT = 1
+MANIFEST_FILE = "manifest.json"
+ENCODER_DIR = "encoder"
+BUILD_STEPS = ("read corpus", "chunk", "load model", "embed", "export encoder", "write index")
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class IndexData:
+    """A loaded index: chunk store, units, FAISS index of chunks and unit vectors."""
+
+    path: Path
+    manifest: Manifest
+    chunks: list[Chunk]
+    units: list[Unit]
+    chunk_index: object  # faiss.Index
+    unit_vectors: np.ndarray
+
+    @property
+    def encoder_dir(self) -> Path:
+        return self.path / ENCODER_DIR
+
+
+@dataclass
+class IndexStatus:
+    """What ``pdqa index status`` reports."""
+
+    path: Path
+    built: bool
+    stale: bool
+    reasons: list[str]
+    manifest: Manifest | None
+
+
+def model_dir_of(settings: Settings) -> Path:
+    """The configured model folder, or the bundled one."""
+    return settings.model_dir or default_model_dir()
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the dense retriever sees of a chunk: its section heading gives vacancy text context."""
+    if chunk.section and chunk.section != chunk.text:
+        return f"{chunk.section}\n{chunk.text}"
+    return chunk.text
+
+
+def build_index(settings: Settings, progress: Progress | None = None) -> Manifest:
+    """Build the index for the configured corpus and swap it in atomically.
+
+    Args:
+        settings: Where the corpus, model and index are, and the chunker parameters.
+        progress: Called with (step name, step number, number of steps) as the build goes.
+
+    Returns:
+        The manifest of the new index.
+    """
+    report = progress or (lambda *_: None)
+    target = settings.index_dir
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+    building.chmod(0o755)  # mkdtemp makes it private; an index is meant to be shared
+    try:
+        manifest = _build_into(building, settings, report)
+        _swap_in(building, target)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _build_into(folder: Path, settings: Settings, report: Progress) -> Manifest:
+    total = len(BUILD_STEPS)
+    report(BUILD_STEPS[0], 1, total)
+    corpus = load_corpus(settings.corpus_dir)
+    report(BUILD_STEPS[1], 2, total)
+    chunks, units = chunk_corpus(corpus, settings.chunk_max_chars)
+    report(BUILD_STEPS[2], 3, total)
+    model_dir = model_dir_of(settings)
+    embedder = SentenceTransformerEmbedder(model_dir)
+    report(BUILD_STEPS[3], 4, total)
+    chunk_vectors = embedder.embed([embedding_text(chunk) for chunk in chunks])
+    unit_vectors = embedder.embed([unit.text for unit in units])
+    report(BUILD_STEPS[4], 5, total)
+    manifest = _manifest(settings, corpus, model_dir, chunks, units, chunk_vectors.shape[1])
+    _provide_encoder(settings.index_dir, folder / ENCODER_DIR, model_dir, manifest.model_sha256)
+    report(BUILD_STEPS[5], 6, total)
+    _write_faiss(folder / "chunks.faiss", chunk_vectors)
+    _write_faiss(folder / "units.faiss", unit_vectors)
+    _write_jsonl(folder / "chunks.jsonl", chunks)
+    _write_jsonl(folder / "units.jsonl", units)
+    # The manifest goes last: its presence is what marks the folder as a complete index.
+    (folder / MANIFEST_FILE).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+    return manifest
+
+
+def _manifest(settings, corpus, model_dir: Path, chunks, units, dimension: int) -> Manifest:
+    weights = weights_path(model_dir)
+    stat = weights.stat()
+    return Manifest(
+        pdqa_version=__version__,
+        index_format=INDEX_FORMAT,
+        embedding_model=MODEL_NAME,
+        model_sha256=file_sha256(weights),
+        model_size=stat.st_size,
+        model_mtime_ns=stat.st_mtime_ns,
+        dimension=dimension,
+        chunker=chunker_params(settings.chunk_max_chars),
+        corpus_files=[CorpusFileInfo(path=f.path, sha256=f.sha256) for f in corpus.files],
+        metadata_sha256=_metadata_hash(settings.corpus_dir),
+        chunk_count=len(chunks),
+        unit_count=len(units),
+        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def _provide_encoder(old_index: Path, encoder_dir: Path, model_dir: Path, model_sha: str) -> None:
+    """Reuse the previous index's ONNX export when the model is unchanged; export otherwise."""
+    old_manifest = _read_manifest_or_none(old_index)
+    old_encoder = old_index / ENCODER_DIR
+    if old_manifest and old_manifest.model_sha256 == model_sha and _encoder_complete(old_encoder):
+        encoder_dir.mkdir()
+        for name in (ONNX_FILE, TOKENIZER_FILE):
+            _link_or_copy(old_encoder / name, encoder_dir / name)
+        return
+    export_onnx(model_dir, encoder_dir)
+
+
+def _link_or_copy(source: Path, destination: Path) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copyfile(source, destination)
+
+
+def _encoder_complete(encoder_dir: Path) -> bool:
+    return all((encoder_dir / name).is_file() for name in (ONNX_FILE, TOKENIZER_FILE))
+
+
+def _write_faiss(path: Path, vectors: np.ndarray) -> None:
+    import faiss
+
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(index, str(path))
+
+
+def _write_jsonl(path: Path, records) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(record.model_dump_json() + "\n")
+
+
+def _swap_in(building: Path, target: Path) -> None:
+    """Replace ``target`` by ``building`` with renames; the old index is removed only after."""
+    retired = None
+    if target.exists():
+        retired = target.with_name(f".{target.name}.retired-{os.getpid()}")
+        target.rename(retired)
+    building.rename(target)
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def _read_manifest_or_none(index_dir: Path) -> Manifest | None:
+    try:
+        return read_manifest(index_dir)
+    except (IndexNotBuilt, IndexCorrupt):
+        return None
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    """Read an index's manifest, or raise IndexNotBuilt / IndexCorrupt."""
+    path = index_dir / MANIFEST_FILE
+    if not path.is_file():
+        raise IndexNotBuilt(f"no index at {index_dir}")
+    try:
+        return Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, ValidationError) as exc:
+        raise IndexCorrupt(f"unreadable index manifest {path}") from exc
+
+
+def stale_reasons(manifest: Manifest, settings: Settings) -> list[str]:
+    """Every way the index differs from the present corpus, model and settings (empty: fresh)."""
+    reasons = []
+    if manifest.index_format != INDEX_FORMAT:
+        reasons.append(f"index format {manifest.index_format} is not the current {INDEX_FORMAT}")
+    if manifest.chunker != chunker_params(settings.chunk_max_chars):
+        reasons.append("chunker settings changed")
+    reasons.extend(_corpus_changes(manifest, settings.corpus_dir))
+    if _model_changed(manifest, settings):
+        reasons.append("embedding model changed")
+    return reasons
+
+
+def _corpus_changes(manifest: Manifest, corpus_dir: Path) -> list[str]:
+    indexed = {f.path: f.sha256 for f in manifest.corpus_files}
+    present = {p.relative_to(corpus_dir).as_posix(): p for p in corpus_file_paths(corpus_dir)}
+    reasons = [f"corpus file removed: {path}" for path in sorted(indexed.keys() - present.keys())]
+    reasons += [f"new corpus file: {path}" for path in sorted(present.keys() - indexed.keys())]
+    for path in sorted(indexed.keys() & present.keys()):
+        if file_sha256(present[path]) != indexed[path]:
+            reasons.append(f"corpus file changed: {path}")
+    reasons += _metadata_changes(manifest, corpus_dir)
+    return reasons
+
+
+def _metadata_changes(manifest: Manifest, corpus_dir: Path) -> list[str]:
+    # Metadata decides titles and document splits, so it is part of what the index depends on.
+    changed = manifest.metadata_sha256 != _metadata_hash(corpus_dir)
+    return ["corpus metadata changed"] if changed else []
+
+
+def _metadata_hash(corpus_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(corpus_dir.glob("*.meta.json")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _model_changed(manifest: Manifest, settings: Settings) -> bool:
+    weights = weights_path(model_dir_of(settings))
+    stat = weights.stat()
+    # Hashing 90 MB on every question would cost a third of a second; size and mtime say
+    # "unchanged" cheaply, and only a difference there makes us hash.
+    if (stat.st_size, stat.st_mtime_ns) == (manifest.model_size, manifest.model_mtime_ns):
+        return False
+    return file_sha256(weights) != manifest.model_sha256
+
+
+def index_status(settings: Settings) -> IndexStatus:
+    """Whether the configured index is built and fresh, and if not, why."""
+    try:
+        manifest = read_manifest(settings.index_dir)
+    except IndexNotBuilt:
+        return IndexStatus(settings.index_dir, False, True, ["not built"], None)
+    except IndexCorrupt as exc:
+        return IndexStatus(settings.index_dir, False, True, [str(exc)], None)
+    reasons = stale_reasons(manifest, settings)
+    return IndexStatus(settings.index_dir, True, bool(reasons), reasons, manifest)
+
+
+def load_index(settings: Settings, check: bool = True) -> IndexData:
+    """Load the configured index.
+
+    Args:
+        settings: Where the index, corpus and model are.
+        check: Compare the manifest with the present corpus and model first.
+
+    Raises:
+        IndexNotBuilt: There is no complete index.
+        IndexStale: The index does not match the corpus, the model or the chunker settings.
+        IndexCorrupt: The index files cannot be read.
+    """
+    folder = settings.index_dir
+    manifest = read_manifest(folder)
+    if check:
+        reasons = stale_reasons(manifest, settings)
+        if reasons:
+            raise IndexStale(f"index at {folder} is stale: {'; '.join(reasons)}")
+    try:
+        return _read_index_files(folder, manifest)
+    except (OSError, ValueError, ValidationError, RuntimeError) as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise IndexCorrupt(f"cannot read index at {folder}: {first_line}") from exc
+
+
+def _read_index_files(folder: Path, manifest: Manifest) -> IndexData:
+    import faiss
+
+    chunks = [Chunk.model_validate_json(line) for line in _lines(folder / "chunks.jsonl")]
+    units = [Unit.model_validate_json(line) for line in _lines(folder / "units.jsonl")]
+    chunk_index = faiss.read_index(str(folder / "chunks.faiss"))
+    unit_index = faiss.read_index(str(folder / "units.faiss"))
+    unit_vectors = unit_index.reconstruct_n(0, unit_index.ntotal)
+    if chunk_index.ntotal != len(chunks) or len(unit_vectors) != len(units):
+        raise ValueError("vector counts do not match the chunk store")
+    if not _encoder_complete(folder / ENCODER_DIR):
+        raise ValueError("the ONNX query encoder is missing")
+    return IndexData(folder, manifest, chunks, units, chunk_index, unit_vectors)
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def chunk_counts(index: IndexData) -> dict[str, int]:
+    """Number of chunks per document id."""
+    counts: dict[str, int] = {}
+    for chunk in index.chunks:
+        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+    return counts
+
+
+def describe(status: IndexStatus) -> dict:
+    """A JSON-ready view of an index status."""
+    manifest = json.loads(status.manifest.model_dump_json()) if status.manifest else None
+    return {
+        "path": str(status.path),
+        "built": status.built,
+        "stale": status.stale,
+        "reasons": status.reasons,
+        "manifest": manifest,
+    }

@@ -1,0 +1,60 @@
+"""Human-readable output of answers, hits and index status, rendered at the edge from the models."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.text import Text
+
+from .models import Answer, Citation, Hit
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console that styles on a terminal and prints plain, unwrapped text when piped."""
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def print_answer(console: Console, answer: Answer, show_hits: bool = False) -> None:
+    """The answer with its [n] markers, then the numbered sources with their quotes."""
+    style = "yellow" if answer.abstained else "bold"
+    console.print(Text(answer.answer, style=style))
+    if answer.abstained and answer.related:
+        console.print()
+        console.print(Text("Closest passages (they do not answer the question):", style="dim"))
+        _print_citations(console, answer.related)
+    elif answer.citations:
+        console.print()
+        console.print(Text("Sources", style="bold underline"))
+        _print_citations(console, answer.citations)
+    if show_hits:
+        print_hits(console, answer.hits)
+
+
+def _print_citations(console: Console, citations: list[Citation]) -> None:
+    for citation in citations:
+        heading = citation.title
+        if citation.section and citation.section != citation.title:
+            heading += f" — {citation.section}"
+        console.print(Text.assemble((f"[{citation.n}] ", "bold cyan"), heading))
+        console.print(Text(f"    “{_one_line(citation.quote)}”", style="green"))
+        location = f"    {citation.doc_id}, characters {citation.start}–{citation.end}"
+        console.print(Text(location, style="dim"))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def print_hits(console: Console, hits: list[Hit]) -> None:
+    """The ranked hits with fused and component scores, two lines each (readable when piped)."""
+    for hit in hits:
+        scores = (
+            f"fused {hit.score:.4f} | dense {_component(hit.dense_score, hit.dense_rank)}"
+            f" | bm25 {_component(hit.bm25_score, hit.bm25_rank)}"
+        )
+        console.print(Text.assemble((f"{hit.rank}. ", "bold cyan"), (scores, "dim")))
+        console.print(Text(f"   {hit.doc_id} — {hit.section}", style="cyan"))
+        console.print(Text(f"   {_one_line(hit.text)}"))
+
+
+def _component(score: float | None, rank: int | None) -> str:
+    return "—" if score is None else f"{score:.3f} (#{rank})"

@@ -1,0 +1,109 @@
+"""Retrieval stage: dense (FAISS) and BM25 (bm25s) rankings fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import IndexData, embedding_text
+from .models import Hit
+from .settings import Settings
+
+
+@dataclass
+class _Ranked:
+    position: int  # index into IndexData.chunks
+    score: float
+    rank: int
+
+
+class BM25Ranker:
+    """BM25 over the chunk store; built at load time, which takes milliseconds for this corpus."""
+
+    def __init__(self, texts: list[str]):
+        import bm25s
+        import Stemmer
+
+        self._bm25s = bm25s
+        self._stemmer = Stemmer.Stemmer("english")
+        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
+        self._model = bm25s.BM25()
+        self._model.index(tokens, show_progress=False)
+        self._size = len(texts)
+
+    def rank(self, query: str, limit: int) -> list[_Ranked]:
+        """Chunks with a positive BM25 score for ``query``, best first, at most ``limit``."""
+        tokens = self._bm25s.tokenize(
+            [query], stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False
+        )
+        if not tokens[0]:
+            return []
+        positions, scores = self._model.retrieve(
+            tokens, k=min(limit, self._size), show_progress=False
+        )
+        pairs = [(int(p), float(s)) for p, s in zip(positions[0], scores[0]) if s > 0]
+        return [_Ranked(p, s, rank) for rank, (p, s) in enumerate(pairs, start=1)]
+
+
+class HybridRetriever:
+    """Dense + BM25 retrieval over a loaded index, fused with reciprocal rank fusion."""
+
+    def __init__(self, index: IndexData, settings: Settings):
+        self.index = index
+        self.settings = settings
+        self.bm25 = BM25Ranker([embedding_text(chunk) for chunk in index.chunks])
+
+    def dense(self, query_vector: np.ndarray, limit: int) -> list[_Ranked]:
+        """Chunks by cosine similarity to the query vector, best first."""
+        k = min(limit, len(self.index.chunks))
+        scores, positions = self.index.chunk_index.search(query_vector.reshape(1, -1), k)
+        pairs = [(int(p), float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0]
+        return [_Ranked(p, s, rank) for rank, (p, s) in enumerate(pairs, start=1)]
+
+    def retrieve(self, query: str, query_vector: np.ndarray, k: int | None = None) -> list[Hit]:
+        """Return the top ``k`` chunks for the query with fused and component scores.
+
+        Args:
+            query: The question text (for BM25).
+            query_vector: Its normalised embedding (for the dense ranking).
+            k: How many hits; defaults to ``settings.top_k``.
+        """
+        limit = self.settings.candidates
+        dense = {r.position: r for r in self.dense(query_vector, limit)}
+        lexical = {r.position: r for r in self.bm25.rank(query, limit)}
+        fused = {
+            position: self._rrf(dense.get(position), lexical.get(position))
+            for position in dense.keys() | lexical.keys()
+        }
+        order = sorted(fused, key=lambda p: (-fused[p], p))[: k or self.settings.top_k]
+        return [
+            self._hit(rank, position, fused[position], dense.get(position), lexical.get(position))
+            for rank, position in enumerate(order, start=1)
+        ]
+
+    def _rrf(self, dense: _Ranked | None, lexical: _Ranked | None) -> float:
+        score = 0.0
+        if dense is not None:
+            score += self.settings.dense_weight / (self.settings.rrf_k + dense.rank)
+        if lexical is not None:
+            score += self.settings.bm25_weight / (self.settings.rrf_k + lexical.rank)
+        return score
+
+    def _hit(self, rank, position, score, dense: _Ranked | None, lexical: _Ranked | None) -> Hit:
+        chunk = self.index.chunks[position]
+        return Hit(
+            rank=rank,
+            chunk_id=chunk.chunk_id,
+            doc_id=chunk.doc_id,
+            title=chunk.title,
+            section=chunk.section,
+            start=chunk.start,
+            end=chunk.end,
+            text=chunk.text,
+            score=score,
+            dense_score=dense.score if dense else None,
+            dense_rank=dense.rank if dense else None,
+            bm25_score=lexical.score if lexical else None,
+            bm25_rank=lexical.rank if lexical else None,
+        )

@@ -1,0 +1,500 @@
+"""Tests for the ``pdqa`` command (pdqa.cli) through click's CliRunner, over the session index."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from pdqa import __version__
+from pdqa.cli import cli
+from pdqa.models import Answer, Citation, Hit
+from pdqa.qa import NOT_FOUND
+from pdqa.settings import PROJECT_ROOT
+
+AUTHORS_QUESTION = "Who wrote the Innovation in Action report?"
+UNANSWERED_QUESTION = "How many pilot sites were there?"
+CORPUS_NAME = "innovation-in-action.txt"
+CITATION_KEYS = {"n", "doc_id", "title", "section", "chunk_id", "start", "end", "quote"}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def invoke(args, settings=None, **env):
+    """Run ``pdqa ARGS`` with the corpus and index of ``settings`` and extra PDQA_* variables.
+
+    PDQA_* variables of the calling environment are cleared so they cannot change the outcome.
+    """
+    variables = {name: None for name in os.environ if name.startswith("PDQA_")}
+    if settings is not None:
+        variables["PDQA_CORPUS_DIR"] = str(settings.corpus_dir)
+        variables["PDQA_INDEX_DIR"] = str(settings.index_dir)
+    variables.update(env)
+    return CliRunner().invoke(cli, args, env=variables, prog_name="pdqa")
+
+
+def assert_ok(result):
+    """Exit 0, nothing raised past the CLI, no traceback."""
+    assert result.exception is None or (
+        isinstance(result.exception, SystemExit) and result.exit_code == 0
+    ), result.output
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+
+
+def assert_one_line_error(result, *fragments):
+    """Non-zero exit, one 'Error: ...' line on stderr holding every fragment, no traceback."""
+    # An exception other than SystemExit means it escaped the CLI: a user would see a traceback.
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), lines[0]
+    assert lines[0][len("Error: "):].strip(), "the error message is empty"
+    assert result.stdout == ""
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+def corpus_texts(settings) -> dict[str, str]:
+    """doc_id -> text of the corpus file holding it, read from disk exactly as stored."""
+    from pdqa.corpus import load_corpus
+
+    corpus = load_corpus(settings.corpus_dir)
+    return {
+        document.doc_id: (settings.corpus_dir / document.path).read_bytes().decode("utf-8")
+        for document in corpus.documents
+    }
+
+
+def manifest_of(settings) -> dict:
+    return json.loads((settings.index_dir / "manifest.json").read_text(encoding="utf-8"))
+
+
+def edit_corpus(settings, extra: str) -> Path:
+    path = settings.corpus_dir / CORPUS_NAME
+    path.write_bytes(path.read_bytes() + extra.encode("utf-8"))
+    return path
+
+
+def command_paths(group: click.Group, prefix: tuple[str, ...] = ()):
+    """Every (path, command) below ``group``, groups included, walked recursively."""
+    for name, command in sorted(group.commands.items()):
+        path = prefix + (name,)
+        yield path, command
+        if isinstance(command, click.Group):
+            yield from command_paths(command, path)
+
+
+ALL_PATHS = [((), cli)] + list(command_paths(cli))
+
+
+def path_id(path: tuple[str, ...]) -> str:
+    return " ".join(("pdqa",) + path)
+
+
+# ---------------------------------------------------------------- help and version
+
+
+def test_command_tree_holds_the_documented_commands():
+    paths = {path for path, _ in ALL_PATHS}
+    expected = {
+        (),
+        ("ask",),
+        ("retrieve",),
+        ("index",),
+        ("index", "build"),
+        ("index", "status"),
+        ("corpus",),
+        ("corpus", "list"),
+    }
+    assert expected <= paths
+
+
+@pytest.mark.parametrize(("path", "command"), ALL_PATHS, ids=[path_id(p) for p, _ in ALL_PATHS])
+def test_every_command_has_help_text(path, command):
+    assert command.help and command.help.strip(), f"{path_id(path)} has no help"
+    short = command.get_short_help_str(limit=200)
+    assert short.strip(), f"{path_id(path)} has no short help"
+    for param in command.params:
+        if isinstance(param, click.Option) and not param.hidden:
+            # --help and --version come with click's own help text.
+            assert param.help and param.help.strip(), f"{path_id(path)} {param.opts} has no help"
+
+
+@pytest.mark.parametrize(("path", "command"), ALL_PATHS, ids=[path_id(p) for p, _ in ALL_PATHS])
+def test_help_flag_exits_zero_and_shows_the_help(path, command):
+    result = invoke([*path, "--help"])
+    assert_ok(result)
+    assert result.stdout.startswith(f"Usage: {path_id(path)} ")
+    first_line = command.help.strip().splitlines()[0]
+    # click rewraps help paragraphs, so compare with whitespace folded.
+    assert " ".join(first_line.split()) in " ".join(result.stdout.split())
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_short_and_long_help_flags_agree(flag):
+    result = invoke(["ask", flag])
+    assert_ok(result)
+    assert result.stdout == invoke(["ask", "--help"]).stdout
+
+
+@pytest.mark.parametrize(
+    "path", [(), ("index",), ("corpus",)], ids=["pdqa", "pdqa index", "pdqa corpus"]
+)
+def test_group_without_a_subcommand_shows_its_help_not_an_error(path):
+    result = invoke(list(path))
+    assert "Traceback" not in result.output
+    assert f"Usage: {path_id(path)} " in result.output
+    assert "Commands:" in result.output
+    # The help is not an error message: no "Error:" prefix, no "(try ... --help)" glued on.
+    assert "Error:" not in result.output
+    assert "(try '" not in result.output
+
+
+def test_version_prints_package_version():
+    result = invoke(["--version"])
+    assert_ok(result)
+    assert result.stdout == f"pdqa, version {__version__}\n"
+    assert result.stderr == ""
+
+
+# ---------------------------------------------------------------- ask
+
+
+def test_ask_json_has_exactly_the_answer_fields(built_settings):
+    result = invoke(["ask", "--json", AUTHORS_QUESTION], built_settings)
+    assert_ok(result)
+    data = json.loads(result.stdout)
+    assert set(data) == set(Answer.model_fields)
+    assert set(Citation.model_fields) == CITATION_KEYS
+    assert data["citations"], "the authors question must be answered with citations"
+    for citation in data["citations"] + data["related"]:
+        assert set(citation) == CITATION_KEYS
+
+
+def test_ask_json_names_the_authors_with_exact_quotes(built_settings):
+    result = invoke(["ask", "--json", AUTHORS_QUESTION], built_settings)
+    assert_ok(result)
+    data = json.loads(result.stdout)
+    assert data["question"] == AUTHORS_QUESTION
+    assert data["abstained"] is False
+    assert "Lisa Wilson" in data["answer"]
+    assert "Rex Haigh" in data["answer"]
+    assert "[1]" in data["answer"]
+    texts = corpus_texts(built_settings)
+    assert [c["n"] for c in data["citations"]] == list(range(1, len(data["citations"]) + 1))
+    for citation in data["citations"]:
+        text = texts[citation["doc_id"]]
+        assert 0 <= citation["start"] < citation["end"] <= len(text)
+        assert citation["quote"] == text[citation["start"] : citation["end"]]
+    quotes = " ".join(c["quote"] for c in data["citations"])
+    assert "Lisa Wilson" in quotes and "Rex Haigh" in quotes
+
+
+def test_ask_json_abstains_on_unanswered_question(built_settings):
+    result = invoke(["ask", "--json", UNANSWERED_QUESTION], built_settings)
+    assert_ok(result)
+    data = json.loads(result.stdout)
+    assert data["abstained"] is True
+    assert data["answer"] == NOT_FOUND
+    assert data["citations"] == []
+    assert data["abstain_reason"]
+    texts = corpus_texts(built_settings)
+    for citation in data["related"]:
+        assert citation["quote"] == texts[citation["doc_id"]][citation["start"] : citation["end"]]
+
+
+def test_ask_human_output_has_marker_sources_and_quote(built_settings):
+    answer = json.loads(invoke(["ask", "--json", AUTHORS_QUESTION], built_settings).stdout)
+    result = invoke(["ask", AUTHORS_QUESTION], built_settings)
+    assert_ok(result)
+    lines = result.stdout.splitlines()
+    assert "[1]" in result.stdout
+    assert "Sources" in lines
+    # Quotes are printed on one line with whitespace folded.
+    quote = " ".join(answer["citations"][0]["quote"].split())
+    assert f"“{quote}”" in result.stdout
+    assert "Lisa Wilson" in lines[0] and "Rex Haigh" in lines[0]
+    # A fresh index is used as is: nothing is rebuilt, nothing is said on stderr.
+    assert result.stderr == ""
+
+
+def test_ask_question_words_are_joined(built_settings):
+    result = invoke(["ask", "--json", *AUTHORS_QUESTION.split()], built_settings)
+    assert_ok(result)
+    assert json.loads(result.stdout)["question"] == AUTHORS_QUESTION
+
+
+def test_ask_human_output_for_abstention(built_settings):
+    result = invoke(["ask", UNANSWERED_QUESTION], built_settings)
+    assert_ok(result)
+    assert result.stdout.splitlines()[0] == NOT_FOUND
+    assert "The report does not say" in result.stdout
+    assert "Sources" not in result.stdout.splitlines()
+
+
+def test_ask_top_k_limits_hits(built_settings):
+    result = invoke(["ask", "--json", "-k", "2", AUTHORS_QUESTION], built_settings)
+    assert_ok(result)
+    hits = json.loads(result.stdout)["hits"]
+    assert [hit["rank"] for hit in hits] == [1, 2]
+    default = json.loads(invoke(["ask", "--json", AUTHORS_QUESTION], built_settings).stdout)
+    assert len(default["hits"]) == built_settings.top_k != 2
+
+
+def test_ask_show_hits_lists_ranked_passages(built_settings):
+    result = invoke(["ask", "--show-hits", "-k", "3", AUTHORS_QUESTION], built_settings)
+    assert_ok(result)
+    ranks = [line.split(".")[0] for line in result.stdout.splitlines() if ". fused " in line]
+    assert ranks == ["1", "2", "3"]
+
+
+# ---------------------------------------------------------------- retrieve
+
+
+def test_retrieve_json_returns_k_scored_hits(built_settings):
+    result = invoke(["retrieve", "--json", "-k", "3", AUTHORS_QUESTION], built_settings)
+    assert_ok(result)
+    hits = json.loads(result.stdout)
+    assert len(hits) == 3
+    for hit in hits:
+        assert {"rank", "score", "dense_score", "bm25_score"} <= set(hit)
+        assert set(hit) == set(Hit.model_fields)
+    assert [hit["rank"] for hit in hits] == [1, 2, 3]
+    scores = [hit["score"] for hit in hits]
+    assert scores == sorted(scores, reverse=True)
+    texts = corpus_texts(built_settings)
+    for hit in hits:
+        assert hit["text"] == texts[hit["doc_id"]][hit["start"] : hit["end"]]
+
+
+def test_retrieve_human_output_lists_ranks(built_settings):
+    result = invoke(["retrieve", "-k", "3", AUTHORS_QUESTION], built_settings)
+    assert_ok(result)
+    rank_lines = [line for line in result.stdout.splitlines() if " | dense " in line]
+    assert [line.split(".")[0] for line in rank_lines] == ["1", "2", "3"]
+    for line in rank_lines:
+        assert "fused " in line and " | bm25 " in line
+    assert "Lisa Wilson" in result.stdout
+
+
+# ---------------------------------------------------------------- index
+
+
+def test_index_status_json_on_fresh_index(built_settings):
+    result = invoke(["index", "status", "--json"], built_settings)
+    assert_ok(result)
+    data = json.loads(result.stdout)
+    assert data["built"] is True
+    assert data["stale"] is False
+    assert data["reasons"] == []
+    assert Path(data["path"]) == built_settings.index_dir
+    assert data["manifest"]["chunk_count"] == manifest_of(built_settings)["chunk_count"]
+
+
+def test_index_status_human_on_fresh_index(built_settings):
+    result = invoke(["index", "status"], built_settings)
+    assert_ok(result)
+    chunks = manifest_of(built_settings)["chunk_count"]
+    assert result.stdout.startswith(f"Index at {built_settings.index_dir}: up to date")
+    assert f"({chunks} chunks," in result.stdout
+
+
+def test_index_status_reports_changed_corpus_file(scratch_settings):
+    edit_corpus(scratch_settings, "\n\nOne more sentence.\n")
+    result = invoke(["index", "status", "--json"], scratch_settings)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    data = json.loads(result.stdout)
+    assert data["built"] is True
+    assert data["stale"] is True
+    assert any(CORPUS_NAME in reason for reason in data["reasons"]), data["reasons"]
+
+    human = invoke(["index", "status"], scratch_settings)
+    assert human.exit_code == 1
+    assert human.stdout.startswith(f"Index at {scratch_settings.index_dir}: stale: ")
+    assert f"corpus file changed: {CORPUS_NAME}" in human.stdout
+    assert "Traceback" not in human.output
+
+
+def test_index_build_on_fresh_index_says_up_to_date(built_settings):
+    before = manifest_of(built_settings)
+    result = invoke(["index", "build"], built_settings)
+    assert_ok(result)
+    assert result.stdout == (
+        f"Index at {built_settings.index_dir} is up to date (use --force to rebuild).\n"
+    )
+    assert manifest_of(built_settings) == before, "a fresh index must not be rebuilt"
+
+
+@pytest.mark.slow
+def test_index_build_rebuilds_stale_index(scratch_settings):
+    edit_corpus(scratch_settings, "\n\nOne more sentence.\n")
+    result = invoke(["index", "build"], scratch_settings)
+    assert_ok(result)
+    manifest = manifest_of(scratch_settings)
+    assert result.stdout.splitlines()[-1].startswith(
+        f"Built index at {scratch_settings.index_dir}: {manifest['chunk_count']} chunks"
+    )
+    assert invoke(["index", "status"], scratch_settings).exit_code == 0
+
+
+@pytest.mark.slow
+def test_ask_on_stale_index_rebuilds_and_answers(scratch_settings):
+    path = edit_corpus(
+        scratch_settings, "\n\nThe pilots' mascot was a zebra called Quentin Marbleford.\n"
+    )
+    result = invoke(["ask", "--json", "What was the pilots' mascot called?"], scratch_settings)
+    assert_ok(result)
+    assert (
+        f"Index is stale (corpus file changed: {CORPUS_NAME}); building it now." in result.stderr
+    )
+    data = json.loads(result.stdout)
+    # The new sentence can only be found in a rebuilt index.
+    assert data["abstained"] is False
+    assert "Quentin Marbleford" in data["answer"]
+    text = path.read_bytes().decode("utf-8")
+    for citation in data["citations"]:
+        assert citation["quote"] == text[citation["start"] : citation["end"]]
+    assert invoke(["index", "status"], scratch_settings).exit_code == 0
+
+
+# ---------------------------------------------------------------- corpus
+
+
+def test_corpus_list_json_has_one_row_per_document(built_settings):
+    result = invoke(["corpus", "list", "--json"], built_settings)
+    assert_ok(result)
+    rows = json.loads(result.stdout)
+    meta = json.loads(
+        (built_settings.corpus_dir / "innovation-in-action.meta.json").read_text(encoding="utf-8")
+    )
+    assert len(rows) == 2
+    assert [row["doc_id"] for row in rows] == [doc["doc_id"] for doc in meta["documents"]]
+    assert [row["title"] for row in rows] == [doc["title"] for doc in meta["documents"]]
+    corpus_file = built_settings.corpus_dir / CORPUS_NAME
+    digest = hashlib.sha256(corpus_file.read_bytes()).hexdigest()
+    for row in rows:
+        assert set(row) == {"doc_id", "title", "path", "sha256", "chunks"}
+        assert row["chunks"] > 0
+        assert row["sha256"] == digest
+        shown = Path(row["path"])
+        assert (shown if shown.is_absolute() else PROJECT_ROOT / shown) == corpus_file.resolve()
+    assert sum(row["chunks"] for row in rows) == manifest_of(built_settings)["chunk_count"]
+
+
+def test_corpus_list_human_names_each_document(built_settings):
+    rows = json.loads(invoke(["corpus", "list", "--json"], built_settings).stdout)
+    result = invoke(["corpus", "list"], built_settings)
+    assert_ok(result)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 * len(rows)
+    for row, (first, second) in zip(rows, zip(lines[::2], lines[1::2])):
+        assert first.startswith(f"{row['doc_id']}  ({row['chunks']} chunks, ")
+        assert row["sha256"][:12] in first
+        assert second.strip() == row["title"]
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_empty_question_is_one_line_error(built_settings):
+    result = invoke(["ask", "  "], built_settings)
+    assert_one_line_error(result, "the question is empty", "hint:")
+
+
+def test_overlong_question_is_one_line_error(built_settings):
+    result = invoke(["ask", "why " * 600], built_settings)
+    assert_one_line_error(result, "longer than 2000 characters")
+
+
+def test_missing_question_is_one_line_usage_error(built_settings):
+    result = invoke(["ask"], built_settings)
+    assert_one_line_error(result, "Missing argument", "pdqa ask --help")
+    assert result.exit_code == 2
+
+
+def test_unknown_option_is_one_line_usage_error(built_settings):
+    result = invoke(["ask", "--bogus", "x"], built_settings)
+    assert_one_line_error(result, "--bogus")
+    assert result.exit_code == 2
+
+
+def test_out_of_range_top_k_is_one_line_usage_error(built_settings):
+    result = invoke(["retrieve", "-k", "0", "x"], built_settings)
+    assert_one_line_error(result, "--top-k")
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ask", AUTHORS_QUESTION],
+        ["retrieve", AUTHORS_QUESTION],
+        ["index", "status"],
+        ["index", "build"],
+        ["corpus", "list"],
+    ],
+    ids=" ".join,
+)
+def test_missing_corpus_is_one_line_error(built_settings, tmp_path, args):
+    missing = tmp_path / "no-such-corpus"
+    settings = built_settings.model_copy(update={"corpus_dir": missing})
+    result = invoke(args, settings)
+    assert_one_line_error(result, "corpus folder not found", str(missing))
+    assert (built_settings.index_dir / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize("value", ["abc", "0"])
+@pytest.mark.parametrize(
+    "args", [["ask", AUTHORS_QUESTION], ["index", "status"], ["corpus", "list"]], ids=" ".join
+)
+def test_bad_setting_value_is_one_line_error(built_settings, args, value):
+    result = invoke(args, built_settings, PDQA_TOP_K=value)
+    assert_one_line_error(result, "invalid PDQA_* setting", "top_k")
+
+
+def test_status_of_index_with_garbage_manifest(scratch_settings):
+    (scratch_settings.index_dir / "manifest.json").write_text("garbage", encoding="utf-8")
+    result = invoke(["index", "status", "--json"], scratch_settings)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    data = json.loads(result.stdout)
+    assert data["built"] is False
+    assert data["stale"] is True
+    assert data["manifest"] is None
+    assert any("unreadable index manifest" in reason for reason in data["reasons"])
+
+    human = invoke(["index", "status"], scratch_settings)
+    assert human.exit_code == 1
+    assert "not built (unreadable index manifest" in human.stdout
+    assert "Traceback" not in human.output
+
+
+@pytest.mark.slow
+def test_retrieve_rebuilds_index_with_garbage_manifest(scratch_settings):
+    (scratch_settings.index_dir / "manifest.json").write_text("garbage", encoding="utf-8")
+    result = invoke(["retrieve", "--json", "-k", "2", AUTHORS_QUESTION], scratch_settings)
+    assert_ok(result)
+    assert "unreadable index manifest" in result.stderr
+    assert "building it now" in result.stderr
+    assert len(json.loads(result.stdout)) == 2
+    assert invoke(["index", "status"], scratch_settings).exit_code == 0
+
+
+def test_unreadable_chunk_store_is_one_line_error(scratch_settings):
+    # The manifest is intact, so the index looks fresh; reading its chunk store then fails.
+    (scratch_settings.index_dir / "chunks.jsonl").write_text("garbage\n", encoding="utf-8")
+    result = invoke(["ask", AUTHORS_QUESTION], scratch_settings)
+    assert_one_line_error(result, "cannot read index", "index build --force")
