@@ -83,26 +83,37 @@ def chunk_document(file_text: str, document: DocumentInfo, max_chars: int) -> li
     """Chunk one document, whose text is ``file_text[document.start:document.end]``."""
     lines = _read_lines(file_text, document.start, document.end)
     blocks = _merge_leadins(file_text, _group_blocks(file_text, lines))
-    chunks, section = [], ""
+    chunks: list[Chunk] = []
+    section, heading = "", None
     for group in blocks:
         if group[0].kind == "heading":
-            section = file_text[group[0].start : group[0].end]
-        for start, end in _fit(file_text, group[0].start, group[-1].end, max_chars):
-            chunks.append(_make_chunk(file_text, document, section, start, end, group))
+            if heading is not None:  # two headings in a row: the first stands alone
+                chunks.append(_make_chunk(file_text, document, section, heading.start, heading.end, [heading]))
+            section, heading = file_text[group[0].start : group[0].end], group[0]
+            continue
+        # A heading opens the chunk that follows it, so it never competes as a bare chunk.
+        start = heading.start if heading is not None else group[0].start
+        heading = None
+        for piece_start, end in _fit(file_text, start, group[-1].end, max_chars):
+            chunks.append(_make_chunk(file_text, document, section, piece_start, end, group))
+    if heading is not None:
+        chunks.append(_make_chunk(file_text, document, section, heading.start, heading.end, [heading]))
     return chunks
 
 
 def units_of(chunk: Chunk, start_id: int = 0) -> list[Unit]:
-    """Split a chunk into answer-sized units: its sentences, and any list as one unit."""
+    """Split a chunk into answer-sized units: its heading, its sentences, any list as one unit."""
     spans: list[tuple[int, int, str]] = []
+    text_start = chunk.start
+    if chunk.section and chunk.text.startswith(chunk.section):
+        text_start = chunk.start + len(chunk.section)
+        spans.append((chunk.start, text_start, "heading"))
     list_start = _list_start(chunk)
     text_end = chunk.end if list_start is None else list_start
-    for start, end in split_sentences(chunk.text[: text_end - chunk.start], chunk.start):
-        spans.append((start, end, "sentence"))
+    body = chunk.text[text_start - chunk.start : text_end - chunk.start]
+    spans += [(start, end, "sentence") for start, end in split_sentences(body, text_start)]
     if list_start is not None:
         spans.append((list_start, chunk.end, "list"))
-    if chunk.kind == "heading":
-        spans = [(start, end, "heading") for start, end, _ in spans]
     return [
         Unit(
             unit_id=start_id + i,

@@ -42,7 +42,7 @@ from .errors import IndexCorrupt, IndexNotBuilt, IndexStale
 from .models import Chunk, CorpusFileInfo, Manifest, Unit
 from .settings import Settings
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 MANIFEST_FILE = "manifest.json"
 ENCODER_DIR = "encoder"
 BUILD_STEPS = ("read corpus", "chunk", "load model", "embed", "export encoder", "write index")
@@ -82,9 +82,13 @@ def model_dir_of(settings: Settings) -> Path:
     return settings.model_dir or default_model_dir()
 
 
-def embedding_text(chunk: Chunk) -> str:
-    """What the dense retriever sees of a chunk: its section heading gives vacancy text context."""
-    if chunk.section and chunk.section != chunk.text:
+def keyword_text(chunk: Chunk) -> str:
+    """What BM25 sees of a chunk: its section heading too, so "vacancy" finds the notice.
+
+    The dense retriever sees the chunk text alone: a long heading prepended to a short
+    paragraph pulls its vector towards the heading and away from what the paragraph says.
+    """
+    if chunk.section and not chunk.text.startswith(chunk.section):
         return f"{chunk.section}\n{chunk.text}"
     return chunk.text
 
@@ -123,7 +127,7 @@ def _build_into(folder: Path, settings: Settings, report: Progress) -> Manifest:
     model_dir = model_dir_of(settings)
     embedder = SentenceTransformerEmbedder(model_dir)
     report(BUILD_STEPS[3], 4, total)
-    chunk_vectors = embedder.embed([embedding_text(chunk) for chunk in chunks])
+    chunk_vectors = embedder.embed([chunk.text for chunk in chunks])
     unit_vectors = embedder.embed([unit.text for unit in units])
     report(BUILD_STEPS[4], 5, total)
     manifest = _manifest(settings, corpus, model_dir, chunks, units, chunk_vectors.shape[1])
@@ -201,7 +205,12 @@ def _swap_in(building: Path, target: Path) -> None:
     if target.exists():
         retired = target.with_name(f".{target.name}.retired-{os.getpid()}")
         target.rename(retired)
-    building.rename(target)
+    try:
+        building.rename(target)
+    except BaseException:
+        if retired is not None:
+            retired.rename(target)  # put the previous index back before reporting the failure
+        raise
     if retired is not None:
         shutil.rmtree(retired, ignore_errors=True)
 

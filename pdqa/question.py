@@ -21,9 +21,10 @@ STOPWORDS = frozenset(
 )
 # Words that say what kind of answer is wanted rather than what it is about.
 TYPE_WORDS = frozenset("year years date name named kind type sort".split())
+# Irregular forms, and authorship words that mean "who wrote it", mapped to one base word.
 IRREGULAR = {
-    "wrote": "write", "written": "write", "writes": "write", "writer": "write", "authored": "author",
-    "authors": "author", "began": "begin", "begun": "begin", "ran": "run", "led": "lead",
+    "wrote": "write", "written": "write", "writes": "write", "writer": "write", "authored": "write",
+    "author": "write", "authors": "write", "writers": "write", "began": "begin", "begun": "begin", "ran": "run", "led": "lead",
     "leads": "lead", "leader": "lead", "made": "make", "found": "find", "findings": "find",
     "finding": "find", "gave": "give", "given": "give", "paid": "pay", "spent": "spend",
     "chose": "choose", "chosen": "choose", "took": "take", "taken": "take", "held": "hold",
@@ -142,8 +143,9 @@ def _kind(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased word tokens; hyphenated words also give their parts."""
-    return [w.lower().replace("’", "'") for w in WORD_RE.findall(text.replace("-", " "))]
+    """Lower-cased word tokens without possessive 's; hyphenated words also give their parts."""
+    tokens = (w.lower().replace("’", "'") for w in WORD_RE.findall(text.replace("-", " ")))
+    return [t[:-2] if t.endswith("'s") else t for t in tokens]
 
 
 def content_terms(text: str) -> list[str]:

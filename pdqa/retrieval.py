@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .index import IndexData, embedding_text
+from .index import IndexData, keyword_text
 from .models import Hit
 from .settings import Settings
 
@@ -52,7 +52,7 @@ class HybridRetriever:
     def __init__(self, index: IndexData, settings: Settings):
         self.index = index
         self.settings = settings
-        self.bm25 = BM25Ranker([embedding_text(chunk) for chunk in index.chunks])
+        self.bm25 = BM25Ranker([keyword_text(chunk) for chunk in index.chunks])
 
     def dense(self, query_vector: np.ndarray, limit: int) -> list[_Ranked]:
         """Chunks by cosine similarity to the query vector, best first."""

@@ -1,0 +1,263 @@
+"""Tests for pdqa.chunking: structure-aware chunks and units with exact offsets and stable ids."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pdqa.chunking import chunk_corpus, split_sentences
+from pdqa.corpus import load_corpus
+from pdqa.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS_DIR = REPO / "corpus"
+CORPUS_NAME = "innovation-in-action.txt"
+META_NAME = "innovation-in-action.meta.json"
+MAX_CHARS = Settings().chunk_max_chars
+VACANCY_HEADING = "Joint Head of the Offender Personality Disorder Programme: Vacancy details"
+LIST_ITEMS = [
+    "human relationships",
+    "the psychosocial environment",
+    "investment in the programme",
+    "importance of leadership",
+    "effective team work",
+    "establishing good networks and partnerships.",
+]
+ANNOUNCING_SENTENCE = "The pilot services all demonstrated the following fundamental assumptions"
+
+
+@pytest.fixture(scope="module")
+def chunked():
+    """The bundled corpus, its chunks and its units at the default chunk size."""
+    corpus = load_corpus(CORPUS_DIR)
+    chunks, units = chunk_corpus(corpus, MAX_CHARS)
+    return corpus, chunks, units
+
+
+def _chunk_holding(chunks, text: str):
+    holding = [chunk for chunk in chunks if text in chunk.text]
+    assert len(holding) == 1, f"{len(holding)} chunks hold {text!r}"
+    return holding[0]
+
+
+# ---------------------------------------------------------------- offsets
+
+
+def test_every_chunk_text_is_its_span_of_the_file(chunked, corpus_text):
+    _, chunks, _ = chunked
+    assert len(chunks) >= 10
+    for chunk in chunks:
+        assert chunk.path == CORPUS_NAME
+        assert corpus_text[chunk.start : chunk.end] == chunk.text
+
+
+def test_every_unit_text_is_its_span_of_the_file_inside_its_chunk(chunked, corpus_text):
+    _, chunks, units = chunked
+    by_id = {chunk.chunk_id: chunk for chunk in chunks}
+    assert len(units) >= len(chunks)
+    for unit in units:
+        assert corpus_text[unit.start : unit.end] == unit.text
+        chunk = by_id[unit.chunk_id]
+        assert chunk.start <= unit.start < unit.end <= chunk.end
+
+
+def test_unit_ids_are_their_positions(chunked):
+    _, _, units = chunked
+    assert [unit.unit_id for unit in units] == list(range(len(units)))
+
+
+def test_chunks_stay_inside_their_documents_and_in_file_order(chunked):
+    corpus, chunks, _ = chunked
+    documents = {d.doc_id: d for d in corpus.documents}
+    for chunk in chunks:
+        document = documents[chunk.doc_id]
+        assert document.start <= chunk.start < chunk.end <= document.end
+        assert chunk.title == document.title
+    starts = [chunk.start for chunk in chunks]
+    assert starts == sorted(starts)
+    assert {chunk.doc_id for chunk in chunks} == {"innovation-in-action", "opd-vacancy"}
+
+
+def test_chunks_and_units_neither_start_nor_end_with_space_or_bullet(chunked):
+    _, chunks, units = chunked
+    for record in [*chunks, *units]:
+        assert record.text, record
+        for edge in (record.text[0], record.text[-1]):
+            assert not edge.isspace(), repr(record.text)
+            assert edge != "\u2022", repr(record.text)
+
+
+# ---------------------------------------------------------------- stable ids
+
+
+def test_chunk_ids_are_the_same_when_chunking_twice(chunked):
+    _, chunks, _ = chunked
+    again, _ = chunk_corpus(load_corpus(CORPUS_DIR), MAX_CHARS)
+    assert [c.chunk_id for c in again] == [c.chunk_id for c in chunks]
+
+
+def test_chunk_ids_are_unique(chunked):
+    _, chunks, _ = chunked
+    assert len({chunk.chunk_id for chunk in chunks}) == len(chunks)
+
+
+def test_chunk_ids_survive_appending_an_unrelated_document(chunked, tmp_path):
+    _, chunks, _ = chunked
+    folder = tmp_path / "corpus"
+    shutil.copytree(CORPUS_DIR, folder)
+    with (folder / CORPUS_NAME).open("a", encoding="utf-8", newline="") as handle:
+        handle.write("\n\nCanteen opening hours\n\nThe canteen opens at eight every weekday.\n")
+    meta = json.loads((folder / META_NAME).read_text(encoding="utf-8"))
+    meta["documents"].append(
+        {"doc_id": "canteen", "title": "Canteen opening hours", "starts_with": "Canteen opening hours"}
+    )
+    (folder / META_NAME).write_text(json.dumps(meta), encoding="utf-8")
+
+    appended, _ = chunk_corpus(load_corpus(folder), MAX_CHARS)
+
+    old_ids = [chunk.chunk_id for chunk in chunks]
+    assert [chunk.chunk_id for chunk in appended[: len(chunks)]] == old_ids
+    new_chunks = appended[len(chunks) :]
+    # The heading opens the chunk of the paragraph under it.
+    assert [chunk.doc_id for chunk in new_chunks] == ["canteen"]
+    assert new_chunks[0].text.startswith("Canteen opening hours\n\nThe canteen opens")
+    assert not {chunk.chunk_id for chunk in new_chunks} & set(old_ids)
+
+
+def test_chunk_id_changes_when_its_text_changes(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("Notes\n\nThe first plan was approved.\n\nA second plan.\n", encoding="utf-8")
+    before, _ = chunk_corpus(load_corpus(tmp_path), MAX_CHARS)
+    path.write_text("Notes\n\nThe first plan was rejected.\n\nA second plan.\n", encoding="utf-8")
+    after, _ = chunk_corpus(load_corpus(tmp_path), MAX_CHARS)
+
+    assert before[0].chunk_id != after[0].chunk_id
+    assert before[1].chunk_id == after[1].chunk_id  # same text at the same position
+
+
+# ---------------------------------------------------------------- structure
+
+
+def test_list_chunk_keeps_lead_in_announcing_sentence_and_all_items(chunked):
+    _, chunks, _ = chunked
+    chunk = _chunk_holding(chunks, "The importance of:")
+
+    assert chunk.kind == "list"
+    assert chunk.text.startswith(ANNOUNCING_SENTENCE)
+    for item in LIST_ITEMS:
+        assert item in chunk.text
+    # The items are not also scattered over chunks of their own.
+    for item in LIST_ITEMS:
+        assert _chunk_holding(chunks, item) == chunk
+
+
+def test_list_is_one_unit_after_its_announcing_sentence(chunked):
+    _, chunks, units = chunked
+    chunk = _chunk_holding(chunks, "The importance of:")
+    chunk_units = [unit for unit in units if unit.chunk_id == chunk.chunk_id]
+
+    assert [unit.kind for unit in chunk_units] == ["sentence", "list"]
+    assert chunk_units[0].text.startswith(ANNOUNCING_SENTENCE)
+    assert chunk_units[1].text.startswith("The importance of:")
+    assert chunk_units[1].text.endswith(LIST_ITEMS[-1])
+    for item in LIST_ITEMS:
+        assert item in chunk_units[1].text
+
+
+def test_vacancy_chunks_fall_under_the_vacancy_heading(chunked):
+    _, chunks, _ = chunked
+    vacancy = [chunk for chunk in chunks if chunk.doc_id == "opd-vacancy"]
+    report = [chunk for chunk in chunks if chunk.doc_id == "innovation-in-action"]
+
+    assert len(vacancy) >= 5
+    assert {chunk.section for chunk in vacancy} == {VACANCY_HEADING}
+    assert VACANCY_HEADING not in {chunk.section for chunk in report}
+    assert _chunk_holding(chunks, "Clive House, London").section == VACANCY_HEADING
+
+
+def test_headings_open_the_chunk_under_them_and_are_heading_units(chunked):
+    _, chunks, units = chunked
+    map_chunk = _chunk_holding(chunks, "Map of the PD pilots")
+    assert map_chunk.text.startswith("Map of the PD pilots\n\nThe ‘Innovation in Action’ report highlights")
+    assert not [chunk for chunk in chunks if chunk.kind == "heading"]
+    headings = [unit.text for unit in units if unit.kind == "heading"]
+    assert "Map of the PD pilots" in headings
+    assert VACANCY_HEADING in headings
+    assert _chunk_holding(chunks, "Dr Rex Haigh").section.startswith("Innovation in Action: Review")
+
+
+def test_sentence_is_not_split_after_dr(chunked):
+    _, _, units = chunked
+    (unit,) = [unit for unit in units if "Lisa Wilson" in unit.text]
+    assert "Dr Rex Haigh" in unit.text
+    assert unit.text.endswith("in 2004.")
+    for unit in units:
+        assert not unit.text.rstrip(".").endswith((" Dr", " Mr")), unit.text
+
+
+def test_split_sentences_keeps_titles_with_their_names():
+    text = "The panel was chaired by Dr. Ann Lee and Mr. Tom Cole. It met in May. Prof. Ray spoke."
+    sentences = [text[start:end] for start, end in split_sentences(text)]
+    assert sentences == [
+        "The panel was chaired by Dr. Ann Lee and Mr. Tom Cole.",
+        "It met in May.",
+        "Prof. Ray spoke.",
+    ]
+
+
+def test_split_sentences_offsets_are_shifted():
+    text = "One thing. Two things."
+    assert split_sentences(text, offset=100) == [(100, 110), (111, 122)]
+
+
+def test_markdown_lead_in_with_short_bullets_is_one_list_chunk(tmp_path):
+    text = (
+        "# Ward handbook\n\n"
+        "The ward opened in spring. Staff rotate weekly.\n\n"
+        "Key points:\n"
+        "- visiting is daily\n"
+        "- meals are shared\n"
+        "- groups meet on Mondays\n\n"
+        "Questions go to the ward manager.\n"
+    )
+    (tmp_path / "handbook.md").write_text(text, encoding="utf-8")
+
+    chunks, units = chunk_corpus(load_corpus(tmp_path), MAX_CHARS)
+
+    lists = [chunk for chunk in chunks if chunk.kind == "list"]
+    assert len(lists) == 1
+    (chunk,) = lists
+    assert chunk.text == "Key points:\n- visiting is daily\n- meals are shared\n- groups meet on Mondays"
+    assert chunk.section == "Ward handbook"
+    for item in ("visiting is daily", "meals are shared", "groups meet on Mondays"):
+        assert _chunk_holding(chunks, item) == chunk
+    assert [u.text for u in units if u.kind == "heading"] == ["Ward handbook"]
+    assert [u.text for u in units if u.kind == "list"] == [chunk.text]
+
+
+def test_long_paragraph_is_split_at_sentences_within_max_chars(tmp_path):
+    sentences = [
+        f"Clinic number {i} reported steady progress with its weekly group sessions this year."
+        for i in range(30)
+    ]
+    paragraph = " ".join(sentences)
+    text = "Clinic reports\n\n" + paragraph + "\n"
+    (tmp_path / "clinics.txt").write_text(text, encoding="utf-8")
+    max_chars = 300
+    assert len(paragraph) > 5 * max_chars
+
+    chunks, _ = chunk_corpus(load_corpus(tmp_path), max_chars)
+
+    pieces = chunks
+    assert len(pieces) >= 5
+    assert pieces[0].text.startswith("Clinic reports\n\nClinic number 0 ")  # the heading opens it
+    for piece in pieces:
+        assert len(piece.text) <= max_chars
+        assert text[piece.start : piece.end] == piece.text
+        assert piece is pieces[0] or piece.text.startswith("Clinic number ")
+        assert piece.text.endswith("this year.")
+    # Nothing lost, nothing repeated: the pieces rejoin into the heading and paragraph.
+    assert " ".join(piece.text for piece in pieces) == "Clinic reports\n\n" + paragraph

@@ -1,0 +1,368 @@
+"""Tests for pdqa.index: manifest, staleness, atomic builds and unreadable indexes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import pdqa.index
+from pdqa.chunking import chunker_params
+from pdqa.embeddings import default_model_dir
+from pdqa.errors import IndexCorrupt, IndexNotBuilt, IndexStale
+from pdqa.index import build_index, index_status, load_index, read_manifest
+from pdqa.qa import QA
+
+CORPUS_NAME = "innovation-in-action.txt"
+META_NAME = "innovation-in-action.meta.json"
+APPENDED = "\n\nGarden project\n\nPatients at the Larkspur unit planted a community orchard in spring.\n"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _append(path: Path, text: str) -> None:
+    with path.open("a", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+
+
+def _chunk_ids(index_dir: Path) -> list[str]:
+    lines = (index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["chunk_id"] for line in lines if line.strip()]
+
+
+def _building_leftovers(index_dir: Path) -> list[Path]:
+    return sorted(index_dir.parent.glob(f".{index_dir.name}.building-*"))
+
+
+def _retired_leftovers(index_dir: Path) -> list[Path]:
+    return sorted(index_dir.parent.glob(f".{index_dir.name}.retired-*"))
+
+
+@pytest.fixture
+def model_copy(tmp_path) -> Path:
+    """A copy of the bundled model folder, free to modify."""
+    folder = tmp_path / "model"
+    shutil.copytree(default_model_dir(), folder)
+    return folder
+
+
+# ---------------------------------------------------------------- manifest
+
+
+def test_manifest_records_model_corpus_and_chunker(built_settings):
+    manifest = read_manifest(built_settings.index_dir)
+
+    assert manifest.embedding_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert manifest.dimension == 384
+    assert manifest.model_sha256 == _sha256(default_model_dir() / "model.safetensors")
+    corpus_files = sorted(p.name for p in built_settings.corpus_dir.glob("*.txt"))
+    assert [f.path for f in manifest.corpus_files] == corpus_files == [CORPUS_NAME]
+    for info in manifest.corpus_files:
+        assert info.sha256 == _sha256(built_settings.corpus_dir / info.path)
+    assert manifest.chunker == chunker_params(built_settings.chunk_max_chars)
+    assert manifest.chunker["max_chars"] == built_settings.chunk_max_chars == 1000
+    assert manifest.chunker["name"] == "pdqa-structure-v1"
+
+
+def test_manifest_counts_match_the_stored_chunks_and_units(built_settings):
+    manifest = read_manifest(built_settings.index_dir)
+    index = load_index(built_settings)
+
+    assert manifest.chunk_count == len(index.chunks) == len(_chunk_ids(built_settings.index_dir))
+    assert manifest.unit_count == len(index.units) == len(index.unit_vectors)
+    assert index.chunk_index.ntotal == len(index.chunks)
+    assert index.unit_vectors.shape[1] == manifest.dimension
+    assert manifest.chunk_count >= 10
+
+
+def test_index_folder_holds_the_documented_files(built_settings):
+    names = {p.relative_to(built_settings.index_dir).as_posix() for p in built_settings.index_dir.rglob("*")}
+    expected = {"manifest.json", "chunks.jsonl", "chunks.faiss", "units.jsonl", "units.faiss"}
+    assert expected | {"encoder/model.onnx", "encoder/tokenizer.json"} <= names
+    assert not any(name.endswith((".pkl", ".pickle")) for name in names)
+
+
+# ---------------------------------------------------------------- staleness
+
+
+def test_fresh_index_status(built_settings):
+    status = index_status(built_settings)
+    assert (status.built, status.stale, status.reasons) == (True, False, [])
+    assert status.manifest == read_manifest(built_settings.index_dir)
+
+
+def test_changed_corpus_file_makes_index_stale(scratch_settings):
+    _append(scratch_settings.corpus_dir / CORPUS_NAME, APPENDED)
+
+    status = index_status(scratch_settings)
+
+    assert status.built and status.stale
+    assert status.reasons == [f"corpus file changed: {CORPUS_NAME}"]
+    with pytest.raises(IndexStale, match="corpus file changed"):
+        load_index(scratch_settings)
+
+
+def test_new_corpus_file_makes_index_stale(scratch_settings):
+    (scratch_settings.corpus_dir / "garden.md").write_text(APPENDED.strip(), encoding="utf-8")
+
+    status = index_status(scratch_settings)
+
+    assert status.stale
+    assert status.reasons == ["new corpus file: garden.md"]
+    with pytest.raises(IndexStale, match="garden.md"):
+        load_index(scratch_settings)
+
+
+@pytest.mark.slow
+def test_removed_corpus_file_makes_index_stale(scratch_settings):
+    extra = scratch_settings.corpus_dir / "garden.txt"
+    extra.write_text(APPENDED.strip(), encoding="utf-8")
+    build_index(scratch_settings)
+    assert index_status(scratch_settings).stale is False
+
+    extra.unlink()
+
+    status = index_status(scratch_settings)
+    assert status.stale
+    assert status.reasons == ["corpus file removed: garden.txt"]
+    with pytest.raises(IndexStale, match="garden.txt"):
+        load_index(scratch_settings)
+
+
+def test_changed_metadata_makes_index_stale(scratch_settings):
+    meta_path = scratch_settings.corpus_dir / META_NAME
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["documents"][1]["title"] = "Vacancy: Joint Head of the OPD Programme"
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+
+    status = index_status(scratch_settings)
+
+    assert status.stale
+    assert status.reasons == ["corpus metadata changed"]
+    with pytest.raises(IndexStale, match="metadata"):
+        load_index(scratch_settings)
+
+
+def test_changed_chunk_size_makes_index_stale(built_settings):
+    settings = built_settings.model_copy(update={"chunk_max_chars": 500})
+    assert index_status(settings).reasons == ["chunker settings changed"]
+    with pytest.raises(IndexStale, match="chunker"):
+        load_index(settings)
+
+
+def test_changed_model_makes_index_stale(built_settings, model_copy):
+    with (model_copy / "model.safetensors").open("ab") as handle:
+        handle.write(b"\0")
+    settings = built_settings.model_copy(update={"model_dir": model_copy})
+
+    status = index_status(settings)
+
+    assert status.stale
+    assert status.reasons == ["embedding model changed"]
+    with pytest.raises(IndexStale, match="embedding model"):
+        load_index(settings)
+    with pytest.raises(IndexStale, match="embedding model"):
+        QA(settings)
+
+
+def test_model_copy_with_new_timestamp_but_same_bytes_is_not_stale(built_settings, model_copy):
+    # Size and mtime only decide when to hash; the same weights under a new mtime are the same model.
+    weights = model_copy / "model.safetensors"
+    original = default_model_dir() / "model.safetensors"
+    weights.unlink()
+    shutil.copyfile(original, weights)
+    assert weights.stat().st_mtime_ns != original.stat().st_mtime_ns
+    settings = built_settings.model_copy(update={"model_dir": model_copy})
+
+    assert index_status(settings).reasons == []
+    assert load_index(settings).manifest == read_manifest(built_settings.index_dir)
+
+
+def test_qa_refuses_a_stale_index(scratch_settings):
+    _append(scratch_settings.corpus_dir / CORPUS_NAME, APPENDED)
+    with pytest.raises(IndexStale, match="corpus file changed"):
+        QA(scratch_settings)
+
+
+def test_qa_refuses_a_missing_index(built_settings, tmp_path):
+    settings = built_settings.model_copy(update={"index_dir": tmp_path / "nowhere"})
+    with pytest.raises(IndexNotBuilt):
+        QA(settings)
+
+
+@pytest.mark.slow
+def test_qa_auto_rebuilds_a_stale_index_and_finds_the_new_text(scratch_settings):
+    before = read_manifest(scratch_settings.index_dir)
+    _append(scratch_settings.corpus_dir / CORPUS_NAME, APPENDED)
+
+    qa = QA(scratch_settings, rebuild="auto")
+
+    assert qa.rebuilt is True
+    status = index_status(scratch_settings)
+    assert (status.built, status.stale) == (True, False)
+    assert status.manifest.chunk_count == before.chunk_count + 1  # heading opens its paragraph
+    new_sha = _sha256(scratch_settings.corpus_dir / CORPUS_NAME)
+    assert [f.sha256 for f in status.manifest.corpus_files] == [new_sha] != [
+        f.sha256 for f in before.corpus_files
+    ]
+    hits = qa.retrieve("Which unit planted a community orchard?", k=3)
+    assert "Larkspur unit planted a community orchard" in hits[0].text
+    assert _building_leftovers(scratch_settings.index_dir) == []
+    assert _retired_leftovers(scratch_settings.index_dir) == []
+
+
+def test_qa_auto_does_not_rebuild_a_fresh_index(built_settings):
+    built_at = read_manifest(built_settings.index_dir).built_at
+    qa = QA(built_settings, rebuild="auto")
+    assert qa.rebuilt is False
+    assert read_manifest(built_settings.index_dir).built_at == built_at
+
+
+@pytest.mark.slow
+def test_chunk_ids_are_identical_across_builds(built_settings, scratch_settings):
+    manifest = build_index(scratch_settings)
+
+    assert _chunk_ids(scratch_settings.index_dir) == _chunk_ids(built_settings.index_dir)
+    assert manifest.chunk_count == len(_chunk_ids(built_settings.index_dir))
+    first = (built_settings.index_dir / "chunks.jsonl").read_text(encoding="utf-8")
+    assert (scratch_settings.index_dir / "chunks.jsonl").read_text(encoding="utf-8") == first
+
+
+# ---------------------------------------------------------------- atomic build
+
+
+class _BuildFailure(RuntimeError):
+    pass
+
+
+def _fail_while_writing_chunks(monkeypatch) -> None:
+    """Make the build fail after it has already written part of the new index."""
+    real_write = pdqa.index._write_jsonl
+
+    def write_then_fail(path, records):
+        real_write(path, records)
+        raise _BuildFailure(f"disk full while writing {path.name}")
+
+    monkeypatch.setattr(pdqa.index, "_write_jsonl", write_then_fail)
+
+
+def _fail_while_loading_model(monkeypatch) -> None:
+    def refuse(model_dir):
+        raise _BuildFailure("model cannot be loaded")
+
+    monkeypatch.setattr(pdqa.index, "SentenceTransformerEmbedder", refuse)
+
+
+def _fail_while_swapping_in(monkeypatch) -> None:
+    """Make the final rename of the finished build folder onto the index folder fail."""
+    real_rename = Path.rename
+
+    def rename(self, target):
+        if ".building-" in self.name:
+            raise _BuildFailure(f"cannot rename {self.name}")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "sabotage", [_fail_while_writing_chunks, _fail_while_loading_model, _fail_while_swapping_in]
+)
+def test_failed_build_leaves_previous_index_in_place(scratch_settings, monkeypatch, sabotage):
+    before = read_manifest(scratch_settings.index_dir)
+    chunks_before = (scratch_settings.index_dir / "chunks.jsonl").read_bytes()
+    _append(scratch_settings.corpus_dir / CORPUS_NAME, APPENDED)
+    sabotage(monkeypatch)
+
+    with pytest.raises(_BuildFailure):
+        build_index(scratch_settings)
+
+    index = load_index(scratch_settings, check=False)
+    assert index.manifest == before
+    assert index.manifest.built_at == before.built_at
+    assert len(index.chunks) == before.chunk_count
+    assert (scratch_settings.index_dir / "chunks.jsonl").read_bytes() == chunks_before
+    assert _building_leftovers(scratch_settings.index_dir) == []
+    assert _retired_leftovers(scratch_settings.index_dir) == []
+    # The corpus did change, so the surviving index must say it is stale rather than pose as new.
+    assert index_status(scratch_settings).reasons == [f"corpus file changed: {CORPUS_NAME}"]
+
+
+@pytest.mark.slow
+def test_failed_build_of_unchanged_corpus_keeps_a_loadable_fresh_index(scratch_settings, monkeypatch):
+    before = read_manifest(scratch_settings.index_dir)
+    _fail_while_writing_chunks(monkeypatch)
+
+    with pytest.raises(_BuildFailure):
+        build_index(scratch_settings)
+
+    index = load_index(scratch_settings)
+    assert index.manifest.built_at == before.built_at
+    assert _building_leftovers(scratch_settings.index_dir) == []
+
+
+# ---------------------------------------------------------------- missing or unreadable index
+
+
+def test_folder_without_manifest_is_not_built(scratch_settings):
+    (scratch_settings.index_dir / "manifest.json").unlink()
+
+    with pytest.raises(IndexNotBuilt):
+        load_index(scratch_settings)
+    status = index_status(scratch_settings)
+    assert (status.built, status.manifest) == (False, None)
+
+
+def test_missing_index_folder_is_not_built(built_settings, tmp_path):
+    settings = built_settings.model_copy(update={"index_dir": tmp_path / "absent"})
+    with pytest.raises(IndexNotBuilt):
+        load_index(settings)
+    assert index_status(settings).built is False
+
+
+@pytest.mark.parametrize(
+    "manifest_text",
+    ['{"pdqa_version": "0.1.0", ', '{"pdqa_version": "0.1.0"}', "[]", ""],
+    ids=["truncated", "missing-fields", "not-an-object", "empty"],
+)
+def test_corrupt_manifest_raises_index_corrupt(scratch_settings, manifest_text):
+    (scratch_settings.index_dir / "manifest.json").write_text(manifest_text, encoding="utf-8")
+
+    with pytest.raises(IndexCorrupt):
+        load_index(scratch_settings)
+    status = index_status(scratch_settings)
+    assert (status.built, status.stale) == (False, True)
+
+
+@pytest.mark.parametrize(
+    "missing", ["chunks.jsonl", "units.jsonl", "chunks.faiss", "units.faiss", "encoder/model.onnx"]
+)
+def test_missing_index_file_with_valid_manifest_raises_index_corrupt(scratch_settings, missing):
+    (scratch_settings.index_dir / missing).unlink()
+    assert read_manifest(scratch_settings.index_dir).chunk_count > 0
+
+    with pytest.raises(IndexCorrupt):
+        load_index(scratch_settings)
+
+
+def test_chunk_store_missing_a_line_raises_index_corrupt(scratch_settings):
+    path = scratch_settings.index_dir / "chunks.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]), encoding="utf-8")
+
+    with pytest.raises(IndexCorrupt):
+        load_index(scratch_settings)
+
+
+def test_garbled_chunk_store_raises_index_corrupt(scratch_settings):
+    path = scratch_settings.index_dir / "chunks.jsonl"
+    path.write_text('{"chunk_id": "x"}\n' + path.read_text(encoding="utf-8"), encoding="utf-8")
+
+    with pytest.raises(IndexCorrupt):
+        load_index(scratch_settings)
