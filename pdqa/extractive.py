@@ -111,7 +111,8 @@ class ExtractiveAnswerer:
     def answer(self, question: Question, query_vector: np.ndarray, chunk_ids: list[str]) -> Draft:
         """Choose the answer units for ``question`` among the units of the given chunks."""
         candidates = self.candidates(question, query_vector, chunk_ids)
-        related = sorted(candidates, key=lambda c: -c.score)[:3]
+        passages = [c for c in candidates if c.unit.kind != "heading" or question.asks_title]
+        related = sorted(passages, key=lambda c: -c.score)[:3]
         if question.instruction:
             return Draft([], True, 0.0, related, "instruction, not a question")
         eligible = [c for c in candidates if self._eligible(question, c)]

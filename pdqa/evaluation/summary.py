@@ -115,9 +115,9 @@ def _at(results: list[QuestionResult], threshold: float) -> dict[str, float | No
     if not results:
         return {}
     rows = threshold_sweep(results)
-    # The sweep's candidate thresholds are the observed scores; the last one not above ours
-    # behaves exactly like ours on these questions.
-    row = max((r for r in rows if r["threshold"] <= threshold), key=lambda r: r["threshold"])
+    # pdqa answers when score >= threshold. The sweep's candidates are the observed scores
+    # (plus +inf), so the smallest candidate at or above ours makes the same decisions.
+    row = min((r for r in rows if r["threshold"] >= threshold), key=lambda r: r["threshold"])
     return {key: value for key, value in row.items() if key != "threshold"}
 
 
