@@ -38,9 +38,12 @@ DURATION_RE = re.compile(
     r"\b(?:\d+|" + "|".join(sorted(NUMBER_WORDS)) + r")\s+(?:days?|weeks?|months?|years?)\b",
     re.IGNORECASE,
 )
+QUANTITY_VALUE_RE = re.compile(
+    r"\d+(?:\.\d+)?\s*%|\bper ?cent\b|\b(?:" + "|".join(sorted(NUMBER_WORDS)) + r")\b", re.IGNORECASE
+)
 MONEY_RE = re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s?(?:pounds|GBP|million|bn)\b", re.IGNORECASE)
 PLACE_RE = re.compile(
-    r"\b(?:in|at|from|throughout|across|within|to)\s+(?:the\s+)?(?:[A-Z]|country|regions?|offices?|locations?)"
+    r"\b(?:in|at|from|throughout|across|within|to)\s+(?:the\s+)?([A-Z]\w*|country|regions?|offices?|locations?)"
 )
 NAME_RE = re.compile(r"(?<=[a-z,;:)]\s)(?:[A-Z][a-z]+|[A-Z]{2,})")
 PROPER_RE = re.compile(r"(?<=[a-z,;:)]\s)[A-Z][a-z]+")
@@ -141,7 +144,7 @@ class ExtractiveAnswerer:
             dense=dense,
             coverage=held,
             score=alpha * dense + (1 - alpha) * held,
-            typed=holds_answer_type(question, unit.text),
+            typed=holds_answer_type(question, unit.text, self.chunks[unit.chunk_id].title),
         )
 
     def _eligible(self, question: Question, candidate: Candidate) -> bool:
@@ -194,23 +197,28 @@ class ExtractiveAnswerer:
         return after - before
 
 
-def holds_answer_type(question: Question, text: str) -> bool:
-    """Whether ``text`` contains the kind of thing the question asks for."""
+def holds_answer_type(question: Question, text: str, title: str = "") -> bool:
+    """Whether ``text`` contains the kind of thing the question asks for.
+
+    The document's own title ("Innovation in Action") is not a name that answers "who".
+    """
+    own = set(words(title))
     check = {
-        "who": lambda: bool(NAME_RE.search(text)),
+        "who": lambda: any(name.lower() not in own for name in NAME_RE.findall(text)),
         "when": lambda: bool(YEAR_RE.search(text) or MONTH_RE.search(text)),
-        "where": lambda: bool(PLACE_RE.search(text)),
+        "where": lambda: any(place.lower() not in own for place in PLACE_RE.findall(text)),
         "duration": lambda: bool(DURATION_RE.search(text)),
         "money": lambda: bool(MONEY_RE.search(text)),
         "count": lambda: holds_count(text, question.focus),
-        "names": lambda: holds_new_name(text, question.text),
+        "names": lambda: holds_new_name(text, question.text + " " + title),
+        "quantity": lambda: bool(QUANTITY_VALUE_RE.search(text)) or holds_count(text, ()),
     }.get(question.kind)
     return check() if check else True
 
 
-def holds_new_name(text: str, question_text: str) -> bool:
-    """A capitalised name in the text that the question does not already contain."""
-    asked = set(words(question_text))
+def holds_new_name(text: str, known_text: str) -> bool:
+    """A capitalised name in the text that ``known_text`` (question, title) does not contain."""
+    asked = set(words(known_text))
     return any(name.lower() not in asked for name in PROPER_RE.findall(text))
 
 

@@ -44,7 +44,7 @@ YES_NO_RE = re.compile(
     re.IGNORECASE,
 )
 MONEY_RE = re.compile(
-    r"£|\$|€|\bpounds?\b|\bsalary\b|\bwages?\b|\bpay band\b"
+    r"£|\$|€|\bpounds?\b|\bsalary\b|\bwages?\b|\bpay\b|\bremuneration\b"
     r"|\bhow much\b.*\b(?:cost|costs|spend|spent|paid|pay|money|funding|budget|worth|charge)"
     r"|^\s*what\b.*\b(?:budget|cost|price|expenditure|spend)\b(?!\s+savings?)",
     re.IGNORECASE,
@@ -60,15 +60,25 @@ WHO_RE = re.compile(
     re.IGNORECASE,
 )
 WHERE_RE = re.compile(
-    r"^\s*where\b|\b(?:which|what) (?:city|cities|towns?|locations?|places?|buildings?|offices?|trusts?|sites?)\b",
+    r"^\s*where\b|\b(?:which|what) (?:\w+ )?(?:city|cities|towns?|locations?|places?|buildings?|offices?"
+    r"|trusts?|sites?|hospitals?|areas?|counties|county|regions?)\b",
     re.IGNORECASE,
 )
-NAMES_RE = re.compile(r"\bnames? of\b|\bwhat (?:are|were) (?:they|the \w+) called\b", re.IGNORECASE)
+NAMES_RE = re.compile(
+    r"\bnames? of\b|^\s*(?:please\s+)?name\b|\bwhat (?:are|were) (?:they|the \w+) called\b", re.IGNORECASE
+)
+# Rates and proportions are numbers: "a significant proportion" does not answer "what proportion".
+QUANTITY_RE = re.compile(
+    r"\b(?:what|which) (?:\w+ )?(?:percentage|proportion|rate|ratio|share)\b|\bhow (?:big|large|old)\b"
+    r"|\bper ?cent\b",
+    re.IGNORECASE,
+)
 TITLE_RE = re.compile(r"\btitles?\b|\bheadings?\b", re.IGNORECASE)
 # Past forms that name an event ("published", "founded", "written"); a "when" question asks
 # about that event, so the passage must mention it, not merely hold a date.
 EVENT_RE = re.compile(r"^[a-z]{3,}(?:ed|en)$")
 NOT_EVENTS = frozenset("based need needed seen often given open even between".split())
+PARTICLES = frozenset("out up off place about on in".split())
 LIST_RE = re.compile(
     r"^\s*(?:list|name|what are|what were|which are|which were)\b|\blist\b|\ball the\b|\beach of\b",
     re.IGNORECASE,
@@ -85,8 +95,8 @@ class Question:
 
     Attributes:
         text: The question as asked.
-        kind: Expected answer type: names, who, when, where, count, money, duration, yesno or
-            what.
+        kind: Expected answer type: names, money, quantity, count, duration, when, who, where,
+            yesno or what.
         wants_list: The question asks for several items.
         terms: Normalised content terms, in question order, without duplicates.
         focus: For a count question, the normalised nouns being counted.
@@ -130,6 +140,7 @@ def _kind(text: str) -> str:
     for kind, pattern in (
         ("names", NAMES_RE),
         ("money", MONEY_RE),
+        ("quantity", QUANTITY_RE),
         ("count", COUNT_RE),
         ("duration", DURATION_RE),
         ("when", WHEN_RE),
@@ -168,8 +179,13 @@ def _stemmer():
 
 
 def _events(text: str) -> tuple[str, ...]:
-    found = [w for w in words(text) if (EVENT_RE.match(w) or w in IRREGULAR) and w not in NOT_EVENTS]
-    return tuple(normalise_word(w) for w in found)
+    """Event words of a "when" question: past forms, and the verb it ends on ("come out")."""
+    tokens = words(text)
+    found = [w for w in tokens if (EVENT_RE.match(w) or w in IRREGULAR) and w not in NOT_EVENTS]
+    content = [w for w in tokens if w not in STOPWORDS and w not in PARTICLES and w not in TYPE_WORDS]
+    if content and content[-1] not in found and content[-1] not in NOT_EVENTS:
+        found.append(content[-1])
+    return tuple(dict.fromkeys(normalise_word(w) for w in found))
 
 
 def _count_focus(text: str) -> tuple[str, ...]:
