@@ -47,6 +47,10 @@ PLACE_RE = re.compile(
 )
 NAME_RE = re.compile(r"(?<=[a-z,;:)]\s)(?:[A-Z][a-z]+|[A-Z]{2,})")
 PROPER_RE = re.compile(r"(?<=[a-z,;:)]\s)[A-Z][a-z]+")
+REASON_RE = re.compile(
+    r"\b(?:aim|aims|purpose|because|in order to|so that|so as to|objective|reason|due to|to identify)\b",
+    re.IGNORECASE,
+)
 ANNOUNCES_LIST_RE = re.compile(r"\bthe following\b|:\s*$", re.IGNORECASE)
 COUNT_WINDOW = 4  # words after a number in which the counted noun must appear
 COMPLEMENT_GAIN = 0.2  # coverage a further unit must add to join the answer
@@ -211,6 +215,7 @@ def holds_answer_type(question: Question, text: str, title: str = "") -> bool:
         "money": lambda: bool(MONEY_RE.search(text)),
         "count": lambda: holds_count(text, question.focus),
         "names": lambda: holds_new_name(text, question.text + " " + title),
+        "why": lambda: bool(REASON_RE.search(text)),
         "quantity": lambda: bool(QUANTITY_VALUE_RE.search(text)) or holds_count(text, ()),
     }.get(question.kind)
     return check() if check else True

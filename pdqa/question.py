@@ -39,6 +39,7 @@ INSTRUCTION_RE = re.compile(
     r"|\b(?:ignore|disregard|forget)\b.{0,40}\b(?:instructions?|report|above|previous|context|rules|sources?)\b",
     re.IGNORECASE,
 )
+WHY_RE = re.compile(r"^\s*why\b|\bfor what (?:reason|purpose)\b|\bwhat was the (?:reason|purpose)\b", re.IGNORECASE)
 YES_NO_RE = re.compile(
     r"^\s*(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might)\b",
     re.IGNORECASE,
@@ -96,7 +97,7 @@ class Question:
     Attributes:
         text: The question as asked.
         kind: Expected answer type: names, money, quantity, count, duration, when, who, where,
-            yesno or what.
+            why, yesno or what.
         wants_list: The question asks for several items.
         terms: Normalised content terms, in question order, without duplicates.
         focus: For a count question, the normalised nouns being counted.
@@ -146,6 +147,7 @@ def _kind(text: str) -> str:
         ("when", WHEN_RE),
         ("who", WHO_RE),
         ("where", WHERE_RE),
+        ("why", WHY_RE),
         ("yesno", YES_NO_RE),
     ):
         if pattern.search(text):

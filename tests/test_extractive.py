@@ -30,6 +30,8 @@ def test_a_count_needs_the_counted_noun_after_a_number_and_not_a_year():
         ("Where is the team?", "works from NOMS at Clive House, London", True),
         ("What percentage improved?", "identified in a document (2003) as an area of need", False),
         ("How long is the contract?", "fixed term contract initially for 12 months", True),
+        ("Why were the pilots set up?", "The aim of the pilots was to identify evidence", True),
+        ("Why were the pilots set up?", "The pilots achieved significant cost savings", False),
     ],
 )
 def test_answer_type_checks(question, text, expected):

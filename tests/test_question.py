@@ -25,6 +25,7 @@ from pdqa.question import analyse, content_terms, split_compound
         ("Did one service model prove superior?", "yesno"),
         ("What are the names of the four regions?", "names"),
         ("What did the pilots aim to identify?", "what"),
+        ("Why were the pilots commissioned?", "why"),
     ],
 )
 def test_answer_kind(question, kind):
