@@ -62,18 +62,66 @@ def _settings():
         raise click.ClickException(f"invalid PDQA_* setting: {' '.join(first[:3])}") from exc
 
 
-def _open_qa(settings):
+def _open_qa(settings, llm=None):
     """QA over the index, building it first (with a progress bar) if it is missing or stale."""
     from .index import index_status
     from .qa import QA
 
     status = index_status(settings)
     if not status.stale:
-        return QA(settings)
+        return QA(settings, llm=llm)
     why = "; ".join(status.reasons)
     click.echo(f"Index {'is stale' if status.built else 'not built'} ({why}); building it now.", err=True)
     with _progress() as report:
-        return QA(settings, rebuild=True, progress=report)
+        return QA(settings, rebuild=True, progress=report, llm=llm)
+
+
+def _llm_options(command):
+    """--llm, --base-url, --model and --strict: override the PDQA_LLM__* settings."""
+    options = [
+        click.option("--llm", "backend", type=click.Choice(["none", "openai-like", "ollama", "llama-cpp"]),
+                     help="LLM that writes the answer (default: PDQA_LLM__BACKEND, else none: extractive)."),
+        click.option("--base-url", help="LLM server root, e.g. http://127.0.0.1:8080/v1."),
+        click.option("--model", help="Model name the LLM server knows."),
+        click.option("--strict", is_flag=True, default=None,
+                     help="Fail when the LLM cannot be reached instead of answering extractively."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _with_llm(settings, backend, base_url, model, strict):
+    """Settings with the LLM flags that were given laid over PDQA_LLM__*."""
+    flags = {"backend": backend, "base_url": base_url, "model": model, "strict": strict}
+    given = {name: value for name, value in flags.items() if value is not None}
+    return settings.model_copy(update={"llm": settings.llm.model_copy(update=given)})
+
+
+def _llm_of(settings):
+    """The LLM a test injected through ``cli(obj={"llm_factory": ...})``; None lets QA build it."""
+    factory = (click.get_current_context().find_root().obj or {}).get("llm_factory")
+    if factory is None or settings.llm.backend == "none":
+        return None
+    return factory(settings.llm)
+
+
+class _fallback_warnings:
+    """Turns the LLM fallback warning into one 'Warning: ...' line on stderr."""
+
+    def __enter__(self):
+        import warnings
+
+        from .errors import LLMFallbackWarning
+
+        self.catcher = warnings.catch_warnings(record=True)
+        self.caught = self.catcher.__enter__()
+        warnings.simplefilter("always", LLMFallbackWarning)
+
+    def __exit__(self, *exc_info):
+        self.catcher.__exit__(*exc_info)
+        for warning in self.caught:
+            click.echo(f"Warning: {warning.message}", err=True)
 
 
 class _progress:
@@ -113,16 +161,24 @@ def _question(words: tuple[str, ...]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the Answer model as JSON.")
 @click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Passages to retrieve (default 5).")
 @click.option("--show-hits", is_flag=True, help="Also print the retrieved passages with scores.")
-def ask(question, as_json, top_k, show_hits):
-    """Answer QUESTION with cited quotes, or say the report does not say."""
+@click.option("--show-removed", is_flag=True, help="Also print the LLM sentences verification removed, and why.")
+@_llm_options
+def ask(question, as_json, top_k, show_hits, show_removed, backend, base_url, model, strict):
+    """Answer QUESTION with cited quotes, or say the report does not say.
+
+    With --llm, a language model writes the answer and every sentence is checked against the
+    passage it cites; unsupported sentences are removed.
+    """
     from .render import make_console, print_answer
 
-    qa = _open_qa(_settings())
-    answer = qa.ask(_question(question), k=top_k)
+    settings = _with_llm(_settings(), backend, base_url, model, strict)
+    qa = _open_qa(settings, _llm_of(settings))
+    with _fallback_warnings():
+        answer = qa.ask(_question(question), k=top_k)
     if as_json:
         click.echo(answer.model_dump_json(indent=2))
     else:
-        print_answer(make_console(), answer, show_hits=show_hits)
+        print_answer(make_console(), answer, show_hits=show_hits, show_removed=show_removed)
 
 
 @cli.command()
@@ -216,12 +272,16 @@ def corpus_list(as_json):
 @click.option("--compare", "baseline", type=click.Path(path_type=Path), help="Fail (exit 1) if a headline metric fell against this baseline.")
 @click.option("--save-baseline", type=click.Path(path_type=Path), help="Write this run's headline figures as a new baseline.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary metrics as JSON.")
-def eval_command(gold_path, squad_path, split, out_dir, baseline, save_baseline, as_json):
-    """Measure retrieval, answers, citations and abstention on a gold question set."""
+@_llm_options
+def eval_command(gold_path, squad_path, split, out_dir, baseline, save_baseline, as_json, backend, base_url, model, strict):
+    """Measure retrieval, answers, citations and abstention on a gold question set.
+
+    With --llm, also how many LLM sentences verification removed and how many it kept unbacked.
+    """
     from .evaluation.report import baseline_of, compare, summary_rows, write_report
     from .evaluation.summary import build_report
 
-    settings = _settings()
+    settings = _with_llm(_settings(), backend, base_url, model, strict)
     if baseline is not None and not baseline.is_file():
         raise click.ClickException(f"baseline file not found: {baseline}")
     with tempfile.TemporaryDirectory(prefix="pdqa-eval-") as scratch:
@@ -248,12 +308,12 @@ def _eval_inputs(settings, gold_path, squad_path, split, scratch: Path):
     if squad_path is not None:
         questions = squad_to_corpus(squad_path, scratch / "corpus")
         temporary = settings.model_copy(update={"corpus_dir": scratch / "corpus", "index_dir": scratch / "index"})
-        return _open_qa(temporary), questions, squad_path.name
+        return _open_qa(temporary, _llm_of(temporary)), questions, squad_path.name
     gold = gold_path or PROJECT_ROOT / "eval" / "gold.jsonl"
     questions = load_gold(gold, split)
     if not questions:
         raise click.ClickException(f"no {split} questions in {gold}")
-    return _open_qa(settings), questions, gold.name
+    return _open_qa(settings, _llm_of(settings)), questions, gold.name
 
 
 def _run_with_progress(qa, questions, name, split):
@@ -262,7 +322,7 @@ def _run_with_progress(qa, questions, name, split):
     from .evaluation.runner import run_eval
     from .render import make_console
 
-    with Progress(console=make_console(stderr=True), transient=True) as bar:
+    with Progress(console=make_console(stderr=True), transient=True) as bar, _fallback_warnings():
         task = bar.add_task(f"evaluating {len(questions)} questions", total=len(questions))
         return run_eval(qa, questions, name, split, progress=lambda done, _: bar.update(task, completed=done))
 

@@ -1,4 +1,4 @@
-"""The library's exceptions. The CLI turns each into a one-line message with its hint."""
+"""The library's exceptions (and its one warning). The CLI turns each into a one-line message with its hint."""
 
 
 class PdqaError(Exception):
@@ -50,3 +50,7 @@ class InvalidQuestion(PdqaError):
     """The question is empty or unusable."""
 
     hint = 'Ask a question in plain words, e.g. pdqa ask "Who wrote the report?"'
+
+
+class LLMFallbackWarning(UserWarning):
+    """The configured LLM failed, so the answer is extractive; the CLI prints it as one line."""

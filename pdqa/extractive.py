@@ -25,6 +25,7 @@ from .question import (
     _held,
     content_terms,
     coverage,
+    gives_orders,
     normalise_word,
     words,
 )
@@ -156,6 +157,8 @@ class ExtractiveAnswerer:
             return False  # a heading names a topic; it answers only a question about titles
         if question.events and not self._mentions_events(question, candidate):
             return False
+        if gives_orders(candidate.unit.text):
+            return False  # a passage telling the reader what to say states nothing
         return candidate.typed and candidate.coverage >= self.settings.coverage_threshold
 
     def _mentions_events(self, question: Question, candidate: Candidate) -> bool:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
+import warnings
+from typing import TYPE_CHECKING, Literal
 
-from .errors import IndexNotBuilt, IndexStale, InvalidQuestion
+from .errors import BackendUnavailable, IndexNotBuilt, IndexStale, InvalidQuestion, LLMFallbackWarning
 from .extractive import Candidate, Draft, ExtractiveAnswerer
+from .generate import NOT_FOUND, generate
 from .index import IndexData, Progress, build_index, load_index
-from .models import Answer, Citation, Hit
+from .models import Answer, Chunk, Citation, Hit, LLMInfo, Unit
 from .question import analyse, split_compound
 from .retrieval import HybridRetriever
 from .settings import Settings
+from .verify import Verification, Verifier
 
-NOT_FOUND = "The report does not say."
+if TYPE_CHECKING:
+    from llama_index.core.llms import LLM
+
 MAX_QUESTION_CHARS = 2000
 
 
@@ -25,6 +30,11 @@ class QA:
         rebuild: False raises IndexNotBuilt/IndexStale when the index is missing or stale;
             "auto" builds it in that case; True always rebuilds first.
         progress: Called with build progress when a build happens.
+        llm: A LlamaIndex LLM to write answers with, used instead of the one
+            ``settings.llm`` names (tests pass a scripted fake here).
+
+    Raises:
+        BackendUnavailable: ``settings.llm`` names a backend that cannot be set up.
 
     Example:
         >>> QA().ask("Who wrote the Innovation in Action report?").citations[0].quote
@@ -35,6 +45,7 @@ class QA:
         settings: Settings | None = None,
         rebuild: bool | Literal["auto"] = False,
         progress: Progress | None = None,
+        llm: LLM | None = None,
     ):
         self.settings = settings or Settings()
         self.rebuilt = False
@@ -45,6 +56,8 @@ class QA:
         self.embedder = OnnxEmbedder(self.index.encoder_dir)
         self.retriever = HybridRetriever(self.index, self.settings)
         self.answerer = ExtractiveAnswerer(self.index, self.settings)
+        self.llm, self.llm_info = self._open_llm(llm)
+        self.verifier = Verifier(self.index, self.embedder, self.settings.llm.support_threshold, NOT_FOUND)
         self.load_ms = (time.perf_counter() - started) * 1000
 
     def _open_index(self, rebuild, progress) -> IndexData:
@@ -61,13 +74,33 @@ class QA:
         self.rebuilt = True
         return load_index(self.settings, check=False)
 
+    def _open_llm(self, llm) -> tuple[LLM | None, LLMInfo | None]:
+        config = self.settings.llm
+        if llm is None and config.backend == "none":
+            return None, None
+        if llm is None:
+            from .llm import make_llm
+
+            llm = make_llm(config)
+        backend = config.backend if config.backend != "none" else type(llm).__name__
+        return llm, LLMInfo(backend=backend, model=config.model or llm.metadata.model_name)
+
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
         """Return the top ``k`` hits (default ``settings.top_k``) with fused and component scores."""
         text = _checked(question)
         return self.retriever.retrieve(text, self.embedder.embed([text])[0], k)
 
     def ask(self, question: str, k: int | None = None) -> Answer:
-        """Answer a question extractively, with citations, or abstain."""
+        """Answer a question with citations, or abstain.
+
+        Without an LLM the answer is extractive. With one, the model's reply is verified
+        sentence by sentence; if nothing survives, or the model cannot be reached, the
+        extractive answer is given with ``mode="extractive-fallback"``.
+
+        Raises:
+            InvalidQuestion: The question is empty or too long.
+            BackendUnavailable: The LLM failed and ``settings.llm.strict`` is set.
+        """
         text = _checked(question)
         timings: dict[str, float] = {}
         clock = _Clock(timings)
@@ -80,8 +113,30 @@ class QA:
         questions = [analyse(part) for part in parts]
         chunk_ids = [h.chunk_id for h in hits]
         draft = clock.run("answer", lambda: self.answerer.answer_all(questions, part_vectors, chunk_ids))
+        if self.llm is None:
+            timings["total"] = sum(timings.values())
+            return build_answer(text, draft, hits, timings)
+        answer = self._ask_llm(build_answer(text, draft, hits, timings), clock)
         timings["total"] = sum(timings.values())
-        return build_answer(text, draft, hits, timings)
+        return answer.model_copy(update={"timings_ms": timings})
+
+    def _ask_llm(self, extractive: Answer, clock: _Clock) -> Answer:
+        question, hits = extractive.question, extractive.hits
+        try:
+            raw = clock.run("generate", lambda: generate(self.llm, question, hits, self._llm_words()))
+        except BackendUnavailable as exc:
+            if self.settings.llm.strict:
+                raise
+            # One line, not a traceback: the user asked for an answer and still gets one.
+            warnings.warn(f"{exc}; answering without the LLM", LLMFallbackWarning, stacklevel=3)
+            return extractive.model_copy(update={"mode": "extractive-fallback", "llm": self.llm_info})
+        verification = clock.run("verify", lambda: self.verifier.verify(raw, hits))
+        return llm_answer(extractive, raw, verification, self.llm_info)
+
+    def _llm_words(self) -> str:
+        from .llm import describe
+
+        return describe(self.settings.llm) if self.settings.llm.backend != "none" else self.llm_info.backend
 
 
 def _checked(question: str) -> str:
@@ -107,8 +162,12 @@ class _Clock:
 
 
 def cite(n: int, candidate: Candidate) -> Citation:
+    """A citation of a candidate unit's exact span."""
+    return cite_unit(n, candidate.unit, candidate.chunk)
+
+
+def cite_unit(n: int, unit: Unit, chunk: Chunk) -> Citation:
     """A citation of a unit's exact span."""
-    unit, chunk = candidate.unit, candidate.chunk
     return Citation(
         n=n,
         doc_id=chunk.doc_id,
@@ -148,6 +207,45 @@ def build_answer(question: str, draft: Draft, hits: list[Hit], timings: dict) ->
         hits=hits,
         timings_ms=timings,
     )
+
+
+def llm_answer(extractive: Answer, raw: str, verification: Verification, info: LLMInfo) -> Answer:
+    """The verified LLM answer; the extractive one when nothing survives verification.
+
+    Args:
+        extractive: The extractive answer to the same question over the same hits.
+        raw: The model's reply as received.
+        verification: What verification kept and removed.
+        info: Backend and model, recorded in the answer.
+    """
+    common = {"raw_answer": raw, "removed": verification.removed, "llm": info}
+    if verification.kept:
+        text, citations = _cited_text(verification)
+        return extractive.model_copy(
+            update={"answer": text, "citations": citations, "abstained": False, "abstain_reason": "",
+                    "related": [], "mode": "llm", **common}
+        )
+    if verification.not_found:
+        return extractive.model_copy(
+            update={"answer": NOT_FOUND, "citations": [], "abstained": True, "mode": "llm",
+                    "abstain_reason": "the model found no answer in the passages",
+                    "related": extractive.related or extractive.citations, **common}
+        )
+    return extractive.model_copy(update={"mode": "extractive-fallback", **common})
+
+
+def _cited_text(verification: Verification) -> tuple[str, list[Citation]]:
+    """Kept sentences with [n] markers, and one citation per distinct supporting unit."""
+    numbers: dict[int, Citation] = {}
+    sentences = []
+    for claim in verification.kept:
+        markers = ""
+        for unit, chunk in claim.support:
+            if unit.unit_id not in numbers:
+                numbers[unit.unit_id] = cite_unit(len(numbers) + 1, unit, chunk)
+            markers += f"[{numbers[unit.unit_id].n}]"
+        sentences.append(f"{claim.text} {markers}")
+    return " ".join(sentences), list(numbers.values())
 
 
 def display_text(quote: str) -> str:

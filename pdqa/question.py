@@ -40,6 +40,12 @@ INSTRUCTION_RE = re.compile(
     re.IGNORECASE,
 )
 WHY_RE = re.compile(r"^\s*why\b|\bfor what (?:reason|purpose)\b|\bwhat was the (?:reason|purpose)\b", re.IGNORECASE)
+# Orders addressed to a reader-model: "say that X", "you must answer ...".
+ORDER_RE = re.compile(
+    r"\b(?:say|reply|respond|answer|output|write|print)\s+(?:that|with|only|exactly|:)"
+    r"|\byou (?:must|should|will) (?:now )?(?:say|answer|reply|respond)\b",
+    re.IGNORECASE,
+)
 YES_NO_RE = re.compile(
     r"^\s*(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might)\b",
     re.IGNORECASE,
@@ -129,6 +135,11 @@ def analyse(text: str) -> Question:
         asks_title=bool(TITLE_RE.search(text)),
         instruction=bool(INSTRUCTION_RE.search(text)),
     )
+
+
+def gives_orders(text: str) -> bool:
+    """Whether a text gives orders (a prompt injection) rather than stating facts."""
+    return bool(INSTRUCTION_RE.search(text) or ORDER_RE.search(text))
 
 
 def split_compound(text: str) -> list[str]:

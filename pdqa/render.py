@@ -13,10 +13,19 @@ def make_console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
-def print_answer(console: Console, answer: Answer, show_hits: bool = False) -> None:
-    """The answer with its [n] markers, then the numbered sources with their quotes."""
+def print_answer(console: Console, answer: Answer, show_hits: bool = False, show_removed: bool = False) -> None:
+    """The answer with its [n] markers, then the numbered sources with their quotes.
+
+    Args:
+        console: Where to print.
+        answer: The answer to show.
+        show_hits: Also print the retrieved passages with their scores.
+        show_removed: Also print the LLM sentences that verification removed, with the reason.
+    """
     style = "yellow" if answer.abstained else "bold"
     console.print(Text(answer.answer, style=style))
+    if answer.mode == "extractive-fallback" and answer.llm is not None:
+        console.print(Text(f"(extractive answer: the {answer.llm.backend} answer was not used)", style="dim"))
     if answer.abstained and answer.related:
         console.print()
         console.print(Text("Closest passages (they do not answer the question):", style="dim"))
@@ -25,8 +34,21 @@ def print_answer(console: Console, answer: Answer, show_hits: bool = False) -> N
         console.print()
         console.print(Text("Sources", style="bold underline"))
         _print_citations(console, answer.citations)
+    if show_removed:
+        _print_removed(console, answer)
     if show_hits:
         print_hits(console, answer.hits)
+
+
+def _print_removed(console: Console, answer: Answer) -> None:
+    console.print()
+    if not answer.removed:
+        console.print(Text("Removed by verification: nothing.", style="dim"))
+        return
+    console.print(Text("Removed by verification", style="bold underline"))
+    for claim in answer.removed:
+        console.print(Text.assemble(("- ", "red"), _one_line(claim.sentence)))
+        console.print(Text(f"    {claim.reason}", style="dim"))
 
 
 def _print_citations(console: Console, citations: list[Citation]) -> None:

@@ -50,3 +50,51 @@ def scratch_settings(built_settings, tmp_path):
     return built_settings.model_copy(
         update={"corpus_dir": tmp_path / "corpus", "index_dir": tmp_path / "indexes" / "default"}
     )
+
+
+# ---------------------------------------------------------------- a scripted fake LLM
+
+
+def _scripted_llm_class():
+    """A LlamaIndex CustomLLM that replays canned replies and records every prompt it gets.
+
+    Built on first use so that collecting the tests does not import llama_index.
+    """
+    from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
+    from llama_index.core.llms.callbacks import llm_completion_callback
+    from pydantic import Field
+
+    class ScriptedLLM(CustomLLM):
+        """Replies with ``replies`` in order (the last one repeats); an Exception reply is raised."""
+
+        replies: list = Field(default_factory=list)
+        prompts: list[str] = Field(default_factory=list)
+
+        @property
+        def metadata(self) -> LLMMetadata:
+            return LLMMetadata(model_name="scripted-fake")
+
+        def _next(self, prompt: str):
+            self.prompts.append(prompt)
+            reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+            if isinstance(reply, Exception):
+                raise reply
+            return reply
+
+        @llm_completion_callback()
+        def complete(self, prompt: str, formatted: bool = False, **kwargs) -> CompletionResponse:
+            return CompletionResponse(text=self._next(prompt))
+
+        @llm_completion_callback()
+        def stream_complete(self, prompt: str, formatted: bool = False, **kwargs):
+            text = self._next(prompt)
+            yield CompletionResponse(text=text, delta=text)
+
+    return ScriptedLLM
+
+
+@pytest.fixture(scope="session")
+def scripted_llm():
+    """Make a scripted fake LLM: ``scripted_llm("reply 1", "reply 2")``; ``.prompts`` records prompts."""
+    cls = _scripted_llm_class()
+    return lambda *replies: cls(replies=list(replies))

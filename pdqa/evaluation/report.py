@@ -14,6 +14,7 @@ SUMMARY_ROWS = (
     "noans_accuracy", "hasans_accuracy", "false_abstention", "overall_accuracy",
     "answers_fully_cited", "exact_match", "f1", "fact_recall",
     "hit_rate@1", "hit_rate@3", "hit_rate@5", "recall@1", "recall@3", "recall@5", "mrr@10", "ndcg@10",
+    "llm_answers", "llm_fallbacks", "raw_sentences_unsupported", "verified_sentences_unsupported",
 )
 CATEGORY_COLUMNS = ("overall_accuracy", "answer_correctness", "noans_accuracy", "evidence_recall", "recall@3")
 

@@ -14,12 +14,20 @@ from ..chunking import split_sentences
 from ..corpus import load_corpus
 from ..models import Answer, Citation, Hit
 from ..qa import QA
+from ..question import STOPWORDS, content_terms
+from ..settings import LLMSettings
 from . import metrics
 from .gold import GoldQuestion
 
 RETRIEVAL_DEPTH = 10
 K_VALUES = (1, 3, 5)
 MARKER_RE = re.compile(r"\[\d+\]")
+CITED_SENTENCE_RE = re.compile(r"(.+?)\s*((?:\[\d+\])+)")
+NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
+NAME_RE = re.compile(r"\b[A-Z][A-Za-z]+")
+# Fixed before any LLM run, not tuned: a verified sentence counts as supported by its quotes only
+# if its numbers and names are in them and at least this share of its content terms is.
+QUOTE_TERM_SHARE = 0.5
 HEADLINE = ("answer_correctness", "evidence_recall", "noans_accuracy", "hasans_accuracy", "quote_fidelity")
 
 
@@ -53,6 +61,11 @@ class QuestionResult(BaseModel):
     sweep_correct: bool
     failures: list[str]
     latency_ms: float
+    mode: str = "extractive"
+    raw_sentences: int = 0
+    removed_sentences: int = 0
+    verified_sentences: int = 0
+    verified_unsupported: int = 0
 
 
 class EvalRun(BaseModel):
@@ -125,6 +138,46 @@ def uncited_sentences(answer_text: str) -> int:
     return count
 
 
+def quote_supports(sentence: str, citations: list[Citation]) -> bool:
+    """An independent, lexical check that a verified sentence is backed by its cited quotes.
+
+    Unlike the verifier (embedding similarity over whole passages), it reads only the quoted
+    spans: every number and capitalised name of the sentence must be in them, and at least
+    ``QUOTE_TERM_SHARE`` of its content terms.
+    """
+    source = " ".join(f"{c.quote} {c.title} {c.section}" for c in citations)
+    source_words = set(re.findall(r"\w+", source.lower())) | {n.replace(",", "") for n in NUMBER_RE.findall(source)}
+    numbers = [n.replace(",", "") for n in NUMBER_RE.findall(sentence)]
+    names = [n.lower() for n in NAME_RE.findall(sentence) if n.lower() not in STOPWORDS]
+    if any(term not in source_words for term in numbers + names):
+        return False
+    terms = set(content_terms(sentence))
+    return not terms or len(terms & set(content_terms(source))) / len(terms) >= QUOTE_TERM_SHARE
+
+
+def verified_sentences(answer: Answer) -> list[tuple[str, list[Citation]]]:
+    """The sentences of an LLM answer with the citations their [n] markers name."""
+    by_number = {c.n: c for c in answer.citations}
+    pairs = []
+    for sentence, markers in CITED_SENTENCE_RE.findall(answer.answer):
+        numbers = [int(n) for n in re.findall(r"\d+", markers)]
+        pairs.append((sentence.strip(), [by_number[n] for n in numbers if n in by_number]))
+    return pairs
+
+
+def _llm_counts(answer: Answer) -> dict[str, int | str]:
+    """Sentence counts of an LLM answer: as written, removed, kept, and kept but not backed."""
+    kept = verified_sentences(answer) if answer.mode == "llm" and not answer.abstained else []
+    raw = len(kept) + len(answer.removed) if answer.raw_answer is not None else 0
+    return {
+        "mode": answer.mode,
+        "raw_sentences": raw,
+        "removed_sentences": len(answer.removed),
+        "verified_sentences": len(kept),
+        "verified_unsupported": sum(not quote_supports(s, cs) for s, cs in kept),
+    }
+
+
 def score_question(
     gold: GoldQuestion, answer: Answer, hits: list[Hit], sweep_answer: Answer, scorer: _Scorer
 ) -> QuestionResult:
@@ -164,6 +217,7 @@ def score_question(
         sweep_correct=bool(gold.answerable and not sweep_answer.abstained and sweep_recall == 1.0),
         failures=[],
         latency_ms=answer.timings_ms.get("total", 0.0),
+        **_llm_counts(answer),
     )
     result.failures = failure_reasons(result)
     return result
@@ -201,7 +255,8 @@ def run_eval(
     would have given and its confidence: the threshold sweep is computed from those.
     """
     started = time.perf_counter()
-    permissive = QA(qa.settings.model_copy(update={"answer_threshold": float("-inf")}))
+    # The sweep is about the extractive threshold: the permissive twin never calls the LLM.
+    permissive = QA(qa.settings.model_copy(update={"answer_threshold": float("-inf"), "llm": LLMSettings()}))
     chunk_spans = {c.chunk_id: (c.path, c.start, c.end) for c in qa.index.chunks}
     scorer = _Scorer(qa.settings.corpus_dir, chunk_spans)
     results = []
@@ -224,4 +279,7 @@ def run_eval(
 def _tuned_settings(qa: QA) -> dict:
     fields = ("top_k", "candidates", "rrf_k", "dense_weight", "bm25_weight", "answer_alpha",
               "answer_threshold", "coverage_threshold", "max_answer_units", "chunk_max_chars")
-    return {name: getattr(qa.settings, name) for name in fields}
+    tuned = {name: getattr(qa.settings, name) for name in fields}
+    if qa.llm_info is not None:
+        tuned["llm"] = {**qa.llm_info.model_dump(), "support_threshold": qa.settings.llm.support_threshold}
+    return tuned

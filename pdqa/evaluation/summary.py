@@ -52,7 +52,23 @@ def summarise(results: list[QuestionResult]) -> dict[str, Rate | Mean]:
         "fact_recall": Mean.of([r.fact_recall for r in answerable]),
     }
     summary.update(_retrieval(answerable))
+    if any(r.mode != "extractive" for r in results):
+        summary.update(_llm(results))
     return summary
+
+
+def _llm(results: list[QuestionResult]) -> dict[str, Rate | Mean]:
+    """How much of what the LLM wrote verification removed, and how much it let through unbacked."""
+    return {
+        "llm_answers": _rate(results, lambda r: r.mode == "llm"),
+        "llm_fallbacks": _rate(results, lambda r: r.mode == "extractive-fallback"),
+        "raw_sentences_unsupported": Rate.of(
+            sum(r.removed_sentences for r in results), sum(r.raw_sentences for r in results)
+        ),
+        "verified_sentences_unsupported": Rate.of(
+            sum(r.verified_unsupported for r in results), sum(r.verified_sentences for r in results)
+        ),
+    }
 
 
 def _rate(results: list[QuestionResult], success) -> Rate:

@@ -1,0 +1,220 @@
+"""Tests for pdqa.llm and the LLM path of QA and the CLI: backends, fallback, --strict, flags."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import warnings
+
+import pytest
+from click.testing import CliRunner
+
+from pdqa.cli import cli
+from pdqa.errors import BackendUnavailable, LLMFallbackWarning
+from pdqa.llm import LOCAL_LLM_HINT, PLACEHOLDER_KEY, make_llm
+from pdqa.qa import QA
+from pdqa.settings import LLMSettings, Settings
+
+QUESTION = "Who wrote the Innovation in Action report?"
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def unreachable(settings: Settings, **extra) -> Settings:
+    config = LLMSettings(
+        backend="openai-like", base_url=f"http://127.0.0.1:{closed_port()}/v1", model="m",
+        timeout_s=2, max_retries=0, **extra,
+    )
+    return settings.model_copy(update={"llm": config})
+
+
+def invoke(args, settings, obj=None, **env):
+    variables = {name: None for name in os.environ if name.startswith("PDQA_")}
+    variables.update(PDQA_CORPUS_DIR=str(settings.corpus_dir), PDQA_INDEX_DIR=str(settings.index_dir), **env)
+    return CliRunner().invoke(cli, args, env=variables, prog_name="pdqa", obj=obj)
+
+
+# ---------------------------------------------------------------- settings and the factory
+
+
+def test_llm_settings_default_to_no_llm_and_temperature_zero():
+    config = Settings().llm
+    assert config.backend == "none"
+    assert config.temperature == 0
+
+
+def test_every_llm_setting_has_a_description():
+    assert all(field.description for field in LLMSettings.model_fields.values())
+
+
+def test_llm_settings_come_from_nested_environment_variables(monkeypatch):
+    monkeypatch.setenv("PDQA_LLM__BACKEND", "ollama")
+    monkeypatch.setenv("PDQA_LLM__MODEL", "llama3.2")
+    monkeypatch.setenv("PDQA_LLM__STOP", '["\\n"]')
+    config = Settings().llm
+    assert (config.backend, config.model, config.stop) == ("ollama", "llama3.2", ["\n"])
+
+
+def test_openai_like_takes_its_key_from_the_named_environment_variable(monkeypatch):
+    monkeypatch.setenv("MY_LLM_KEY", "sk-test-123")
+    config = LLMSettings(backend="openai-like", model="m", base_url="http://127.0.0.1:1/v1",
+                         api_key_env="MY_LLM_KEY", timeout_s=7, max_retries=2, max_tokens=33, stop=["\n"])
+    llm = make_llm(config)
+    assert type(llm).__name__ == "OpenAILike"
+    assert (llm.api_key, llm.api_base, llm.model) == ("sk-test-123", "http://127.0.0.1:1/v1", "m")
+    assert (llm.timeout, llm.max_retries, llm.max_tokens, llm.temperature) == (7, 2, 33, 0)
+    assert llm.additional_kwargs == {"stop": ["\n"]}
+
+
+def test_openai_like_without_a_key_uses_a_placeholder_for_local_servers(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert make_llm(LLMSettings(backend="openai-like", model="m")).api_key == PLACEHOLDER_KEY
+
+
+def test_ollama_backend_is_built_with_its_settings():
+    llm = make_llm(LLMSettings(backend="ollama", model="llama3.2", timeout_s=9, max_tokens=50))
+    assert type(llm).__name__ == "Ollama"
+    assert (llm.model, llm.base_url, llm.request_timeout) == ("llama3.2", "http://localhost:11434", 9)
+    assert llm.additional_kwargs["num_predict"] == 50
+
+
+@pytest.mark.parametrize("backend", ["openai-like", "ollama"])
+def test_a_server_backend_without_a_model_name_is_refused(backend):
+    with pytest.raises(BackendUnavailable, match="needs a model name"):
+        make_llm(LLMSettings(backend=backend))
+
+
+def test_llama_cpp_without_its_extra_names_the_extra_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "llama_index.llms.llama_cpp", None)  # as if not installed
+    with pytest.raises(BackendUnavailable) as caught:
+        make_llm(LLMSettings(backend="llama-cpp", model_path=tmp_path / "m.gguf"))
+    assert caught.value.hint == LOCAL_LLM_HINT == "pip install 'pdqa[local-llm]'"
+
+
+def test_importing_the_llm_modules_does_not_import_llama_index():
+    code = "import sys, pdqa.llm, pdqa.generate, pdqa.verify; print('llama_index' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- unreachable server
+
+
+def test_unreachable_server_warns_and_answers_extractively(built_settings, qa):
+    with pytest.warns(LLMFallbackWarning, match="did not answer") as caught:
+        answer = QA(unreachable(built_settings)).ask(QUESTION)
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+    assert answer.mode == "extractive-fallback"
+    assert answer.answer == qa.ask(QUESTION).answer
+    assert answer.llm is not None and answer.llm.backend == "openai-like"
+    assert answer.raw_answer is None
+
+
+def test_unreachable_server_with_strict_raises(built_settings):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LLMFallbackWarning)  # strict must raise, not warn
+        with pytest.raises(BackendUnavailable, match="did not answer"):
+            QA(unreachable(built_settings, strict=True)).ask(QUESTION)
+
+
+def test_cli_unreachable_server_prints_one_warning_line_and_the_answer(built_settings):
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    result = invoke(["ask", "--json", "--llm", "openai-like", "--base-url", url, "--model", "m", QUESTION],
+                    built_settings, PDQA_LLM__TIMEOUT_S="2", PDQA_LLM__MAX_RETRIES="0")
+    assert result.exit_code == 0, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Warning: LLM openai-like m at " + url) and "answering without the LLM" in line
+    assert json.loads(result.stdout)["mode"] == "extractive-fallback"
+
+
+def test_cli_strict_unreachable_server_is_a_one_line_error(built_settings):
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    result = invoke(["ask", "--llm", "openai-like", "--base-url", url, "--model", "m", "--strict", QUESTION],
+                    built_settings, PDQA_LLM__TIMEOUT_S="2", PDQA_LLM__MAX_RETRIES="0")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: LLM openai-like m at ") and "(hint: " in line
+    assert "Traceback" not in result.output
+
+
+def test_cli_llama_cpp_without_extra_is_a_one_line_error(built_settings, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "llama_index.llms.llama_cpp", None)
+    result = invoke(["ask", "--llm", "llama-cpp", QUESTION], built_settings,
+                    PDQA_LLM__MODEL_PATH=str(tmp_path / "m.gguf"))
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert "pip install 'pdqa[local-llm]'" in line
+
+
+# ---------------------------------------------------------------- CLI flags with a fake LLM injected
+
+
+@pytest.fixture
+def factory(scripted_llm, qa):
+    """An llm_factory for ``cli(obj=...)`` that records the settings it got and returns a fake."""
+    hits = qa.retrieve(QUESTION)
+    n = next(i for i, h in enumerate(hits, start=1) if "Lisa Wilson" in h.text)
+    reply = f"The report was written by Dr Lisa Wilson and Dr Rex Haigh [{n}]. It cost 5 pounds [{n}]."
+    seen = []
+
+    def make(config):
+        seen.append(config)
+        return scripted_llm(reply)
+
+    make.seen = seen
+    return make
+
+
+def test_cli_flags_override_settings_and_reach_the_backend(built_settings, factory):
+    args = ["ask", "--json", "--llm", "openai-like", "--base-url", "http://h:1/v1", "--model", "tiny", "--strict", QUESTION]
+    result = invoke(args, built_settings, obj={"llm_factory": factory}, PDQA_LLM__MODEL="other", PDQA_LLM__BACKEND="ollama")
+    assert result.exit_code == 0, result.output
+    [config] = factory.seen
+    assert (config.backend, config.base_url, config.model, config.strict) == ("openai-like", "http://h:1/v1", "tiny", True)
+    data = json.loads(result.stdout)
+    assert data["mode"] == "llm"
+    assert data["llm"] == {"backend": "openai-like", "model": "tiny"}
+    assert data["raw_answer"].startswith("The report was written by Dr Lisa Wilson")
+    assert data["answer"] == "The report was written by Dr Lisa Wilson and Dr Rex Haigh. [1]"
+    assert data["removed"] == [{"sentence": "It cost 5 pounds.", "reason": "number '5' is not in the cited passage(s)"}]
+
+
+def test_cli_settings_alone_select_the_backend(built_settings, factory):
+    result = invoke(["ask", "--json", QUESTION], built_settings, obj={"llm_factory": factory},
+                    PDQA_LLM__BACKEND="ollama", PDQA_LLM__MODEL="llama3.2")
+    assert result.exit_code == 0, result.output
+    assert [(c.backend, c.model) for c in factory.seen] == [("ollama", "llama3.2")]
+    assert json.loads(result.stdout)["mode"] == "llm"
+
+
+def test_cli_show_removed_lists_dropped_sentences_with_reasons(built_settings, factory):
+    args = ["ask", "--llm", "openai-like", "--model", "tiny", "--show-removed", QUESTION]
+    result = invoke(args, built_settings, obj={"llm_factory": factory})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "The report was written by Dr Lisa Wilson and Dr Rex Haigh. [1]"
+    at = lines.index("Removed by verification")
+    assert lines[at + 1 : at + 3] == ["- It cost 5 pounds.", "    number '5' is not in the cited passage(s)"]
+
+
+def test_cli_without_show_removed_hides_dropped_sentences(built_settings, factory):
+    result = invoke(["ask", "--llm", "openai-like", "--model", "tiny", QUESTION], built_settings,
+                    obj={"llm_factory": factory})
+    assert result.exit_code == 0
+    assert "It cost 5 pounds" not in result.stdout
+
+
+def test_cli_without_llm_never_calls_the_factory(built_settings, factory):
+    result = invoke(["ask", "--json", QUESTION], built_settings, obj={"llm_factory": factory})
+    assert result.exit_code == 0
+    assert factory.seen == []
+    assert json.loads(result.stdout)["mode"] == "extractive"

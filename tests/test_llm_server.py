@@ -1,0 +1,122 @@
+"""Integration test against a real llama.cpp server (Gemma 3 270M) through the openai-like backend.
+
+The server starts on a free loopback port for this module and stops after it. Gemma 3 270M is a
+small *base* model that often invents answers: the point is that whatever survives verification
+is backed by the exact corpus span it cites.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+
+import pytest
+
+if importlib.util.find_spec("xllamacpp") is None:
+    pytest.skip(
+        "xllamacpp is not installed, so no llama.cpp server can be started: pip install -e '.[test]'",
+        allow_module_level=True,
+    )
+
+from click.testing import CliRunner  # noqa: E402
+from llama_server import gguf_path, serve  # noqa: E402
+
+from pdqa.cli import cli  # noqa: E402
+from pdqa.evaluation.runner import quote_supports, verified_sentences  # noqa: E402
+from pdqa.qa import QA  # noqa: E402
+from pdqa.settings import LLMSettings  # noqa: E402
+
+pytestmark = pytest.mark.llm_server
+
+# Questions whose answers are in the corpus; with them the model also writes cited sentences
+# that verification keeps, so the checks below have sentences to check.
+QUESTIONS = [
+    "Would the post holder be expected to work in London every day?",
+    "What evidence suggests the schemes kept people's conditions from getting worse?",
+    "What fundamental assumptions did all the pilot services demonstrate in delivering treatment?",
+    "Who wrote the Innovation in Action report?",
+    "How many pilot sites were there?",
+]
+# The base model has no chat turns: a line break ends its answer (see tests/llama_server.py).
+BASE_MODEL = {"stop": ["\n"], "max_tokens": 96, "timeout_s": 120, "max_retries": 0, "strict": True}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with serve(gguf_path(tmp_path_factory.mktemp("gguf"))) as info:
+        yield info
+
+
+@pytest.fixture(scope="module")
+def llm_settings(server, built_settings):
+    config = LLMSettings(backend="openai-like", base_url=server.base_url, model=server.model, **BASE_MODEL)
+    return built_settings.model_copy(update={"llm": config})
+
+
+@pytest.fixture(scope="module")
+def answers(llm_settings):
+    qa = QA(llm_settings)
+    return qa, [qa.ask(question) for question in QUESTIONS]
+
+
+@pytest.fixture(scope="module")
+def corpus_texts(built_settings):
+    from pdqa.corpus import load_corpus
+
+    corpus = load_corpus(built_settings.corpus_dir)
+    texts = {f.path: f.text for f in corpus.files}
+    return {doc.doc_id: texts[doc.path] for doc in corpus.documents}
+
+
+def test_the_server_answered_every_question(answers):
+    _, results = answers
+    # strict=True: an unreachable server would have raised, so every answer went through the model.
+    assert all(a.raw_answer is not None and a.llm.backend == "openai-like" for a in results)
+    assert all(a.mode in ("llm", "extractive-fallback") for a in results)
+
+
+def test_some_sentences_survive_so_the_checks_below_are_not_empty(answers):
+    _, results = answers
+    assert sum(len(verified_sentences(a)) for a in results if a.mode == "llm") >= 1
+
+
+def test_every_kept_sentence_quotes_the_corpus_exactly_and_is_backed_by_its_quote(answers, corpus_texts):
+    qa, results = answers
+    threshold = qa.settings.llm.support_threshold
+    for answer in results:
+        if answer.mode != "llm" or answer.abstained:
+            continue
+        for sentence, citations in verified_sentences(answer):
+            assert citations, sentence
+            for citation in citations:
+                assert citation.quote == corpus_texts[citation.doc_id][citation.start : citation.end]
+            assert quote_supports(sentence, citations), (sentence, [c.quote for c in citations])
+            # The first citation is the supporting unit: the sentence is similar enough to it.
+            first = citations[0]
+            unit = next(u for u in qa.index.units if (u.chunk_id, u.start, u.end) == (first.chunk_id, first.start, first.end))
+            assert qa.verifier.similarity(unit, qa.embedder.embed([sentence])[0]) >= threshold
+
+
+def test_removed_sentences_each_carry_a_reason(answers):
+    _, results = answers
+    for answer in results:
+        assert all(claim.sentence and claim.reason for claim in answer.removed)
+        if answer.mode == "extractive-fallback" and answer.raw_answer.strip():
+            assert answer.removed, "a reply with text fell back without any removed sentence"
+
+
+def test_cli_ask_against_the_server_prints_only_verified_sentences(server, built_settings):
+    env = {"PDQA_CORPUS_DIR": str(built_settings.corpus_dir), "PDQA_INDEX_DIR": str(built_settings.index_dir),
+           "PDQA_LLM__STOP": json.dumps(["\n"]), "PDQA_LLM__MAX_TOKENS": "96", "PDQA_LLM__TIMEOUT_S": "120"}
+    args = ["ask", "--json", "--llm", "openai-like", "--base-url", server.base_url, "--model", server.model,
+            "--strict", QUESTIONS[0]]
+    result = CliRunner().invoke(cli, args, env=env, prog_name="pdqa")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["llm"]["backend"] == "openai-like" and data["raw_answer"] is not None
+    assert data["mode"] in ("llm", "extractive-fallback")
+    # Whatever was printed, verified or extractive, each marker resolves to an exact quote.
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", data["answer"])}
+    assert markers == {c["n"] for c in data["citations"]}
+    assert data["abstained"] or markers
