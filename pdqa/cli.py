@@ -167,18 +167,31 @@ def ask(question, as_json, top_k, show_hits, show_removed, backend, base_url, mo
     """Answer QUESTION with cited quotes, or say the report does not say.
 
     With --llm, a language model writes the answer and every sentence is checked against the
-    passage it cites; unsupported sentences are removed.
+    passage it cites; unsupported sentences are removed. QUESTION "-" reads one question per
+    line from standard input (with --json: one Answer per output line, JSON Lines).
     """
     from .render import make_console, print_answer
 
     settings = _with_llm(_settings(), backend, base_url, model, strict)
+    questions = _stdin_questions() if question == ("-",) else [_question(question)]
     qa = _open_qa(settings, _llm_of(settings))
-    with _fallback_warnings():
-        answer = qa.ask(_question(question), k=top_k)
-    if as_json:
-        click.echo(answer.model_dump_json(indent=2))
-    else:
-        print_answer(make_console(), answer, show_hits=show_hits, show_removed=show_removed)
+    console = make_console()
+    for number, text in enumerate(questions):
+        with _fallback_warnings():
+            answer = qa.ask(text, k=top_k)
+        if as_json:
+            click.echo(answer.model_dump_json(indent=None if len(questions) > 1 else 2))
+            continue
+        if len(questions) > 1:
+            console.print(("\n" if number else "") + f"Q: {text}", style="bold magenta", markup=False)
+        print_answer(console, answer, show_hits=show_hits, show_removed=show_removed)
+
+
+def _stdin_questions() -> list[str]:
+    questions = [line.strip() for line in click.get_text_stream("stdin") if line.strip()]
+    if not questions:
+        raise click.ClickException("no questions on standard input (one per line)")
+    return questions
 
 
 @cli.command()

@@ -498,3 +498,26 @@ def test_unreadable_chunk_store_is_one_line_error(scratch_settings):
     (scratch_settings.index_dir / "chunks.jsonl").write_text("garbage\n", encoding="utf-8")
     result = invoke(["ask", AUTHORS_QUESTION], scratch_settings)
     assert_one_line_error(result, "cannot read index", "index build --force")
+
+
+# ---------------------------------------------------------------- questions from standard input
+
+
+def test_ask_dash_reads_questions_from_stdin_as_json_lines(built_settings):
+    env = {"PDQA_CORPUS_DIR": str(built_settings.corpus_dir), "PDQA_INDEX_DIR": str(built_settings.index_dir)}
+    stdin = "Who wrote the Innovation in Action report?\n\nHow many pilot sites were there?\n"
+    result = CliRunner().invoke(cli, ["ask", "--json", "-"], input=stdin, env=env)
+    assert_ok(result)
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["question"] for a in answers] == [
+        "Who wrote the Innovation in Action report?",
+        "How many pilot sites were there?",
+    ]
+    assert "Rex Haigh" in answers[0]["answer"] and answers[1]["abstained"] is True
+
+
+def test_ask_dash_with_empty_stdin_is_one_line_error(built_settings):
+    env = {"PDQA_CORPUS_DIR": str(built_settings.corpus_dir), "PDQA_INDEX_DIR": str(built_settings.index_dir)}
+    result = CliRunner().invoke(cli, ["ask", "-"], input="\n  \n", env=env)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "Error: no questions on standard input (one per line)"
