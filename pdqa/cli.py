@@ -71,7 +71,8 @@ def _open_qa(settings, llm=None):
     if not status.stale:
         return QA(settings, llm=llm)
     why = "; ".join(status.reasons)
-    click.echo(f"Index {'is stale' if status.built else 'not built'} ({why}); building it now.", err=True)
+    state = "is stale" if status.built else "cannot be used"
+    click.echo(f"Index {state} ({why}); building it now.", err=True)
     with _progress() as report:
         return QA(settings, rebuild=True, progress=report, llm=llm)
 
@@ -243,7 +244,8 @@ def index_status_command(as_json):
     if as_json:
         click.echo(json.dumps(describe(status), indent=2))
     elif not status.built:
-        click.echo(f"Index at {status.path}: not built ({'; '.join(status.reasons)}).")
+        state = "not built" if status.reasons == ["not built"] else "not usable"
+        click.echo(f"Index at {status.path}: {state} ({'; '.join(status.reasons)}).")
     elif status.stale:
         click.echo(f"Index at {status.path}: stale: {'; '.join(status.reasons)}.")
     else:

@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -106,15 +107,29 @@ def build_index(settings: Settings, progress: Progress | None = None) -> Manifes
     report = progress or (lambda *_: None)
     target = settings.index_dir
     target.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
-    building.chmod(0o755)  # mkdtemp makes it private; an index is meant to be shared
-    try:
-        manifest = _build_into(building, settings, report)
-        _swap_in(building, target)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
+    with _build_lock(target):
+        building = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+        building.chmod(0o755)  # mkdtemp makes it private; an index is meant to be shared
+        try:
+            manifest = _build_into(building, settings, report)
+            _swap_in(building, target)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
     return manifest
+
+
+@contextmanager
+def _build_lock(target: Path):
+    """One build at a time per index: two shells rebuilding a stale index take turns."""
+    import fcntl
+
+    with (target.parent / f".{target.name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _build_into(folder: Path, settings: Settings, report: Progress) -> Manifest:

@@ -478,7 +478,7 @@ def test_status_of_index_with_garbage_manifest(scratch_settings):
 
     human = invoke(["index", "status"], scratch_settings)
     assert human.exit_code == 1
-    assert "not built (unreadable index manifest" in human.stdout
+    assert "not usable (unreadable index manifest" in human.stdout
     assert "Traceback" not in human.output
 
 

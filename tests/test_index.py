@@ -366,3 +366,26 @@ def test_garbled_chunk_store_raises_index_corrupt(scratch_settings):
 
     with pytest.raises(IndexCorrupt):
         load_index(scratch_settings)
+
+
+@pytest.mark.slow
+def test_two_builds_at_once_take_turns_and_leave_one_loadable_index(scratch_settings):
+    import threading
+
+    errors: list[BaseException] = []
+
+    def build():
+        try:
+            build_index(scratch_settings)
+        except BaseException as exc:  # collected: a thread's exception would be lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert load_index(scratch_settings).chunks
+    assert _building_leftovers(scratch_settings.index_dir) == []
+    assert _retired_leftovers(scratch_settings.index_dir) == []
