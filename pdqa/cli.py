@@ -189,7 +189,7 @@ def ask(question, as_json, top_k, show_hits, show_removed, backend, base_url, mo
 
 
 def _stdin_questions() -> list[str]:
-    questions = [line.strip() for line in click.get_text_stream("stdin") if line.strip()]
+    questions = [line.strip() for line in sys.stdin if line.strip()]
     if not questions:
         raise click.ClickException("no questions on standard input (one per line)")
     return questions
