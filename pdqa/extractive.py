@@ -86,12 +86,9 @@ class ExtractiveAnswerer:
     def __init__(self, index: IndexData, settings: Settings):
         self.settings = settings
         self.index = index
-        self.chunks = {chunk.chunk_id: chunk for chunk in index.chunks}
+        self.chunks = index.chunk_by_id
         self.unit_terms = [self._terms_of(unit) for unit in index.units]
         self.weights = TermWeights(self.unit_terms)
-        self.units_of_chunk: dict[str, list[Unit]] = {}
-        for unit in index.units:
-            self.units_of_chunk.setdefault(unit.chunk_id, []).append(unit)
 
     def _terms_of(self, unit: Unit) -> UnitTerms:
         # The section heading counts too: the vacancy notice's heading names the post.
@@ -136,7 +133,7 @@ class ExtractiveAnswerer:
 
     def candidates(self, question: Question, query_vector: np.ndarray, chunk_ids: list[str]) -> list[Candidate]:
         """Score every unit of the given chunks against the question."""
-        units = [u for chunk_id in chunk_ids for u in self.units_of_chunk.get(chunk_id, [])]
+        units = [u for chunk_id in chunk_ids for u in self.index.units_by_chunk.get(chunk_id, [])]
         return [self._candidate(question, query_vector, unit) for unit in units]
 
     def _candidate(self, question: Question, query_vector: np.ndarray, unit: Unit) -> Candidate:
@@ -184,7 +181,7 @@ class ExtractiveAnswerer:
 
     def _list_companions(self, question, best: Candidate, query_vector) -> list[Candidate]:
         """A sentence announcing a list brings the list; a list brings its announcing sentence."""
-        siblings = self.units_of_chunk[best.unit.chunk_id]
+        siblings = self.index.units_by_chunk[best.unit.chunk_id]
         position = siblings.index(best.unit)
         companions = []
         if best.unit.kind == "sentence" and ANNOUNCES_LIST_RE.search(best.unit.text):

@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -65,6 +66,19 @@ class IndexData:
     @property
     def encoder_dir(self) -> Path:
         return self.path / ENCODER_DIR
+
+    @cached_property
+    def chunk_by_id(self) -> dict[str, Chunk]:
+        """Chunks by their chunk_id."""
+        return {chunk.chunk_id: chunk for chunk in self.chunks}
+
+    @cached_property
+    def units_by_chunk(self) -> dict[str, list[Unit]]:
+        """The units of each chunk, in text order, by chunk_id."""
+        grouped: dict[str, list[Unit]] = {}
+        for unit in self.units:
+            grouped.setdefault(unit.chunk_id, []).append(unit)
+        return grouped
 
 
 @dataclass

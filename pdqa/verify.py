@@ -80,10 +80,7 @@ class Verifier:
         self.embedder = embedder
         self.threshold = threshold
         self.not_found = _plain(not_found)
-        self.chunks = {chunk.chunk_id: chunk for chunk in index.chunks}
-        self.units_of_chunk: dict[str, list[Unit]] = {}
-        for unit in index.units:
-            self.units_of_chunk.setdefault(unit.chunk_id, []).append(unit)
+        self.chunks = index.chunk_by_id
         self._clause_vectors: dict[int, np.ndarray] = {}
 
     def verify(self, raw_answer: str, hits: list[Hit]) -> Verification:
@@ -116,7 +113,7 @@ class Verifier:
         return self._supported(claim, vector, chunks)
 
     def _supported(self, claim: Claim, vector: np.ndarray, chunks: list[Chunk]) -> KeptClaim | RemovedClaim:
-        units = [(u, c) for c in chunks for u in self.units_of_chunk.get(c.chunk_id, [])]
+        units = [(u, c) for c in chunks for u in self.index.units_by_chunk.get(c.chunk_id, [])]
         scores = np.array([self.similarity(unit, vector) for unit, _ in units])
         facts = [i for i, (u, _) in enumerate(units) if not gives_orders(u.text)]
         best = max(facts, key=lambda i: scores[i], default=None)
