@@ -366,14 +366,6 @@ def _lines(path: Path) -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def chunk_counts(index: IndexData) -> dict[str, int]:
-    """Number of chunks per document id."""
-    counts: dict[str, int] = {}
-    for chunk in index.chunks:
-        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
-    return counts
-
-
 def describe(status: IndexStatus) -> dict:
     """A JSON-ready view of an index status."""
     manifest = json.loads(status.manifest.model_dump_json()) if status.manifest else None
