@@ -96,10 +96,14 @@ def _recall(result: QuestionResult, k: int) -> float:
 
 def grouped(results: list[QuestionResult], key) -> dict[str, dict[str, Rate | Mean]]:
     """``summarise`` per group, e.g. per category or per split."""
+    return {name: summarise(members) for name, members in sorted(_group(results, key).items())}
+
+
+def _group(results: list[QuestionResult], key) -> dict[str, list[QuestionResult]]:
     groups: dict[str, list[QuestionResult]] = {}
     for result in results:
         groups.setdefault(key(result), []).append(result)
-    return {name: summarise(members) for name, members in sorted(groups.items())}
+    return groups
 
 
 def threshold_sweep(results: list[QuestionResult]) -> list[dict]:
@@ -145,16 +149,9 @@ def build_report(run: EvalRun) -> Report:
         summary=summarise(results),
         by_category=grouped(results, lambda r: r.category),
         by_split=grouped(results, lambda r: r.split),
-        sweep={split: threshold_sweep(rs) for split, rs in _by_split(results).items()},
+        sweep={split: threshold_sweep(rs) for split, rs in _group(results, lambda r: r.split).items()},
         operating_point=operating_point(results),
     )
-
-
-def _by_split(results: list[QuestionResult]) -> dict[str, list[QuestionResult]]:
-    splits: dict[str, list[QuestionResult]] = {}
-    for result in results:
-        splits.setdefault(result.split, []).append(result)
-    return splits
 
 
 def headline(summary: dict[str, Rate | Mean]) -> dict[str, Rate]:
