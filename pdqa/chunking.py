@@ -25,6 +25,9 @@ HEADING_MAX_CHARS = 120
 SHORT_ITEM_MAX_CHARS = 120
 # Titles and abbreviations after which a full stop does not end a sentence.
 ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "prof", "st", "no", "vs", "etc", "e.g", "i.e", "cf", "fig"}
+# One more than the longest abbreviation: `$` also matches before a newline ending the window.
+_ABBREVIATION_WINDOW = max(len(a) for a in ABBREVIATIONS) + 1
+_WORD_BEFORE_RE = re.compile(r"([\w.]+)$")
 SENTENCE_END_RE = re.compile(r"[.!?][\"'”’)\]]*(?=\s+[\"'‘“(•]?[A-Z0-9])")
 
 
@@ -140,8 +143,16 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
-    word = re.search(r"([\w.]+)$", text[:dot])
-    return bool(word) and text[dot] == "." and word.group(1).lower() in ABBREVIATIONS
+    # Look back only as far as the longest abbreviation: searching all of text[:dot] made
+    # splitting quadratic in the length of a paragraph. A word that reaches the window's edge
+    # and goes on to its left is longer than any abbreviation.
+    window_start = max(0, dot - _ABBREVIATION_WINDOW)
+    word = _WORD_BEFORE_RE.search(text, window_start, dot)
+    if not word or text[dot] != ".":
+        return False
+    if word.start() == window_start > 0 and _WORD_BEFORE_RE.match(text, window_start - 1, window_start):
+        return False
+    return word.group(1).lower() in ABBREVIATIONS
 
 
 def _trim(text: str, start: int, end: int, offset: int) -> tuple[int, int]:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from pdqa.chunking import chunk_corpus, split_sentences
+from pdqa.chunking import ABBREVIATIONS, _is_abbreviation, chunk_corpus, chunk_document, split_sentences, units_of
 from pdqa.corpus import load_corpus
+from pdqa.models import DocumentInfo
 from pdqa.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -261,3 +267,101 @@ def test_long_paragraph_is_split_at_sentences_within_max_chars(tmp_path):
         assert piece.text.endswith("this year.")
     # Nothing lost, nothing repeated: the pieces rejoin into the heading and paragraph.
     assert " ".join(piece.text for piece in pieces) == "Clinic reports\n\n" + paragraph
+
+
+# ---------------------------------------------------------------- linear time
+
+
+def _run_on_paragraph(repeats: int) -> tuple[float, int]:
+    """Seconds to split one paragraph (no blank line) of ``repeats`` × 84 characters, and its sentences."""
+    sentence = "Dr. Lee met the e.g. team on Jan. 3 and the cost rose 3.5% in no. 4 of the pilots. "
+    text = sentence * repeats
+    started = time.process_time()  # CPU time: other processes on a shared machine do not count
+    spans = split_sentences(text)
+    return time.process_time() - started, len(spans)
+
+
+def test_splitting_a_long_paragraph_takes_linear_time():
+    # 200 KB against 2 MB of the same kind: a ratio, so the bound holds on a slow machine; the
+    # best of three runs each, so a busy machine does not fail it.
+    # The quadratic splitter took about 100 times as long for 10 times the text.
+    small_s, small_count = min(_run_on_paragraph(2_400) for _ in range(3))
+    large_s, large_count = min(_run_on_paragraph(24_000) for _ in range(3))
+    assert small_count == 2 * 2_400  # "Jan. 3" ends a sentence; "Dr.", "e.g.", "no." and "3.5" do not
+    assert large_count == 10 * small_count
+    assert large_s <= 15 * small_s, (small_s, large_s)
+
+
+def test_chunking_a_2_mb_single_paragraph_file_finishes(tmp_path):
+    sentence = "The pilot site reported on its work with Mr. Cole this year. "
+    (tmp_path / "long.txt").write_text("Long report\n\n" + sentence * (2_000_000 // len(sentence)), encoding="utf-8")
+    started = time.perf_counter()
+    chunks, units = chunk_corpus(load_corpus(tmp_path), MAX_CHARS)
+    assert time.perf_counter() - started < 60
+    assert len(units) == 2_000_000 // len(sentence) + 1  # one unit per sentence, plus the heading
+    assert all(len(chunk.text) <= MAX_CHARS for chunk in chunks)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Ask Dr. Ray now. Then go.", ["Ask Dr. Ray now.", "Then go."]),
+        # "xprof" is longer than any abbreviation although its last four letters are one.
+        ("It was xprof. Then go.", ["It was xprof.", "Then go."]),
+        ("It was prof\n. Then go.", ["It was prof\n. Then go."]),
+        ("e.g. Ann. Then go.", ["e.g. Ann.", "Then go."]),
+        ("Items i.e. Two were sold. Three.", ["Items i.e. Two were sold.", "Three."]),
+        ("Dr. A", ["Dr. A"]),
+    ],
+)
+def test_abbreviation_check_looks_at_the_whole_word_before_the_stop(text, expected):
+    assert [text[s:e] for s, e in split_sentences(text)] == expected
+
+
+# ---------------------------------------------------------------- properties (hypothesis)
+
+# Characters of the bundled corpus plus what real files bring: curly quotes, NBSP, emoji,
+# right-to-left script, CRLF, form feeds, other line separators, bullets and abbreviations.
+_PIECES = sorted(set((CORPUS_DIR / CORPUS_NAME).read_text(encoding="utf-8"))) + [
+    "‘", "’", "“", "”", "\u00a0", "😀", "שלום", "مرحبا", "\r\n", "\n\n", "\f", "\u2028", "\x85",
+    "\t", "Dr.", "e.g.", "i.e.", "Jan. 2019", "3.5%", ". ", "? ", "! ", ":\n- ", "\n• ", "\n1) ",
+    "# ", "The pilot", " Services", "x" * 300,
+]
+_TEXTS = st.lists(st.sampled_from(_PIECES), max_size=400).map("".join)
+
+
+def _chunk_text(text: str, max_chars: int):
+    document = DocumentInfo(doc_id="d", title="T", path="d.txt", start=0, end=len(text))
+    chunks = chunk_document(text, document, max_chars)
+    units = [unit for chunk in chunks for unit in units_of(chunk)]
+    return chunks, units
+
+
+@given(text=_TEXTS, max_chars=st.sampled_from([200, 1000]))
+@hypothesis_settings(max_examples=150, deadline=None)
+def test_chunks_and_units_are_exact_spans_of_any_text(text, max_chars):
+    chunks, units = _chunk_text(text, max_chars)
+    by_id = {chunk.chunk_id: chunk for chunk in chunks}
+    for chunk in chunks:
+        assert text[chunk.start : chunk.end] == chunk.text
+        assert chunk.text.strip()
+    for unit in units:
+        assert text[unit.start : unit.end] == unit.text
+        chunk = by_id[unit.chunk_id]
+        assert chunk.start <= unit.start < unit.end <= chunk.end
+    again, again_units = _chunk_text(text, max_chars)
+    assert [c.chunk_id for c in again] == [c.chunk_id for c in chunks]
+    assert again_units == units
+
+
+def _is_abbreviation_searching_everything(text: str, dot: int) -> bool:
+    """The abbreviation check as first written (quadratic over a paragraph): the reference."""
+    word = re.search(r"([\w.]+)$", text[:dot])
+    return bool(word) and text[dot] == "." and word.group(1).lower() in ABBREVIATIONS
+
+
+@given(text=st.lists(st.sampled_from(["Dr", "prof", "xprof", "e.g", "i.e", "No", ".", " ", "\n", "a", "_", "é"]), max_size=40).map("".join))
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_bounded_abbreviation_check_agrees_with_searching_everything(text):
+    for dot in (i for i, char in enumerate(text) if char == "."):
+        assert _is_abbreviation(text, dot) == _is_abbreviation_searching_everything(text, dot), (text, dot)
