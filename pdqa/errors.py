@@ -22,6 +22,12 @@ class CorpusError(PdqaError):
     hint = "Check PDQA_CORPUS_DIR and the .meta.json files beside the corpus texts."
 
 
+class InvalidSetting(PdqaError, ValueError):
+    """A ``PDQA_*`` variable or a Settings value is unknown or invalid."""
+
+    hint = "See the configuration table in the README for every PDQA_* name and its range."
+
+
 class IndexNotBuilt(PdqaError):
     """No complete index exists at the configured location."""
 

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import difflib
+import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import InvalidSetting
 
 # Paths default to the project checkout so the library works from any working directory.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "PDQA_"
+NESTED_DELIMITER = "__"
+TOP_K_RANGE = (1, 50)  # hits after fusion: PDQA_TOP_K and the k of QA.ask / QA.retrieve
 
 
 class LLMSettings(BaseModel):
     """Which language model writes answers, and how it is called (``PDQA_LLM__<FIELD>``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     backend: Literal["none", "openai-like", "ollama", "llama-cpp"] = Field(
         default="none", description="LLM backend; 'none' answers extractively, without an LLM."
@@ -38,6 +47,7 @@ class LLMSettings(BaseModel):
     stop: list[str] = Field(
         default_factory=list,
         description='Sequences that end the reply, as JSON, e.g. ["\\n\\n"] for base models that ramble on.',
+        examples=[["\n\n"]],
     )
     # Chosen on the dev split only, between the highest-scoring unsupported cited sentence Gemma 3
     # 270M wrote for a dev question (0.66) and the lowest-scoring supported one (0.77); on synthetic
@@ -57,7 +67,22 @@ class LLMSettings(BaseModel):
 class Settings(BaseSettings):
     """Everything pdqa can be told. Build it once at the edge (CLI, ``QA()``) and pass it down."""
 
-    model_config = SettingsConfigDict(env_prefix="PDQA_", env_nested_delimiter="__", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter=NESTED_DELIMITER, extra="forbid", allow_inf_nan=False
+    )
+
+    def __init__(self, **values):
+        """Read ``PDQA_*`` variables over the defaults and ``values``.
+
+        Raises:
+            InvalidSetting: A ``PDQA_*`` name is unknown, a JSON value does not parse, or a value
+                is out of range (non-finite numbers included), named in one line.
+        """
+        check_environment(os.environ)
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise InvalidSetting(_one_line(exc)) from exc
 
     corpus_dir: Path = Field(
         default=PROJECT_ROOT / "corpus",
@@ -74,7 +99,9 @@ class Settings(BaseSettings):
     chunk_max_chars: int = Field(
         default=1000, ge=200, description="Longest chunk; longer blocks are split at sentences."
     )
-    top_k: int = Field(default=5, ge=1, le=50, description="Hits returned after fusion.")
+    top_k: int = Field(
+        default=5, ge=TOP_K_RANGE[0], le=TOP_K_RANGE[1], description="Hits returned after fusion."
+    )
     candidates: int = Field(
         default=20, ge=1, description="Hits each retriever (dense, BM25) contributes before fusion."
     )
@@ -100,5 +127,83 @@ class Settings(BaseSettings):
         default=3, ge=1, description="Most sentences or lists an extractive answer is made of."
     )
     llm: LLMSettings = Field(
-        default_factory=LLMSettings, description="The LLM backend; PDQA_LLM__BACKEND=openai-like etc."
+        default_factory=LLMSettings,
+        description="The LLM backend; PDQA_LLM__BACKEND=openai-like etc.",
+        examples=[{"backend": "ollama", "model": "llama3.2"}],
     )
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Reject ``PDQA_*`` variables that name no setting, and JSON settings that do not parse.
+
+    pydantic-settings ignores unknown variables, so a typo (``PDQA_TOPK``) would silently leave
+    the default in place.
+
+    Raises:
+        InvalidSetting: Naming the variable, with the closest real name or an example value.
+    """
+    known = _known_variables()
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX):
+            continue
+        if upper not in known:
+            close = difflib.get_close_matches(upper, known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else None
+            raise InvalidSetting(f"unknown setting {name}", hint)
+        if known[upper] is not None:
+            _check_json(name, environ[name], known[upper])
+
+
+def _known_variables() -> dict[str, object]:
+    """Every PDQA_* name, mapped to an example value when the variable holds JSON, else None."""
+    known: dict[str, object] = {}
+    for name, field in Settings.model_fields.items():
+        known[ENV_PREFIX + name.upper()] = _json_example(field)
+        if _is_model(field.annotation):
+            for sub_name, sub_field in field.annotation.model_fields.items():
+                variable = ENV_PREFIX + name.upper() + NESTED_DELIMITER + sub_name.upper()
+                known[variable] = _json_example(sub_field)
+    return known
+
+
+def _is_model(annotation) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _json_example(field) -> object:
+    """pydantic-settings reads list, dict and model fields as JSON; their example, else None."""
+    if get_origin(field.annotation) in (list, dict) or _is_model(field.annotation):
+        return (field.examples or [[]])[0]
+    return None
+
+
+def _check_json(name: str, value: str, example: object) -> None:
+    try:
+        json.loads(value)
+    except ValueError as exc:
+        shown = json.dumps(example)
+        raise InvalidSetting(
+            f"{name} is not valid JSON ({exc.msg} at character {exc.pos})", f"for example {name}='{shown}'"
+        ) from exc
+
+
+def _one_line(exc: ValidationError) -> str:
+    """The first validation error as 'PDQA_NAME: reason, got value'."""
+    errors = exc.errors()
+    first = errors[0]
+    path = [str(part) for part in first["loc"]]
+    variable = ENV_PREFIX + NESTED_DELIMITER.join(path).upper()
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"invalid setting {variable}: {first['msg']}, got {first.get('input')!r}{more}"
+
+
+def check_top_k(k: int | None) -> None:
+    """Validate a per-call ``k`` as PDQA_TOP_K is validated; None means the setting.
+
+    Raises:
+        InvalidSetting: ``k`` is not a whole number in TOP_K_RANGE.
+    """
+    low, high = TOP_K_RANGE
+    if k is not None and (type(k) is not int or not low <= k <= high):
+        raise InvalidSetting(f"k must be a whole number from {low} to {high}, got {k!r}")
