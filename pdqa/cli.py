@@ -22,6 +22,12 @@ class _OneLineErrors(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            sys.stdout.flush()  # a closed pipe shows here, while it can still be handled
+        except BrokenPipeError:
+            _silence_stdout()
+            code = 0
+        except KeyboardInterrupt:
+            _interrupted()
         except click.exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
             sys.exit(0)
@@ -30,11 +36,34 @@ class _OneLineErrors(click.Group):
             _fail(f"{exc.format_message()} (try '{where} --help')", exc.exit_code)
         except click.ClickException as exc:
             _fail(exc.format_message(), exc.exit_code)
-        except click.exceptions.Abort:
+        except click.exceptions.Abort as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                _interrupted()
             _fail("aborted", 1)
         except PdqaError as exc:
             _fail(f"{exc} (hint: {exc.hint})" if exc.hint else str(exc), 1)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+    def invoke(self, ctx):
+        # Output piped into `head` or a pager that quit is not a failure: stop quietly.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _silence_stdout()
+            return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's final flush does not fail on the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _interrupted():
+    """Ctrl-C: stop with the shell's exit code for SIGINT (128 + 2), without a traceback."""
+    click.echo("Interrupted.", err=True)
+    sys.exit(130)
 
 
 def _fail(message: str, code: int):
@@ -55,11 +84,7 @@ def cli():
 def _settings():
     from .settings import Settings
 
-    try:
-        return Settings()
-    except Exception as exc:  # pydantic's ValidationError: a bad PDQA_* variable
-        first = str(exc).splitlines()
-        raise click.ClickException(f"invalid PDQA_* setting: {' '.join(first[:3])}") from exc
+    return Settings()  # a bad PDQA_* variable raises InvalidSetting, a one-line PdqaError
 
 
 def _open_qa(settings, llm=None):
@@ -148,8 +173,11 @@ class _progress:
     def report(self, step: str, number: int, total: int) -> None:
         self.bar.update(self.task, description=step, completed=number - 1, total=total)
 
-    def __exit__(self, *exc_info):
-        self.bar.update(self.task, description="done", completed=self.bar.tasks[0].total)
+    def __exit__(self, exc_type, *_):
+        if exc_type is None:
+            self.bar.update(self.task, description="done", completed=self.bar.tasks[0].total)
+        else:  # the bar must not say "done" right before the error that stopped the build
+            self.bar.update(self.task, description="interrupted" if exc_type is KeyboardInterrupt else "failed")
         self.bar.stop()
 
 
@@ -283,7 +311,7 @@ def corpus_list(as_json):
 @click.option("--gold", "gold_path", type=click.Path(path_type=Path), help="Gold JSONL file (default eval/gold.jsonl).")
 @click.option("--squad", "squad_path", type=click.Path(path_type=Path), help="Evaluate on a SQuAD 2.0 JSON file instead, in a temporary index.")
 @click.option("--split", type=click.Choice(["dev", "test", "all"]), default="all", show_default=True, help="Which gold questions to ask.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("eval/out"), show_default=True, help="Folder for report.json, report.md and the plots.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("eval/out"), show_default="eval/out under the current folder", help="Folder for report.json, report.md and the plots.")
 @click.option("--compare", "baseline", type=click.Path(path_type=Path), help="Fail (exit 1) if a headline metric fell against this baseline.")
 @click.option("--save-baseline", type=click.Path(path_type=Path), help="Write this run's headline figures as a new baseline.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary metrics as JSON.")
@@ -299,6 +327,10 @@ def eval_command(gold_path, squad_path, split, out_dir, baseline, save_baseline,
     settings = _with_llm(_settings(), backend, base_url, model, strict)
     if baseline is not None and not baseline.is_file():
         raise click.ClickException(f"baseline file not found: {baseline}")
+    # Fail before the evaluation runs, not after: a long run whose report cannot be written is lost.
+    _check_writable_folder(out_dir, "--out")
+    if save_baseline is not None:
+        _check_writable_folder(save_baseline.parent, "--save-baseline")
     with tempfile.TemporaryDirectory(prefix="pdqa-eval-") as scratch:
         qa, questions, name = _eval_inputs(settings, gold_path, squad_path, split, Path(scratch))
         run = _run_with_progress(qa, questions, name, "all" if squad_path else split)
@@ -308,12 +340,24 @@ def eval_command(gold_path, squad_path, split, out_dir, baseline, save_baseline,
         click.echo(json.dumps({k: v.model_dump() for k, v in report.summary.items()}, indent=2))
     else:
         _print_summary(summary_rows(report), run)
-        click.echo(f"Wrote {', '.join(str(p) for p in written)}")
+        click.echo(f"Wrote {', '.join(p.name for p in written)} to {out_dir.resolve()}")
     if save_baseline:
         save_baseline.write_text(json.dumps(baseline_of(report), indent=2) + "\n", encoding="utf-8")
         click.echo(f"Saved baseline to {save_baseline}", err=True)
     if baseline is not None:
         _gate(compare(report, baseline), baseline)
+
+
+def _check_writable_folder(folder: Path, option: str) -> None:
+    """Create ``folder`` if needed and make sure a file can be written in it."""
+    if folder.exists() and not folder.is_dir():
+        raise click.ClickException(f"{option} {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise click.ClickException(f"cannot write to {option} folder {folder}: {exc.strerror}") from exc
 
 
 def _eval_inputs(settings, gold_path, squad_path, split, scratch: Path):

@@ -13,7 +13,7 @@ from .index import IndexData, Progress, build_index, load_index
 from .models import Answer, Chunk, Citation, Hit, LLMInfo, Unit
 from .question import analyse, split_compound
 from .retrieval import HybridRetriever
-from .settings import Settings
+from .settings import Settings, check_top_k
 from .verify import Verification, Verifier
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ class QA:
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
         """Return the top ``k`` hits (default ``settings.top_k``) with fused and component scores."""
         text = _checked(question)
+        check_top_k(k)
         return self.retriever.retrieve(text, self.embedder.embed([text])[0], k)
 
     def ask(self, question: str, k: int | None = None) -> Answer:
@@ -102,6 +103,7 @@ class QA:
             BackendUnavailable: The LLM failed and ``settings.llm.strict`` is set.
         """
         text = _checked(question)
+        check_top_k(k)
         timings: dict[str, float] = {}
         clock = _Clock(timings)
         parts = split_compound(text)

@@ -462,7 +462,7 @@ def test_missing_corpus_is_one_line_error(built_settings, tmp_path, args):
 )
 def test_bad_setting_value_is_one_line_error(built_settings, args, value):
     result = invoke(args, built_settings, PDQA_TOP_K=value)
-    assert_one_line_error(result, "invalid PDQA_* setting", "top_k")
+    assert_one_line_error(result, "invalid setting PDQA_TOP_K", repr(value))
 
 
 def test_status_of_index_with_garbage_manifest(scratch_settings):

@@ -15,7 +15,7 @@ from ..errors import PdqaError
 class GoldError(PdqaError):
     """The gold file is missing or malformed."""
 
-    hint = "Check the gold file against the schema in eval/README or pdqa.evaluation.gold."
+    hint = "Check the gold file against GoldQuestion in pdqa/evaluation/gold.py (one JSON object per line)."
 
 
 class Evidence(BaseModel):
@@ -78,25 +78,70 @@ def _check_unique(questions: list[GoldQuestion], path: Path) -> None:
         seen.add(question.id)
 
 
+SQUAD_HINT = (
+    'A SQuAD 2.0 file holds {"data": [{"title": ..., "paragraphs": [{"context": ..., "qas": '
+    '[{"id": ..., "question": ..., "answers": [{"text": ...}], "is_impossible": false}]}]}]}.'
+)
+
+
+class _SquadAnswer(BaseModel):
+    text: str
+
+
+class _SquadQuestion(BaseModel):
+    id: str | int
+    question: str
+    is_impossible: bool = False
+    answers: list[_SquadAnswer] = []
+
+
+class _SquadParagraph(BaseModel):
+    context: str
+    qas: list[_SquadQuestion]
+
+
+class _SquadArticle(BaseModel):
+    title: str = ""
+    paragraphs: list[_SquadParagraph]
+
+
+class _SquadFile(BaseModel):
+    """The part of the SQuAD 2.0 shape pdqa reads; other keys (answer_start, version) are ignored."""
+
+    data: list[_SquadArticle]
+
+
 def squad_to_corpus(squad_path: Path, corpus_dir: Path) -> list[GoldQuestion]:
     """Write each SQuAD 2.0 paragraph as a corpus document and return its questions as gold.
 
     Every question is asked against the whole temporary corpus; ``is_impossible`` questions count
     as unanswerable. A SQuAD answer becomes both the fact and the evidence span.
+
+    Raises:
+        GoldError: The file cannot be read or does not have the SQuAD 2.0 shape (named in one line).
     """
-    try:
-        data = json.loads(squad_path.read_text(encoding="utf-8"))["data"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise GoldError(f"{squad_path} is not a SQuAD 2.0 JSON file") from exc
+    squad = _read_squad(squad_path)
     corpus_dir.mkdir(parents=True, exist_ok=True)
     questions: list[GoldQuestion] = []
-    for article_number, article in enumerate(data):
-        title = str(article.get("title") or f"article {article_number}")
-        for paragraph_number, paragraph in enumerate(article["paragraphs"]):
+    for article_number, article in enumerate(squad.data):
+        title = article.title or f"article {article_number}"
+        for paragraph_number, paragraph in enumerate(article.paragraphs):
             doc_id = f"{_slug(title)}-{article_number}-{paragraph_number}"
-            _write_document(corpus_dir, doc_id, f"{title} ({paragraph_number + 1})", paragraph["context"])
-            questions.extend(_squad_questions(doc_id, paragraph["qas"]))
+            _write_document(corpus_dir, doc_id, f"{title} ({paragraph_number + 1})", paragraph.context)
+            try:
+                questions.extend(_squad_questions(doc_id, paragraph.qas))
+            except ValidationError as exc:  # e.g. an answerable question without answers
+                raise GoldError(f"{squad_path} {_first_error(exc)}", SQUAD_HINT) from exc
     return questions
+
+
+def _read_squad(squad_path: Path) -> _SquadFile:
+    try:
+        return _SquadFile.model_validate_json(squad_path.read_bytes())
+    except OSError as exc:
+        raise GoldError(f"cannot read SQuAD file {squad_path}: {exc.strerror}") from exc
+    except ValidationError as exc:
+        raise GoldError(f"{squad_path} is not a SQuAD 2.0 JSON file: {_first_error(exc)}", SQUAD_HINT) from exc
 
 
 def _write_document(corpus_dir: Path, doc_id: str, title: str, context: str) -> None:
@@ -105,20 +150,19 @@ def _write_document(corpus_dir: Path, doc_id: str, title: str, context: str) -> 
     (corpus_dir / f"{doc_id}.meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
-def _squad_questions(doc_id: str, qas: list[dict]) -> list[GoldQuestion]:
+def _squad_questions(doc_id: str, qas: list[_SquadQuestion]) -> list[GoldQuestion]:
     questions = []
     for qa in qas:
-        impossible = bool(qa.get("is_impossible"))
-        answers = [] if impossible else list(dict.fromkeys(a["text"] for a in qa["answers"]))
+        answers = [] if qa.is_impossible else list(dict.fromkeys(a.text for a in qa.answers))
         questions.append(
             GoldQuestion(
-                id=str(qa["id"]),
-                question=qa["question"],
-                answerable=not impossible,
+                id=str(qa.id),
+                question=qa.question,
+                answerable=not qa.is_impossible,
                 answers=answers,
                 facts=[answers] if answers else [],
                 evidence=[Evidence(doc_id=doc_id, text=a) for a in answers],
-                category="squad-impossible" if impossible else "squad",
+                category="squad-impossible" if qa.is_impossible else "squad",
                 split="test",
             )
         )

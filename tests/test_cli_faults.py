@@ -1,0 +1,157 @@
+"""The fault battery of the ``pdqa`` command: bad input and interruptions end in one line, never a traceback.
+
+Each test is one case of the battery (signals, pipes and file modes need a real subprocess).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_cli import AUTHORS_QUESTION, assert_one_line_error, invoke
+
+PDQA = Path(sys.executable).with_name("pdqa")
+
+
+def run_pdqa(args, settings, **popen):
+    """Start the real ``pdqa`` script on the corpus and index of ``settings``."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PDQA_")}
+    env.update(PDQA_CORPUS_DIR=str(settings.corpus_dir), PDQA_INDEX_DIR=str(settings.index_dir))
+    return subprocess.Popen(
+        [str(PDQA), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+    )
+
+
+def wait_until(condition, what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+# ---------------------------------------------------------------- settings (case 16)
+
+
+def test_unknown_setting_name_is_one_line_error_naming_the_closest(built_settings):
+    result = invoke(["index", "status"], built_settings, PDQA_TOPK="3")
+    assert_one_line_error(result, "unknown setting PDQA_TOPK", "did you mean PDQA_TOP_K?")
+
+
+def test_non_finite_threshold_is_one_line_error(built_settings):
+    result = invoke(["ask", AUTHORS_QUESTION], built_settings, PDQA_ANSWER_THRESHOLD="nan")
+    assert_one_line_error(result, "invalid setting PDQA_ANSWER_THRESHOLD", "finite")
+
+
+def test_bad_json_setting_names_the_variable_with_an_example(built_settings):
+    result = invoke(["ask", AUTHORS_QUESTION], built_settings, PDQA_LLM__STOP="notjson")
+    assert_one_line_error(result, "PDQA_LLM__STOP is not valid JSON", """PDQA_LLM__STOP='["\\n\\n"]'""")
+
+
+# ---------------------------------------------------------------- Ctrl-C (case 4) and pipes (case 9)
+
+
+@pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="needs Linux /proc to see a blocked read")
+def test_ctrl_c_exits_130_without_a_traceback(built_settings):
+    process = run_pdqa(["ask", "-"], built_settings, stdin=subprocess.PIPE)
+    wchan = Path(f"/proc/{process.pid}/wchan")
+    # Waiting for questions on standard input: the command runs, past Python's start-up.
+    wait_until(lambda: "pipe" in wchan.read_text(), "pdqa to read standard input")
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert stderr.strip() == "Interrupted."
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(built_settings):
+    # `pdqa ask … | head -1`: the reader goes away after the first line.
+    reader = subprocess.Popen(["head", "-1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PDQA_")}
+    env.update(PDQA_CORPUS_DIR=str(built_settings.corpus_dir), PDQA_INDEX_DIR=str(built_settings.index_dir))
+    questions = "\n".join([AUTHORS_QUESTION] * 200) + "\n"
+    writer = subprocess.run(
+        [str(PDQA), "ask", "--json", "-"], input=questions.encode(), stdout=reader.stdin,
+        stderr=subprocess.PIPE, env=env, timeout=300,
+    )
+    reader.stdin.close()
+    first = reader.stdout.read()
+    reader.wait()
+    assert json.loads(first)["question"] == AUTHORS_QUESTION
+    assert writer.returncode == 0, writer.stderr
+    assert writer.stderr == b""
+
+
+# ---------------------------------------------------------------- eval output (cases 7, 19)
+
+
+def test_eval_out_on_an_existing_file_fails_before_evaluating(built_settings, tmp_path):
+    existing = tmp_path / "report"
+    existing.write_text("keep me", encoding="utf-8")
+    started = time.perf_counter()
+    result = invoke(["eval", "--split", "dev", "--out", str(existing)], built_settings)
+    assert_one_line_error(result, f"--out {existing} is a file, not a folder")
+    assert existing.read_text(encoding="utf-8") == "keep me"
+    assert time.perf_counter() - started < 5  # it did not run the evaluation first
+
+
+def test_eval_out_in_an_unwritable_place_fails_before_evaluating(built_settings, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    result = invoke(["eval", "--split", "dev", "--out", str(blocker / "out")], built_settings)
+    assert_one_line_error(result, "cannot write to --out folder", "Not a directory")
+
+
+def test_eval_help_says_where_the_report_goes():
+    result = invoke(["eval", "--help"])
+    assert "eval/out under the current folder" in " ".join(result.stdout.split())
+
+
+# ---------------------------------------------------------------- SQuAD shape (case 8)
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"data": [{"title": "T"}]}, "data.0.paragraphs: Field required"),
+        ({"data": [{"paragraphs": [{"context": "C", "qas": [{"id": "q"}]}]}]}, "data.0.paragraphs.0.qas.0.question"),
+        ({"data": {"title": "T"}}, "data: Input should be a valid array"),
+        ({"version": "v2.0"}, "data: Field required"),
+    ],
+)
+def test_malformed_squad_file_is_one_line_error_naming_the_problem(built_settings, tmp_path, data, fragment):
+    squad = tmp_path / "bad.json"
+    squad.write_text(json.dumps(data), encoding="utf-8")
+    result = invoke(["eval", "--squad", str(squad), "--out", str(tmp_path / "out")], built_settings)
+    assert_one_line_error(result, "is not a SQuAD 2.0 JSON file", fragment, '"paragraphs": [{"context"')
+
+
+def test_squad_question_marked_answerable_without_answers_is_one_line_error(built_settings, tmp_path):
+    squad = tmp_path / "bad.json"
+    data = {"data": [{"title": "T", "paragraphs": [{"context": "C", "qas": [{"id": "q1", "question": "Q?"}]}]}]}
+    squad.write_text(json.dumps(data), encoding="utf-8")
+    result = invoke(["eval", "--squad", str(squad), "--out", str(tmp_path / "out")], built_settings)
+    assert_one_line_error(result, "q1: an answerable question needs answers")
+
+
+# ---------------------------------------------------------------- k (case 20)
+
+
+@pytest.mark.parametrize("k", [0, -1, 51])
+def test_retrieve_with_out_of_range_k_is_refused(qa, k):
+    from pdqa.errors import InvalidSetting
+
+    with pytest.raises(InvalidSetting, match="k must be a whole number from 1 to 50"):
+        qa.retrieve(AUTHORS_QUESTION, k=k)
+    with pytest.raises(InvalidSetting):
+        qa.ask(AUTHORS_QUESTION, k=k)
+
+
+def test_retrieve_with_k_returns_k_hits(qa):
+    assert len(qa.retrieve(AUTHORS_QUESTION, k=2)) == 2
