@@ -1,8 +1,11 @@
-"""Embedding stage: all-MiniLM-L6-v2 through sentence-transformers (build) or ONNX Runtime (query).
+"""Embedding stage: all-MiniLM-L6-v2 exported to ONNX, run with ONNX Runtime for build and query.
 
-Building an index embeds chunks with sentence-transformers (torch) and exports the same network
-to ONNX beside the index. Answering a question embeds it with ONNX Runtime and ``tokenizers``
-only, so the query path never imports torch, transformers or sentence-transformers.
+Building an index exports the model's transformer to ONNX beside the index (the one step that
+imports torch and transformers) and embeds chunks with that export; answering a question embeds
+it with the same export through ONNX Runtime and ``tokenizers``. Build and query vectors therefore
+come from one network, and the query path never imports torch, transformers or
+sentence-transformers. Mean pooling and L2 normalisation follow the model's sentence-transformers
+configuration (the tests check agreement with sentence-transformers to 0.9999 cosine).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ MAX_TOKENS = 256  # the model's max_seq_length; both encoders truncate the same 
 ONNX_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"
+# Texts are embedded in batches of similar length: little padding, and a text's vector does not
+# depend on which other texts the build happens to embed with it (beyond float rounding).
+BATCH_SIZE = 32
 
 
 class Embedder(Protocol):
@@ -72,23 +78,8 @@ def _quiet_build_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
 
 
-class SentenceTransformerEmbedder:
-    """Build-time embedder: the reference sentence-transformers pipeline (imports torch)."""
-
-    def __init__(self, model_dir: Path):
-        _quiet_build_libraries()
-        from sentence_transformers import SentenceTransformer
-
-        self.model = SentenceTransformer(str(model_dir), device="cpu")
-        self.model.max_seq_length = MAX_TOKENS
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model.encode(texts, batch_size=32, normalize_embeddings=True)
-        return np.asarray(vectors, dtype=np.float32)
-
-
 class OnnxEmbedder:
-    """Query-time embedder: the exported network under ONNX Runtime, mean pooling, L2 norm."""
+    """The exported network under ONNX Runtime: mean pooling, L2 norm (build and query time)."""
 
     def __init__(self, encoder_dir: Path):
         import onnxruntime
@@ -101,19 +92,39 @@ class OnnxEmbedder:
         )
         self.tokenizer = Tokenizer.from_file(str(encoder_dir / TOKENIZER_FILE))
         self.tokenizer.enable_truncation(MAX_TOKENS)
-        self.tokenizer.enable_padding()
+        self.tokenizer.no_padding()  # each batch is padded to its own longest text in _run
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch(texts)
+        """Embed ``texts`` in batches of similar token length; one unit-length row per text."""
+        encodings = self.tokenizer.encode_batch(texts) if texts else []
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for first in range(0, len(order), BATCH_SIZE):
+            batch = order[first : first + BATCH_SIZE]
+            vectors[batch] = self._run([encodings[i] for i in batch])
+        return vectors
+
+    @property
+    def dimension(self) -> int:
+        return int(self.session.get_outputs()[0].shape[-1])
+
+    def _run(self, encodings) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
         feed = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            name: np.array([_padded(getattr(e, field), width) for e in encodings], dtype=np.int64)
+            for name, field in _INPUTS
         }
         hidden = self.session.run(None, feed)[0]
         mask = feed["attention_mask"][..., None].astype(np.float32)
         pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
         return normalise(pooled)
+
+
+_INPUTS = (("input_ids", "ids"), ("attention_mask", "attention_mask"), ("token_type_ids", "type_ids"))
+
+
+def _padded(values: list[int], width: int) -> list[int]:
+    return values + [0] * (width - len(values))
 
 
 def export_onnx(model_dir: Path, encoder_dir: Path) -> None:

@@ -4,11 +4,15 @@ Layout of an index folder::
 
     manifest.json    what the index was built from (written last: no manifest, no index)
     chunks.jsonl     one Chunk per line        chunks.faiss  their vectors (inner product)
-    units.jsonl      one Unit per line         units.faiss   their vectors
-    encoder/         model.onnx + tokenizer.json for the torch-free query path
+    units.jsonl      one Unit per line         units.npy     their vectors (memory-mapped)
+    encoder/         model.onnx + tokenizer.json, the one network for build and query vectors
 
 A build writes into a temporary sibling folder and swaps it in by renaming, so an interrupted or
 failed build leaves the previous index as it was, and a half-written folder is never loaded.
+
+Builds are incremental: a text whose sha256 the previous index holds (built by the same model
+and index format) keeps its stored vector, so changing one document re-embeds only its chunks
+and units. Vectors depend on the text alone, so the result equals a full rebuild.
 """
 
 from __future__ import annotations
@@ -35,19 +39,22 @@ from .embeddings import (
     MODEL_NAME,
     ONNX_FILE,
     TOKENIZER_FILE,
-    SentenceTransformerEmbedder,
+    OnnxEmbedder,
     default_model_dir,
     export_onnx,
     weights_path,
 )
 from .errors import IndexCorrupt, IndexNotBuilt, IndexStale
-from .models import Chunk, CorpusFileInfo, Manifest, Unit
+from .ann import build_chunk_search
+from .models import Chunk, ChunkSearch, CorpusFileInfo, Manifest, Unit
 from .settings import Settings
 
-INDEX_FORMAT = 2
+# 3: vectors from the ONNX export, unit vectors in units.npy, approximate chunk search when large.
+INDEX_FORMAT = 3
 MANIFEST_FILE = "manifest.json"
 ENCODER_DIR = "encoder"
-BUILD_STEPS = ("read corpus", "chunk", "load model", "embed", "export encoder", "write index")
+UNIT_VECTORS_FILE = "units.npy"
+BUILD_STEPS = ("read corpus", "chunk", "prepare encoder", "embed", "write index")
 
 Progress = Callable[[str, int, int], None]
 
@@ -108,12 +115,14 @@ def keyword_text(chunk: Chunk) -> str:
     return chunk.text
 
 
-def build_index(settings: Settings, progress: Progress | None = None) -> Manifest:
+def build_index(settings: Settings, progress: Progress | None = None, reuse_vectors: bool = True) -> Manifest:
     """Build the index for the configured corpus and swap it in atomically.
 
     Args:
         settings: Where the corpus, model and index are, and the chunker parameters.
         progress: Called with (step name, step number, number of steps) as the build goes.
+        reuse_vectors: Keep the previous index's vectors of unchanged texts (an incremental
+            build); False embeds every text again.
 
     Returns:
         The manifest of the new index.
@@ -122,10 +131,11 @@ def build_index(settings: Settings, progress: Progress | None = None) -> Manifes
     target = settings.index_dir
     target.parent.mkdir(parents=True, exist_ok=True)
     with _build_lock(target):
+        _remove_dead_builds(target)
         building = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
         building.chmod(0o755)  # mkdtemp makes it private; an index is meant to be shared
         try:
-            manifest = _build_into(building, settings, report)
+            manifest = _build_into(building, settings, report, reuse_vectors)
             _swap_in(building, target)
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
@@ -146,7 +156,13 @@ def _build_lock(target: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _build_into(folder: Path, settings: Settings, report: Progress) -> Manifest:
+def _remove_dead_builds(target: Path) -> None:
+    """Remove build folders a killed build left behind: under the lock, no build is running."""
+    for leftover in target.parent.glob(f".{target.name}.building-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _build_into(folder: Path, settings: Settings, report: Progress, reuse_vectors: bool) -> Manifest:
     total = len(BUILD_STEPS)
     report(BUILD_STEPS[0], 1, total)
     corpus = load_corpus(settings.corpus_dir)
@@ -154,31 +170,61 @@ def _build_into(folder: Path, settings: Settings, report: Progress) -> Manifest:
     chunks, units = chunk_corpus(corpus, settings.chunk_max_chars)
     report(BUILD_STEPS[2], 3, total)
     model_dir = model_dir_of(settings)
-    embedder = SentenceTransformerEmbedder(model_dir)
+    model_sha = file_sha256(weights_path(model_dir))
+    _provide_encoder(settings.index_dir, folder / ENCODER_DIR, model_dir, model_sha)
+    embedder = OnnxEmbedder(folder / ENCODER_DIR)
     report(BUILD_STEPS[3], 4, total)
-    chunk_vectors = embedder.embed([chunk.text for chunk in chunks])
-    unit_vectors = embedder.embed([unit.text for unit in units])
+    known = _previous_vectors(settings.index_dir, model_sha) if reuse_vectors else {}
+    chunk_vectors = _embed_new(embedder, [chunk.text for chunk in chunks], known)
+    unit_vectors = _embed_new(embedder, [unit.text for unit in units], known)
     report(BUILD_STEPS[4], 5, total)
-    manifest = _manifest(settings, corpus, model_dir, chunks, units, chunk_vectors.shape[1])
-    _provide_encoder(settings.index_dir, folder / ENCODER_DIR, model_dir, manifest.model_sha256)
-    report(BUILD_STEPS[5], 6, total)
-    _write_faiss(folder / "chunks.faiss", chunk_vectors)
-    _write_faiss(folder / "units.faiss", unit_vectors)
+    search = _write_chunk_index(folder / "chunks.faiss", chunk_vectors, unit_vectors)
+    np.save(folder / UNIT_VECTORS_FILE, unit_vectors, allow_pickle=False)
     _write_jsonl(folder / "chunks.jsonl", chunks)
     _write_jsonl(folder / "units.jsonl", units)
+    manifest = _manifest(settings, corpus, model_dir, model_sha, chunks, units, embedder.dimension, search)
     # The manifest goes last: its presence is what marks the folder as a complete index.
     (folder / MANIFEST_FILE).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
     return manifest
 
 
-def _manifest(settings, corpus, model_dir: Path, chunks, units, dimension: int) -> Manifest:
-    weights = weights_path(model_dir)
-    stat = weights.stat()
+def _text_key(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def _previous_vectors(index_dir: Path, model_sha: str) -> dict[bytes, np.ndarray]:
+    """The previous index's vectors by text hash, when the same network in this format made them."""
+    manifest = _read_manifest_or_none(index_dir)
+    if manifest is None or (manifest.index_format, manifest.model_sha256) != (INDEX_FORMAT, model_sha):
+        return {}
+    try:
+        previous = _read_index_files(index_dir, manifest)
+    except (OSError, ValueError, ValidationError, RuntimeError):
+        return {}  # an unreadable index has nothing to offer; the build embeds everything
+    chunk_vectors = previous.chunk_index.reconstruct_n(0, previous.chunk_index.ntotal)
+    known = {_text_key(c.text): vector for c, vector in zip(previous.chunks, chunk_vectors)}
+    known.update((_text_key(u.text), vector) for u, vector in zip(previous.units, previous.unit_vectors))
+    return known
+
+
+def _embed_new(embedder: OnnxEmbedder, texts: list[str], known: dict[bytes, np.ndarray]) -> np.ndarray:
+    """Vectors for ``texts``: known ones reused, each new distinct text embedded once (and learnt)."""
+    keys = [_text_key(text) for text in texts]
+    new = {key: text for key, text in zip(keys, texts) if key not in known}
+    if new:
+        known.update(zip(new, embedder.embed(list(new.values()))))
+    if not keys:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    return np.stack([known[key] for key in keys]).astype(np.float32, copy=False)
+
+
+def _manifest(settings, corpus, model_dir: Path, model_sha: str, chunks, units, dimension: int, search) -> Manifest:
+    stat = weights_path(model_dir).stat()
     return Manifest(
         pdqa_version=__version__,
         index_format=INDEX_FORMAT,
         embedding_model=MODEL_NAME,
-        model_sha256=file_sha256(weights),
+        model_sha256=model_sha,
         model_size=stat.st_size,
         model_mtime_ns=stat.st_mtime_ns,
         dimension=dimension,
@@ -187,6 +233,7 @@ def _manifest(settings, corpus, model_dir: Path, chunks, units, dimension: int) 
         metadata_sha256=_metadata_hash(settings.corpus_dir),
         chunk_count=len(chunks),
         unit_count=len(units),
+        chunk_search=search,
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
 
@@ -214,12 +261,12 @@ def _encoder_complete(encoder_dir: Path) -> bool:
     return all((encoder_dir / name).is_file() for name in (ONNX_FILE, TOKENIZER_FILE))
 
 
-def _write_faiss(path: Path, vectors: np.ndarray) -> None:
+def _write_chunk_index(path: Path, chunk_vectors: np.ndarray, unit_vectors: np.ndarray) -> ChunkSearch:
     import faiss
 
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    index, search = build_chunk_search(chunk_vectors, unit_vectors)
     faiss.write_index(index, str(path))
+    return search
 
 
 def _write_jsonl(path: Path, records) -> None:
@@ -353,9 +400,9 @@ def _read_index_files(folder: Path, manifest: Manifest) -> IndexData:
     chunks = [Chunk.model_validate_json(line) for line in _lines(folder / "chunks.jsonl")]
     units = [Unit.model_validate_json(line) for line in _lines(folder / "units.jsonl")]
     chunk_index = faiss.read_index(str(folder / "chunks.faiss"))
-    unit_index = faiss.read_index(str(folder / "units.faiss"))
-    unit_vectors = unit_index.reconstruct_n(0, unit_index.ntotal)
-    if chunk_index.ntotal != len(chunks) or len(unit_vectors) != len(units):
+    # Memory-mapped: only the rows of sentences an answer looks at are read from disk.
+    unit_vectors = np.load(folder / UNIT_VECTORS_FILE, mmap_mode="r", allow_pickle=False)
+    if chunk_index.ntotal != len(chunks) or unit_vectors.shape != (len(units), manifest.dimension):
         raise ValueError("vector counts do not match the chunk store")
     if not _encoder_complete(folder / ENCODER_DIR):
         raise ValueError("the ONNX query encoder is missing")

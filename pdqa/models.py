@@ -118,6 +118,19 @@ class CorpusFileInfo(_Record):
     sha256: str
 
 
+class ChunkSearch(_Record):
+    """How chunk vectors are searched: exactly, or by an HNSW graph with its measured recall."""
+
+    kind: Literal["exact", "hnsw"]
+    hnsw_m: int | None = Field(default=None, description="HNSW links per node.")
+    ef_construction: int | None = None
+    ef_search: int | None = Field(default=None, description="HNSW search breadth, stored in chunks.faiss.")
+    recall_at_10: float | None = Field(
+        default=None, description="Recall@10 against exact search, measured at build time."
+    )
+    recall_queries: int = Field(default=0, description="Corpus sentences the recall was measured with.")
+
+
 class Manifest(_Record):
     """What an index was built from; any difference with the present means the index is stale."""
 
@@ -133,4 +146,7 @@ class Manifest(_Record):
     metadata_sha256: str
     chunk_count: int
     unit_count: int
+    chunk_search: ChunkSearch = Field(
+        default_factory=lambda: ChunkSearch(kind="exact"), description="Exact or approximate (HNSW) search."
+    )
     built_at: str

@@ -82,7 +82,7 @@ def test_manifest_counts_match_the_stored_chunks_and_units(built_settings):
 
 def test_index_folder_holds_the_documented_files(built_settings):
     names = {p.relative_to(built_settings.index_dir).as_posix() for p in built_settings.index_dir.rglob("*")}
-    expected = {"manifest.json", "chunks.jsonl", "chunks.faiss", "units.jsonl", "units.faiss"}
+    expected = {"manifest.json", "chunks.jsonl", "chunks.faiss", "units.jsonl", "units.npy"}
     assert expected | {"encoder/model.onnx", "encoder/tokenizer.json"} <= names
     assert not any(name.endswith((".pkl", ".pickle")) for name in names)
 
@@ -252,10 +252,10 @@ def _fail_while_writing_chunks(monkeypatch) -> None:
 
 
 def _fail_while_loading_model(monkeypatch) -> None:
-    def refuse(model_dir):
+    def refuse(encoder_dir):
         raise _BuildFailure("model cannot be loaded")
 
-    monkeypatch.setattr(pdqa.index, "SentenceTransformerEmbedder", refuse)
+    monkeypatch.setattr(pdqa.index, "OnnxEmbedder", refuse)
 
 
 def _fail_while_swapping_in(monkeypatch) -> None:
@@ -341,7 +341,7 @@ def test_corrupt_manifest_raises_index_corrupt(scratch_settings, manifest_text):
 
 
 @pytest.mark.parametrize(
-    "missing", ["chunks.jsonl", "units.jsonl", "chunks.faiss", "units.faiss", "encoder/model.onnx"]
+    "missing", ["chunks.jsonl", "units.jsonl", "chunks.faiss", "units.npy", "encoder/model.onnx"]
 )
 def test_missing_index_file_with_valid_manifest_raises_index_corrupt(scratch_settings, missing):
     (scratch_settings.index_dir / missing).unlink()
@@ -389,3 +389,142 @@ def test_two_builds_at_once_take_turns_and_leave_one_loadable_index(scratch_sett
     assert load_index(scratch_settings).chunks
     assert _building_leftovers(scratch_settings.index_dir) == []
     assert _retired_leftovers(scratch_settings.index_dir) == []
+
+
+# ---------------------------------------------------------------- incremental build
+
+QUESTIONS = [
+    "Who wrote the Innovation in Action report?",
+    "Where does the Joint Team currently work from?",
+    "Which unit planted a community orchard?",
+    "How long is the initial contract?",
+]
+
+
+class _RecordingEmbedder(pdqa.index.OnnxEmbedder):
+    """The real ONNX embedder, recording every text it is asked to embed."""
+
+    embedded: list[str] = []
+
+    def embed(self, texts):
+        type(self).embedded.extend(texts)
+        return super().embed(texts)
+
+
+def _record_embedding(monkeypatch) -> list[str]:
+    embedded: list[str] = []
+    monkeypatch.setattr(_RecordingEmbedder, "embedded", embedded)
+    monkeypatch.setattr(pdqa.index, "OnnxEmbedder", _RecordingEmbedder)
+    return embedded
+
+
+def _stored_texts(index_dir: Path) -> set[str]:
+    index = load_index_unchecked(index_dir)
+    return {c.text for c in index.chunks} | {u.text for u in index.units}
+
+
+def load_index_unchecked(index_dir: Path):
+    from pdqa.settings import Settings
+
+    return load_index(Settings(index_dir=index_dir), check=False)
+
+
+def _all_vectors(index_dir: Path):
+    import numpy as np
+
+    index = load_index_unchecked(index_dir)
+    chunks = index.chunk_index.reconstruct_n(0, index.chunk_index.ntotal)
+    return np.vstack([chunks, np.asarray(index.unit_vectors)])
+
+
+def _answers(settings) -> list[dict]:
+    qa = QA(settings)
+    return [qa.ask(question).model_dump(exclude={"timings_ms"}) for question in QUESTIONS]
+
+
+def _add_document(corpus_dir: Path) -> None:
+    (corpus_dir / "garden.md").write_text("# Garden project\n\n" + APPENDED.strip(), encoding="utf-8")
+
+
+def _change_document(corpus_dir: Path) -> None:
+    _append(corpus_dir / CORPUS_NAME, APPENDED)
+
+
+def _remove_document(corpus_dir: Path) -> None:
+    (corpus_dir / "garden.md").unlink()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("change", [_add_document, _change_document, _remove_document])
+def test_incremental_build_embeds_only_new_texts_and_equals_a_full_rebuild(
+    scratch_settings, tmp_path, monkeypatch, change
+):
+    if change is _remove_document:
+        _add_document(scratch_settings.corpus_dir)
+        build_index(scratch_settings)
+    before = _stored_texts(scratch_settings.index_dir)
+    change(scratch_settings.corpus_dir)
+    embedded = _record_embedding(monkeypatch)
+
+    build_index(scratch_settings)
+
+    after = _stored_texts(scratch_settings.index_dir)
+    assert set(embedded) == after - before
+    assert len(embedded) == len(after - before)  # each new text once
+    assert (len(embedded) > 0) is (change is not _remove_document)
+    full = scratch_settings.model_copy(update={"index_dir": tmp_path / "full" / "default"})
+    build_index(full, reuse_vectors=False)
+    assert len(embedded) > len(after - before)  # the full build did embed everything again
+    for name in ("chunks.jsonl", "units.jsonl"):
+        incremental_text = (scratch_settings.index_dir / name).read_text(encoding="utf-8")
+        assert incremental_text == (full.index_dir / name).read_text(encoding="utf-8")
+    assert abs(_all_vectors(scratch_settings.index_dir) - _all_vectors(full.index_dir)).max() <= 1e-6
+    assert _answers(scratch_settings) == _answers(full)
+
+
+@pytest.mark.slow
+def test_incremental_build_finds_the_new_document(scratch_settings):
+    _add_document(scratch_settings.corpus_dir)
+    build_index(scratch_settings)
+    hits = QA(scratch_settings).retrieve("Which unit planted a community orchard?", k=3)
+    assert hits[0].doc_id == "garden"
+    assert "Larkspur unit planted a community orchard" in hits[0].text
+
+
+def test_vectors_are_not_reused_from_an_index_of_another_model(built_settings):
+    known = pdqa.index._previous_vectors(built_settings.index_dir, "0" * 64)
+    assert known == {}
+    manifest = read_manifest(built_settings.index_dir)
+    same_model = pdqa.index._previous_vectors(built_settings.index_dir, manifest.model_sha256)
+    assert len(same_model) == len(_stored_texts(built_settings.index_dir)) > manifest.chunk_count
+
+
+def test_interrupted_incremental_build_leaves_the_previous_index_loadable(scratch_settings, monkeypatch):
+    before = read_manifest(scratch_settings.index_dir)
+    chunks_before = (scratch_settings.index_dir / "chunks.jsonl").read_bytes()
+    _add_document(scratch_settings.corpus_dir)
+
+    class _Interrupted(pdqa.index.OnnxEmbedder):
+        def embed(self, texts):
+            raise KeyboardInterrupt  # what Ctrl-C does in the middle of embedding
+
+    monkeypatch.setattr(pdqa.index, "OnnxEmbedder", _Interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(scratch_settings)
+
+    index = load_index(scratch_settings, check=False)
+    assert index.manifest == before
+    assert (scratch_settings.index_dir / "chunks.jsonl").read_bytes() == chunks_before
+    assert _building_leftovers(scratch_settings.index_dir) == []
+    assert index_status(scratch_settings).reasons == ["new corpus file: garden.md"]
+
+
+def test_build_removes_folders_a_killed_build_left_behind(scratch_settings):
+    dead = scratch_settings.index_dir.parent / f".{scratch_settings.index_dir.name}.building-dead1"
+    (dead / "encoder").mkdir(parents=True)
+    (dead / "chunks.jsonl").write_text("partial", encoding="utf-8")
+
+    build_index(scratch_settings)
+
+    assert _building_leftovers(scratch_settings.index_dir) == []
+    assert load_index(scratch_settings).chunks
