@@ -73,7 +73,10 @@ def _fail(message: str, code: int):
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pdqa")
-def cli():
+@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="Answer over this folder of documents (default: PDQA_CORPUS_DIR, else the bundled "
+              "report); each folder gets its own index.")
+def cli(corpus_dir):
     """pdqa: cited answers about the Innovation in Action review, offline.
 
     Every answer sentence carries [n] markers that resolve to an exact quote of the corpus.
@@ -84,7 +87,9 @@ def cli():
 def _settings():
     from .settings import Settings
 
-    return Settings()  # a bad PDQA_* variable raises InvalidSetting, a one-line PdqaError
+    corpus_dir = click.get_current_context().find_root().params.get("corpus_dir")
+    # A bad PDQA_* variable raises InvalidSetting, a one-line PdqaError.
+    return Settings(**({"corpus_dir": corpus_dir} if corpus_dir is not None else {}))
 
 
 def _open_qa(settings, llm=None):

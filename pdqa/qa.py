@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from .errors import BackendUnavailable, IndexNotBuilt, IndexStale, InvalidQuestion, LLMFallbackWarning
@@ -32,6 +33,8 @@ class QA:
         progress: Called with build progress when a build happens.
         llm: A LlamaIndex LLM to write answers with, used instead of the one
             ``settings.llm`` names (tests pass a scripted fake here).
+        corpus_dir: Answer over this folder instead of ``settings.corpus_dir``; it gets its
+            own index (see ``Settings.for_corpus``).
 
     Raises:
         BackendUnavailable: ``settings.llm`` names a backend that cannot be set up.
@@ -46,8 +49,10 @@ class QA:
         rebuild: bool | Literal["auto"] = False,
         progress: Progress | None = None,
         llm: LLM | None = None,
+        corpus_dir: Path | str | None = None,
     ):
-        self.settings = settings or Settings()
+        settings = settings or Settings()
+        self.settings = settings if corpus_dir is None else settings.for_corpus(Path(corpus_dir))
         self.rebuilt = False
         started = time.perf_counter()
         self.index = self._open_index(rebuild, progress)

@@ -3,22 +3,56 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import InvalidSetting
 
-# Paths default to the project checkout so the library works from any working directory.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+# An installed wheel carries the report inside the package (the build copies corpus/ there);
+# a source checkout has no such folder and reads the top-level corpus/, the one copy in git.
+BUNDLED_CORPUS_DIR = PACKAGE_DIR / "bundled_corpus"
+IS_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file() and not BUNDLED_CORPUS_DIR.is_dir()
 ENV_PREFIX = "PDQA_"
 NESTED_DELIMITER = "__"
 TOP_K_RANGE = (1, 50)  # hits after fusion: PDQA_TOP_K and the k of QA.ask / QA.retrieve
+
+
+def default_corpus_dir() -> Path:
+    """The bundled report: inside the installed package, or the checkout's corpus/."""
+    return PROJECT_ROOT / "corpus" if IS_CHECKOUT else BUNDLED_CORPUS_DIR
+
+
+def index_root() -> Path:
+    """Where indexes live by default: the checkout's indexes/, else the per-user cache folder."""
+    if IS_CHECKOUT:
+        return PROJECT_ROOT / "indexes"
+    from platformdirs import user_cache_path
+
+    return user_cache_path("pdqa", appauthor=False) / "indexes"
+
+
+def default_index_dir(corpus_dir: Path) -> Path:
+    """The index folder of a corpus folder, keyed by its resolved path.
+
+    Two corpora never share an index. The checkout's own corpus keeps ``indexes/default``,
+    the folder the Makefile, CI and the README name.
+    """
+    resolved = corpus_dir.expanduser().resolve()
+    if IS_CHECKOUT and resolved == (PROJECT_ROOT / "corpus").resolve():
+        return index_root() / "default"
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", resolved.name).strip("-") or "corpus"
+    key = hashlib.sha256(str(resolved).encode("utf-8")).hexdigest()[:12]
+    return index_root() / f"{slug}-{key}"
 
 
 class LLMSettings(BaseModel):
@@ -85,12 +119,15 @@ class Settings(BaseSettings):
             raise InvalidSetting(_one_line(exc)) from exc
 
     corpus_dir: Path = Field(
-        default=PROJECT_ROOT / "corpus",
-        description="Folder of .txt/.md corpus files, each with an optional <name>.meta.json.",
+        default_factory=default_corpus_dir,
+        description="Folder of .txt/.md corpus files, each with an optional <name>.meta.json; "
+        "default: the bundled report.",
     )
-    index_dir: Path = Field(
-        default=PROJECT_ROOT / "indexes" / "default",
-        description="Where the built index lives; built in a sibling temp folder, then swapped in.",
+    index_dir: Path | None = Field(
+        default=None,
+        description="Where the built index lives; built in a sibling temp folder, then swapped in. "
+        "Default: one folder per corpus (keyed by its resolved path) under indexes/ in a source "
+        "checkout, or under the per-user cache folder when installed.",
     )
     model_dir: Path | None = Field(
         default=None,
@@ -131,6 +168,22 @@ class Settings(BaseSettings):
         description="The LLM backend; PDQA_LLM__BACKEND=openai-like etc.",
         examples=[{"backend": "ollama", "model": "llama3.2"}],
     )
+
+    @model_validator(mode="after")
+    def _index_of_the_corpus(self) -> Settings:
+        if self.index_dir is None:
+            self.index_dir = default_index_dir(self.corpus_dir)
+        return self
+
+    def for_corpus(self, corpus_dir: Path) -> Settings:
+        """These settings over another corpus folder, with that folder's own index.
+
+        An index folder that was chosen explicitly (not the previous corpus's default) is kept.
+        """
+        index_dir = self.index_dir
+        if index_dir == default_index_dir(self.corpus_dir):
+            index_dir = default_index_dir(corpus_dir)
+        return self.model_copy(update={"corpus_dir": Path(corpus_dir), "index_dir": index_dir})
 
 
 def check_environment(environ: Mapping[str, str]) -> None:

@@ -521,3 +521,38 @@ def test_ask_dash_with_empty_stdin_is_one_line_error(built_settings):
     result = CliRunner().invoke(cli, ["ask", "-"], input="\n  \n", env=env)
     assert result.exit_code == 1
     assert result.stderr.strip() == "Error: no questions on standard input (one per line)"
+
+
+# ---------------------------------------------------------------- --corpus: a user's own folder
+
+
+@pytest.fixture
+def user_cache(monkeypatch, tmp_path):
+    """Index locations as in an installed pdqa: the per-user cache folder under a temporary HOME."""
+    from pdqa import settings as settings_module
+
+    monkeypatch.setattr(settings_module, "IS_CHECKOUT", False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    return tmp_path / "home" / ".cache" / "pdqa" / "indexes"
+
+
+def _write_corpus(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.slow
+def test_corpus_option_answers_over_that_folder_with_its_own_index(user_cache, tmp_path):
+    garden = _write_corpus(tmp_path / "a" / "docs", "Garden notes\n\nThe greenhouse was built by Ada Moss in 1921.\n")
+    other = _write_corpus(tmp_path / "b" / "docs", "Other notes\n\nThe boat was painted blue in 1950.\n")
+    assert_ok(invoke(["--corpus", str(garden), "index", "build"]))
+    answer = json.loads(invoke(["--corpus", str(garden), "ask", "--json", "Who built the greenhouse?"]).stdout)
+    assert answer["citations"][0]["quote"] == "The greenhouse was built by Ada Moss in 1921."
+    other_status = json.loads(invoke(["--corpus", str(other), "index", "status", "--json"]).stdout)
+    garden_status = json.loads(invoke(["--corpus", str(garden), "index", "status", "--json"]).stdout)
+    assert Path(garden_status["path"]).parent == Path(other_status["path"]).parent == user_cache
+    assert garden_status["path"] != other_status["path"]
+    assert garden_status["built"] and not garden_status["stale"]
+    assert not other_status["built"]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import pytest
 
 from pdqa.errors import InvalidSetting, PdqaError
-from pdqa.settings import Settings, check_top_k
+from pdqa import settings as settings_module
+from pdqa.settings import PROJECT_ROOT, Settings, check_top_k, default_index_dir
 
 
 @pytest.fixture(autouse=True)
@@ -86,3 +88,49 @@ def test_check_top_k_rejects_what_pdqa_top_k_rejects(k):
 @pytest.mark.parametrize("k", [None, 1, 50])
 def test_check_top_k_accepts_the_setting_range(k):
     check_top_k(k)
+
+
+# ---------------------------------------------------------------- where the corpus and index are
+
+
+def test_checkout_defaults_to_its_corpus_and_indexes_default():
+    settings = Settings()
+    assert settings.corpus_dir == PROJECT_ROOT / "corpus"
+    assert settings.index_dir == PROJECT_ROOT / "indexes" / "default"
+
+
+def test_each_corpus_folder_gets_its_own_index(tmp_path):
+    first, second = tmp_path / "a" / "docs", tmp_path / "b" / "docs"
+    first_index = Settings(corpus_dir=first).index_dir
+    second_index = Settings(corpus_dir=second).index_dir
+    assert first_index != second_index
+    assert first_index.parent == second_index.parent == PROJECT_ROOT / "indexes"
+    assert first_index.name.startswith("docs-")
+
+
+def test_index_key_is_the_resolved_path(tmp_path, monkeypatch):
+    (tmp_path / "docs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert Settings(corpus_dir=Path("docs")).index_dir == Settings(corpus_dir=tmp_path / "docs").index_dir
+
+
+def test_index_dir_variable_overrides_the_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("PDQA_INDEX_DIR", str(tmp_path / "mine"))
+    assert Settings(corpus_dir=tmp_path / "docs").index_dir == tmp_path / "mine"
+
+
+def test_for_corpus_moves_a_default_index_and_keeps_a_chosen_one(tmp_path):
+    moved = Settings().for_corpus(tmp_path / "docs")
+    assert moved.corpus_dir == tmp_path / "docs"
+    assert moved.index_dir == default_index_dir(tmp_path / "docs")
+    chosen = Settings(index_dir=tmp_path / "mine").for_corpus(tmp_path / "docs")
+    assert chosen.index_dir == tmp_path / "mine"
+
+
+def test_installed_package_indexes_into_the_user_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(settings_module, "IS_CHECKOUT", False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    settings = Settings()
+    assert settings.corpus_dir == settings_module.BUNDLED_CORPUS_DIR
+    assert settings.index_dir.parent == tmp_path / ".cache" / "pdqa" / "indexes"
