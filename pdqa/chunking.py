@@ -76,10 +76,17 @@ def chunk_corpus(corpus: Corpus, max_chars: int) -> tuple[list[Chunk], list[Unit
     chunks: list[Chunk] = []
     for document in corpus.documents:
         chunks.extend(chunk_document(corpus.text_of(document.path), document, max_chars))
+    chunks = [_with_page(corpus, chunk) for chunk in chunks]
     units: list[Unit] = []
     for chunk in chunks:
-        units.extend(units_of(chunk, start_id=len(units)))
+        units.extend(_with_page(corpus, unit, chunk.path) for unit in units_of(chunk, start_id=len(units)))
     return chunks, units
+
+
+def _with_page(corpus: Corpus, record, path: str | None = None):
+    """The chunk or unit with the page it starts on (PDF files; None elsewhere)."""
+    page = corpus.page_at(path or record.path, record.start)
+    return record if page is None else record.model_copy(update={"page": page})
 
 
 def chunk_document(file_text: str, document: DocumentInfo, max_chars: int) -> list[Chunk]:

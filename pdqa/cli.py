@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import click
@@ -20,6 +21,11 @@ class _OneLineErrors(click.Group):
     """Expected failures end with one line on stderr and a non-zero exit, never a traceback."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            self._main(args, prog_name, complete_var, **extra)
+
+    def _main(self, args, prog_name, complete_var, **extra):
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             sys.stdout.flush()  # a closed pipe shows here, while it can still be handled
@@ -44,7 +50,6 @@ class _OneLineErrors(click.Group):
             _fail(f"{exc} (hint: {exc.hint})" if exc.hint else str(exc), 1)
         sys.exit(code if isinstance(code, int) else 0)
 
-
     def invoke(self, ctx):
         # Output piped into `head` or a pager that quit is not a failure: stop quietly.
         try:
@@ -64,6 +69,11 @@ def _interrupted():
     """Ctrl-C: stop with the shell's exit code for SIGINT (128 + 2), without a traceback."""
     click.echo("Interrupted.", err=True)
     sys.exit(130)
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    """Warnings (a skipped corpus file, …) as one 'Warning: ...' line, without the source line."""
+    click.echo(f"Warning: {message}", err=True)
 
 
 def _fail(message: str, code: int):
@@ -292,13 +302,13 @@ def index_status_command(as_json):
 
 @cli.group()
 def corpus():
-    """Inspect the corpus documents."""
+    """List, add and remove the corpus documents."""
 
 
 @corpus.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the documents as a JSON list.")
 def corpus_list(as_json):
-    """List the documents with their title, file, sha256 and number of chunks."""
+    """List the documents with their title, file, format, pages, sha256 and number of chunks."""
     from .corpus import list_documents
     from .settings import PROJECT_ROOT
 
@@ -308,8 +318,37 @@ def corpus_list(as_json):
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     for row in rows:
-        click.echo(f"{row['doc_id']}  ({row['chunks']} chunks, {row['path']}, sha256 {row['sha256'][:12]}…)")
+        pages = f", {row['pages']} pages" if row["pages"] else ""
+        click.echo(
+            f"{row['doc_id']}  ({row['format']}{pages}, {row['chunks']} chunks, {row['path']}, "
+            f"sha256 {row['sha256'][:12]}…)"
+        )
         click.echo(f"    {row['title']}")
+
+
+@corpus.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--link", is_flag=True, help="Link to the files instead of copying them.")
+def corpus_add(files, link):
+    """Copy FILES (PDF, HTML, DOCX, Markdown, text) into the corpus folder, titled from each document.
+
+    The index is rebuilt by the next `pdqa index build` or question.
+    """
+    from .corpus import add_files
+
+    settings = _settings()
+    for document in add_files(settings.corpus_dir, list(files), link=link):
+        click.echo(f"Added {document.doc_id}: {document.title} ({settings.corpus_dir / document.path})")
+
+
+@corpus.command("remove")
+@click.argument("doc_id")
+def corpus_remove(doc_id):
+    """Remove the document DOC_ID (its file and .meta.json) from the corpus folder."""
+    from .corpus import remove_document
+
+    for path in remove_document(_settings().corpus_dir, doc_id):
+        click.echo(f"Removed {path}")
 
 
 @cli.command("eval")

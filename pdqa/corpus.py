@@ -1,30 +1,35 @@
-"""Corpus stage: read the text files and their metadata into documents with character ranges.
+"""Corpus stage: read the document files and their metadata into documents with character ranges.
 
-Convention: every ``.txt`` or ``.md`` file in the corpus folder is read byte-for-byte as UTF-8.
-An optional ``<stem>.meta.json`` beside it describes the file; it may split the file into
-several documents, each starting at the first occurrence of its ``starts_with`` text::
+Convention: every ``.txt``, ``.md``, ``.pdf``, ``.html``/``.htm`` or ``.docx`` file in the corpus
+folder is one corpus file; readers.py turns it into text (``.txt``/``.md`` byte-for-byte as UTF-8).
+Offsets index that text, which the index stores beside itself. A PDF without a text layer is
+skipped with a warning. An optional ``<stem>.meta.json`` beside a file describes it; it may split
+the file into several documents, each starting at the first occurrence of its ``starts_with`` text::
 
     {"source": "...", "documents": [
         {"doc_id": "report", "title": "...", "authors": ["..."], "starts_with": "Title line"},
         {"doc_id": "notice", "title": "...", "starts_with": "Second heading"}]}
 
-Without metadata a file is one document whose id is the file stem and whose title is its
-first non-empty line.
+Without metadata a file is one document whose id is the file stem and whose title is the
+document's own (PDF, HTML, DOCX metadata) or its first non-empty line.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .errors import CorpusError
-from .models import DocumentInfo
+from .errors import CorpusError, CorpusWarning
+from .models import CorpusFileInfo, DocumentInfo
+from .readers import FORMATS, Extracted, NoText, format_of, read_document
 
-TEXT_SUFFIXES = (".txt", ".md")
+TEXTS_DIR = "texts"
 
 
 class _PartMeta(BaseModel):
@@ -43,20 +48,32 @@ class _FileMeta(BaseModel):
 
 @dataclass(frozen=True)
 class CorpusFile:
-    """One stored corpus file: its path relative to the corpus folder, text and hash."""
+    """One corpus file: its path relative to the corpus folder, the source file's hash and what
+    its reader extracted (the text pdqa quotes, format, title, page starts)."""
 
     path: str
-    text: str
     sha256: str
+    extracted: Extracted
+
+    @property
+    def text(self) -> str:
+        """The text offsets index and quotes are taken from."""
+        return self.extracted.text
+
+    @property
+    def text_sha256(self) -> str:
+        """Hash of the extracted text, as stored beside the index."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
 class Corpus:
-    """All corpus files and the documents they hold."""
+    """All corpus files, the documents they hold, and the files skipped (no text to read)."""
 
     root: Path
     files: list[CorpusFile]
     documents: list[DocumentInfo]
+    skipped: tuple[CorpusFileInfo, ...] = ()
 
     def text_of(self, path: str) -> str:
         """Return the full text of the corpus file at ``path`` (relative to the corpus root)."""
@@ -65,14 +82,27 @@ class Corpus:
                 return corpus_file.text
         raise CorpusError(f"no corpus file {path!r}")
 
+    def page_at(self, path: str, offset: int) -> int | None:
+        """The 1-based page of ``offset`` in the corpus file at ``path`` (PDF), else None."""
+        return next(f.extracted.page_at(offset) for f in self.files if f.path == path)
+
+    def file_infos(self) -> list[CorpusFileInfo]:
+        """What the index manifest records of every corpus file, skipped ones included."""
+        read = [
+            CorpusFileInfo(path=f.path, sha256=f.sha256, text_sha256=f.text_sha256,
+                           format=f.extracted.format, pages=f.extracted.pages)
+            for f in self.files
+        ]
+        return sorted(read + list(self.skipped), key=lambda info: info.path)
+
 
 def corpus_file_paths(corpus_dir: Path) -> list[Path]:
-    """List the corpus text files in a stable order, or raise CorpusError when there are none."""
+    """List the corpus document files in a stable order, or raise CorpusError when there are none."""
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder not found: {corpus_dir}")
-    paths = sorted(p for p in corpus_dir.iterdir() if p.is_file() and p.suffix in TEXT_SUFFIXES)
+    paths = sorted(p for p in corpus_dir.iterdir() if p.is_file() and format_of(p) is not None)
     if not paths:
-        raise CorpusError(f"no .txt or .md files in corpus folder {corpus_dir}")
+        raise CorpusError(f"no documents ({', '.join(sorted(FORMATS))}) in corpus folder {corpus_dir}")
     return paths
 
 
@@ -87,29 +117,40 @@ def file_sha256(path: Path) -> str:
 
 def load_corpus(corpus_dir: Path) -> Corpus:
     """Read every corpus file and split it into documents as its metadata says."""
-    files, documents = [], []
+    files, documents, skipped = [], [], []
     for path in corpus_file_paths(corpus_dir):
-        corpus_file = _read_file(path, corpus_dir)
+        relative = path.relative_to(corpus_dir).as_posix()
+        try:
+            corpus_file = _read_file(path, relative)
+        except NoText as exc:
+            # One line naming the file; the rest of the corpus is still indexed.
+            warnings.warn(f"skipped {exc}", CorpusWarning, stacklevel=2)
+            skipped.append(CorpusFileInfo(path=relative, sha256=file_sha256(path), format=format_of(path)))
+            continue
         files.append(corpus_file)
         documents.extend(_documents_of(corpus_file, _read_meta(path)))
+    if not files:
+        raise CorpusError(f"no document with text in corpus folder {corpus_dir}")
     _check_unique_ids(documents)
-    return Corpus(root=corpus_dir, files=files, documents=documents)
+    return Corpus(root=corpus_dir, files=files, documents=documents, skipped=tuple(skipped))
 
 
-def _read_file(path: Path, corpus_dir: Path) -> CorpusFile:
+def _read_file(path: Path, relative: str) -> CorpusFile:
     try:
-        raw = path.read_bytes()
-        # newline="" semantics: keep the text exactly as stored so offsets stay valid.
-        text = raw.decode("utf-8")
+        extracted = read_document(path)
+        sha256 = file_sha256(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise CorpusError(f"cannot read corpus file {path}: {exc}") from exc
-    if not text.strip():
+    if not extracted.text.strip():
         raise CorpusError(f"corpus file {path} is empty")
-    return CorpusFile(
-        path=path.relative_to(corpus_dir).as_posix(),
-        text=text,
-        sha256=hashlib.sha256(raw).hexdigest(),
-    )
+    return CorpusFile(path=relative, sha256=sha256, extracted=extracted)
+
+
+def write_texts(corpus: Corpus, folder: Path) -> None:
+    """Store each file's extracted text (what quotes are cut from) as ``folder/<path>.txt``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for corpus_file in corpus.files:
+        (folder / f"{corpus_file.path}.txt").write_bytes(corpus_file.text.encode("utf-8"))
 
 
 def _read_meta(path: Path) -> _FileMeta | None:
@@ -125,8 +166,7 @@ def _read_meta(path: Path) -> _FileMeta | None:
 
 def _documents_of(corpus_file: CorpusFile, meta: _FileMeta | None) -> list[DocumentInfo]:
     if meta is None or not meta.documents:
-        title = next(line.strip("# \t") for line in corpus_file.text.splitlines() if line.strip())
-        part = _PartMeta(doc_id=Path(corpus_file.path).stem, title=title)
+        part = _PartMeta(doc_id=Path(corpus_file.path).stem, title=_title_of(corpus_file.extracted))
         return [_document(corpus_file, part, 0, len(corpus_file.text), meta)]
     starts = [_part_start(corpus_file, part) for part in meta.documents]
     if starts != sorted(starts) or starts[0] != _first_text_offset(corpus_file.text):
@@ -153,6 +193,11 @@ def _document(corpus_file, part: _PartMeta, start: int, end: int, meta) -> Docum
     )
 
 
+def _title_of(extracted: Extracted) -> str:
+    """The document's own title, else its first non-empty line without Markdown marks."""
+    return extracted.title or next(line.strip("# \t") for line in extracted.text.splitlines() if line.strip())
+
+
 def _part_start(corpus_file: CorpusFile, part: _PartMeta) -> int:
     if part.starts_with is None:
         return _first_text_offset(corpus_file.text)
@@ -177,18 +222,20 @@ def _check_unique_ids(documents: list[DocumentInfo]) -> None:
 
 
 def list_documents(corpus_dir: Path, max_chars: int, project_root: Path) -> list[dict]:
-    """One row per document: doc_id, title, path (relative to the project), sha256, chunks."""
+    """One row per document: doc_id, title, path (relative to the project), format, pages, sha256, chunks."""
     from .chunking import chunk_corpus
 
     corpus = load_corpus(corpus_dir)
     chunks, _ = chunk_corpus(corpus, max_chars)
-    hashes = {f.path: f.sha256 for f in corpus.files}
+    files = {f.path: f for f in corpus.files}
     return [
         {
             "doc_id": document.doc_id,
             "title": document.title,
             "path": _display_path(corpus_dir / document.path, project_root),
-            "sha256": hashes[document.path],
+            "format": files[document.path].extracted.format,
+            "pages": files[document.path].extracted.pages,
+            "sha256": files[document.path].sha256,
             "chunks": sum(1 for chunk in chunks if chunk.doc_id == document.doc_id),
         }
         for document in corpus.documents
@@ -200,3 +247,76 @@ def _display_path(path: Path, project_root: Path) -> str:
         return path.resolve().relative_to(project_root).as_posix()
     except ValueError:
         return str(path.resolve())
+
+
+def add_files(corpus_dir: Path, sources: list[Path], link: bool = False) -> list[DocumentInfo]:
+    """Copy (or symlink) document files into the corpus folder, each with a ``.meta.json``.
+
+    Each file becomes one document: its id is the file stem, its title the document's own
+    (or its first line). Everything is checked before anything is written.
+
+    Raises:
+        CorpusError: A file is missing, unsupported or without text, or its name or id is taken.
+    """
+    taken = _taken_ids(corpus_dir)
+    plans = [_plan_add(corpus_dir, Path(source), taken) for source in sources]
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    for source, target, document in plans:
+        if link:
+            target.symlink_to(source.resolve())
+        else:
+            shutil.copyfile(source, target)
+        meta = {"source": str(source.resolve()), "documents": [{"doc_id": document.doc_id, "title": document.title}]}
+        _meta_path(target).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return [document for _, _, document in plans]
+
+
+def _taken_ids(corpus_dir: Path) -> set[str]:
+    if not corpus_dir.is_dir() or not any(format_of(p) for p in corpus_dir.iterdir()):
+        return set()
+    return {document.doc_id for document in load_corpus(corpus_dir).documents}
+
+
+def _plan_add(corpus_dir: Path, source: Path, taken: set[str]) -> tuple[Path, Path, DocumentInfo]:
+    if not source.is_file():
+        raise CorpusError(f"no such file: {source}")
+    target = corpus_dir / source.name
+    doc_id = source.stem
+    if target.exists() or target.is_symlink() or _meta_path(target).exists():
+        raise CorpusError(f"{source.name} is already in the corpus folder {corpus_dir}",
+                          "Rename the file, or remove the document first with `pdqa corpus remove`.")
+    if doc_id in taken:
+        raise CorpusError(f"doc_id {doc_id!r} is already in the corpus", "Rename the file.")
+    taken.add(doc_id)
+    extracted = read_document(source)
+    document = DocumentInfo(doc_id=doc_id, title=_title_of(extracted), path=target.name, start=0, end=len(extracted.text))
+    return source, target, document
+
+
+def _meta_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".meta.json")
+
+
+def remove_document(corpus_dir: Path, doc_id: str) -> list[Path]:
+    """Remove a document's file (a link, not what it points to) and its metadata from the corpus.
+
+    Returns:
+        The paths removed.
+
+    Raises:
+        CorpusError: No such document, or its file holds other documents too.
+    """
+    documents = load_corpus(corpus_dir).documents
+    document = next((d for d in documents if d.doc_id == doc_id), None)
+    if document is None:
+        known = ", ".join(d.doc_id for d in documents)
+        raise CorpusError(f"no document {doc_id!r} in the corpus", f"Known documents: {known}.")
+    sharing = [d.doc_id for d in documents if d.path == document.path and d.doc_id != doc_id]
+    if sharing:
+        raise CorpusError(f"{document.path} also holds {', '.join(sharing)}",
+                          "Edit its .meta.json, or remove the file and all its documents by hand.")
+    removed = [corpus_dir / document.path, _meta_path(corpus_dir / document.path)]
+    removed = [path for path in removed if path.exists() or path.is_symlink()]
+    for path in removed:
+        path.unlink()
+    return removed

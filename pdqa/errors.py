@@ -58,5 +58,9 @@ class InvalidQuestion(PdqaError):
     hint = 'Ask a question in plain words, e.g. pdqa ask "Who wrote the report?"'
 
 
+class CorpusWarning(UserWarning):
+    """A corpus file was skipped (a PDF without a text layer); the CLI prints it as one line."""
+
+
 class LLMFallbackWarning(UserWarning):
     """The configured LLM failed, so the answer is extractive; the CLI prints it as one line."""

@@ -5,6 +5,7 @@ Layout of an index folder::
     manifest.json    what the index was built from (written last: no manifest, no index)
     chunks.jsonl     one Chunk per line        chunks.faiss  their vectors (inner product)
     units.jsonl      one Unit per line         units.npy     their vectors (memory-mapped)
+    texts/<file>.txt the extracted text of each corpus file: quotes are cut from it
     encoder/         model.onnx + tokenizer.json, the one network for build and query vectors
 
 A build writes into a temporary sibling folder and swaps it in by renaming, so an interrupted or
@@ -34,7 +35,7 @@ from pydantic import ValidationError
 
 from . import __version__
 from .chunking import chunk_corpus, chunker_params
-from .corpus import corpus_file_paths, file_sha256, load_corpus
+from .corpus import TEXTS_DIR, corpus_file_paths, file_sha256, load_corpus, write_texts
 from .embeddings import (
     MODEL_NAME,
     ONNX_FILE,
@@ -46,7 +47,7 @@ from .embeddings import (
 )
 from .errors import IndexCorrupt, IndexNotBuilt, IndexStale
 from .ann import build_chunk_search
-from .models import Chunk, ChunkSearch, CorpusFileInfo, Manifest, Unit
+from .models import Chunk, ChunkSearch, Manifest, Unit
 from .settings import Settings
 
 # 3: vectors from the ONNX export, unit vectors in units.npy, approximate chunk search when large.
@@ -182,6 +183,7 @@ def _build_into(folder: Path, settings: Settings, report: Progress, reuse_vector
     np.save(folder / UNIT_VECTORS_FILE, unit_vectors, allow_pickle=False)
     _write_jsonl(folder / "chunks.jsonl", chunks)
     _write_jsonl(folder / "units.jsonl", units)
+    write_texts(corpus, folder / TEXTS_DIR)
     manifest = _manifest(settings, corpus, model_dir, model_sha, chunks, units, embedder.dimension, search)
     # The manifest goes last: its presence is what marks the folder as a complete index.
     (folder / MANIFEST_FILE).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
@@ -229,7 +231,7 @@ def _manifest(settings, corpus, model_dir: Path, model_sha: str, chunks, units, 
         model_mtime_ns=stat.st_mtime_ns,
         dimension=dimension,
         chunker=chunker_params(settings.chunk_max_chars),
-        corpus_files=[CorpusFileInfo(path=f.path, sha256=f.sha256) for f in corpus.files],
+        corpus_files=corpus.file_infos(),
         metadata_sha256=_metadata_hash(settings.corpus_dir),
         chunk_count=len(chunks),
         unit_count=len(units),

@@ -35,6 +35,7 @@ class Chunk(_Record):
     end: int
     text: str
     kind: Literal["paragraph", "list", "heading"] = "paragraph"
+    page: int | None = Field(default=None, description="1-based page where the passage starts (PDF), else None.")
 
 
 class Unit(_Record):
@@ -46,6 +47,7 @@ class Unit(_Record):
     end: int
     text: str
     kind: Literal["sentence", "list", "heading"] = "sentence"
+    page: int | None = Field(default=None, description="1-based page where the span starts (PDF), else None.")
 
 
 class Hit(_Record):
@@ -74,9 +76,11 @@ class Citation(_Record):
     title: str
     section: str
     chunk_id: str
-    start: int = Field(description="Start offset of the quote in the stored corpus file.")
-    end: int = Field(description="End offset of the quote in the stored corpus file.")
-    quote: str = Field(description="Exactly file_text[start:end].")
+    start: int = Field(description="Start offset of the quote in the stored text of the corpus file.")
+    end: int = Field(description="End offset of the quote in the stored text of the corpus file.")
+    quote: str = Field(description="Exactly stored_text[start:end].")
+    page: int | None = Field(default=None, description="1-based page of the quote (PDF), else None.")
+    source_path: str = Field(default="", description="The source document, relative to the corpus folder.")
 
 
 class RemovedClaim(_Record):
@@ -114,8 +118,13 @@ class Answer(_Record):
 
 
 class CorpusFileInfo(_Record):
-    path: str
-    sha256: str
+    """One corpus file as the manifest records it."""
+
+    path: str = Field(description="Relative to the corpus folder.")
+    sha256: str = Field(description="Hash of the source file's bytes.")
+    text_sha256: str = Field(default="", description="Hash of the extracted text stored beside the index ('' when skipped).")
+    format: str = Field(default="text", description="text, markdown, pdf, html or docx.")
+    pages: int | None = Field(default=None, description="Number of pages (PDF).")
 
 
 class ChunkSearch(_Record):

@@ -184,6 +184,8 @@ def cite_unit(n: int, unit: Unit, chunk: Chunk) -> Citation:
         start=unit.start,
         end=unit.end,
         quote=unit.text,
+        page=unit.page,
+        source_path=chunk.path,
     )
 
 

@@ -58,7 +58,8 @@ def _print_citations(console: Console, citations: list[Citation]) -> None:
             heading += f" — {citation.section}"
         console.print(Text.assemble((f"[{citation.n}] ", "bold cyan"), heading))
         console.print(Text(f"    “{_one_line(citation.quote)}”", style="green"))
-        location = f"    {citation.doc_id}, characters {citation.start}–{citation.end}"
+        page = f", p. {citation.page}" if citation.page is not None else ""
+        location = f"    {citation.doc_id}{page}, characters {citation.start}–{citation.end}"
         console.print(Text(location, style="dim"))
 
 

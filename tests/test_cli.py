@@ -20,7 +20,7 @@ from pdqa.settings import PROJECT_ROOT
 AUTHORS_QUESTION = "Who wrote the Innovation in Action report?"
 UNANSWERED_QUESTION = "How many pilot sites were there?"
 CORPUS_NAME = "innovation-in-action.txt"
-CITATION_KEYS = {"n", "doc_id", "title", "section", "chunk_id", "start", "end", "quote"}
+CITATION_KEYS = {"n", "doc_id", "title", "section", "chunk_id", "start", "end", "quote", "page", "source_path"}
 
 
 # ---------------------------------------------------------------- helpers
@@ -386,7 +386,8 @@ def test_corpus_list_json_has_one_row_per_document(built_settings):
     corpus_file = built_settings.corpus_dir / CORPUS_NAME
     digest = hashlib.sha256(corpus_file.read_bytes()).hexdigest()
     for row in rows:
-        assert set(row) == {"doc_id", "title", "path", "sha256", "chunks"}
+        assert set(row) == {"doc_id", "title", "path", "format", "pages", "sha256", "chunks"}
+        assert (row["format"], row["pages"]) == ("text", None)
         assert row["chunks"] > 0
         assert row["sha256"] == digest
         shown = Path(row["path"])
@@ -401,7 +402,7 @@ def test_corpus_list_human_names_each_document(built_settings):
     lines = result.stdout.splitlines()
     assert len(lines) == 2 * len(rows)
     for row, (first, second) in zip(rows, zip(lines[::2], lines[1::2])):
-        assert first.startswith(f"{row['doc_id']}  ({row['chunks']} chunks, ")
+        assert first.startswith(f"{row['doc_id']}  (text, {row['chunks']} chunks, ")
         assert row["sha256"][:12] in first
         assert second.strip() == row["title"]
 
@@ -556,3 +557,30 @@ def test_corpus_option_answers_over_that_folder_with_its_own_index(user_cache, t
     assert garden_status["path"] != other_status["path"]
     assert garden_status["built"] and not garden_status["stale"]
     assert not other_status["built"]
+
+
+def test_corpus_add_list_and_remove(tmp_path):
+    source = tmp_path / "paper.md"
+    source.write_text("# A paper on gardens\n\nThe greenhouse was built in 1921.\n", encoding="utf-8")
+    corpus_dir = tmp_path / "corpus"
+    added = invoke(["--corpus", str(corpus_dir), "corpus", "add", str(source)])
+    assert_ok(added)
+    assert added.stdout.startswith("Added paper: A paper on gardens (")
+    listed = json.loads(invoke(["--corpus", str(corpus_dir), "corpus", "list", "--json"]).stdout)
+    assert [(row["doc_id"], row["format"], row["chunks"]) for row in listed] == [("paper", "markdown", 1)]
+    removed = invoke(["--corpus", str(corpus_dir), "corpus", "remove", "paper"])
+    assert_ok(removed)
+    assert sorted(removed.stdout.splitlines()) == [f"Removed {corpus_dir / 'paper.md'}", f"Removed {corpus_dir / 'paper.meta.json'}"]
+    assert list(corpus_dir.iterdir()) == []
+
+
+def test_corpus_add_of_an_unsupported_file_is_one_line_error(tmp_path):
+    source = tmp_path / "sheet.xlsx"
+    source.write_bytes(b"x")
+    result = invoke(["--corpus", str(tmp_path / "corpus"), "corpus", "add", str(source)])
+    assert_one_line_error(result, "unsupported document format: sheet.xlsx")
+
+
+def test_corpus_remove_of_an_unknown_document_is_one_line_error(built_settings):
+    result = invoke(["corpus", "remove", "nope"], built_settings)
+    assert_one_line_error(result, "no document 'nope'", "innovation-in-action")

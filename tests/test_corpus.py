@@ -236,3 +236,131 @@ def test_file_that_is_not_utf8_raises_corpus_error(tmp_path):
     (tmp_path / "latin1.txt").write_bytes("Caf\u00e9 notes\n".encode("latin-1"))
     with pytest.raises(CorpusError):
         load_corpus(tmp_path)
+
+
+# ---------------------------------------------------------------- PDF, HTML and DOCX files
+
+
+@pytest.fixture
+def documents_folder(tmp_path) -> Path:
+    """A corpus folder of a report PDF, an HTML page, a DOCX and a scanned PDF."""
+    import documents as docs
+
+    return docs.make_corpus(tmp_path / "corpus")
+
+
+def test_documents_are_read_with_their_own_titles_and_the_scan_is_skipped(documents_folder):
+    from pdqa.errors import CorpusWarning
+
+    with pytest.warns(CorpusWarning, match=r"^skipped scan\.pdf: the PDF has no text layer"):
+        corpus = load_corpus(documents_folder)
+    assert [f.path for f in corpus.files] == ["notes.docx", "page.html", "report.pdf"]
+    assert [(d.doc_id, d.title) for d in corpus.documents] == [
+        ("notes", "Innovation in Action"), ("page", "Innovation in Action"), ("report", "Innovation in Action")]
+    assert [info.path for info in corpus.skipped] == ["scan.pdf"]
+    assert [info.path for info in corpus.file_infos()] == ["notes.docx", "page.html", "report.pdf", "scan.pdf"]
+
+
+def test_page_of_an_offset_in_a_pdf(documents_folder):
+    import documents as docs
+
+    with pytest.warns(UserWarning):
+        corpus = load_corpus(documents_folder)
+    report = corpus.text_of("report.pdf")
+    assert corpus.page_at("report.pdf", report.index(docs.CONTRACT)) == 3
+    assert corpus.page_at("page.html", 0) is None
+
+
+def test_folder_of_scans_only_raises_corpus_error(tmp_path):
+    import documents as docs
+
+    docs.make_scanned_pdf(tmp_path / "scan.pdf")
+    with pytest.warns(UserWarning), pytest.raises(CorpusError, match="no document with text"):
+        load_corpus(tmp_path)
+
+
+# ---------------------------------------------------------------- corpus add / remove
+
+
+def test_add_copies_the_file_with_its_title_in_metadata(corpus_copy, tmp_path):
+    import documents as docs
+
+    from pdqa.corpus import add_files
+
+    source = docs.make_docx(tmp_path / "notes.docx")
+    (document,) = add_files(corpus_copy, [source])
+    assert (document.doc_id, document.title) == ("notes", docs.TITLE)
+    assert (corpus_copy / "notes.docx").read_bytes() == source.read_bytes()
+    assert not (corpus_copy / "notes.docx").is_symlink()
+    meta = json.loads((corpus_copy / "notes.meta.json").read_text(encoding="utf-8"))
+    assert meta["documents"] == [{"doc_id": "notes", "title": docs.TITLE}]
+    assert "notes" in [d.doc_id for d in load_corpus(corpus_copy).documents]
+
+
+def test_add_with_link_makes_a_symlink_to_the_source(tmp_path):
+    from pdqa.corpus import add_files
+
+    source = tmp_path / "outside" / "paper.md"
+    source.parent.mkdir()
+    source.write_text("# A paper\n\nIt says one thing.\n", encoding="utf-8")
+    add_files(tmp_path / "corpus", [source], link=True)
+    assert (tmp_path / "corpus" / "paper.md").resolve() == source.resolve()
+    (document,) = load_corpus(tmp_path / "corpus").documents
+    assert document.title == "A paper"
+
+
+def test_add_into_a_new_folder_creates_it(tmp_path):
+    from pdqa.corpus import add_files
+
+    source = tmp_path / "a.txt"
+    source.write_text("Alpha\n\nSome text.\n", encoding="utf-8")
+    add_files(tmp_path / "new" / "corpus", [source])
+    assert (tmp_path / "new" / "corpus" / "a.txt").is_file()
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.txt", None, "no such file"),
+    ("sheet.xlsx", b"x", "unsupported document format"),
+    ("innovation-in-action.txt", b"Again\n", "already in the corpus folder"),
+])
+def test_add_refuses_bad_files_and_writes_nothing(corpus_copy, tmp_path, name, content, message):
+    from pdqa.corpus import add_files
+
+    good = tmp_path / "good.txt"
+    good.write_text("Good\n\nFine text.\n", encoding="utf-8")
+    bad = tmp_path / "elsewhere" / name
+    bad.parent.mkdir()
+    if content is not None:
+        bad.write_bytes(content)
+    before = sorted(p.name for p in corpus_copy.iterdir())
+    with pytest.raises(CorpusError, match=message):
+        add_files(corpus_copy, [good, bad])
+    assert sorted(p.name for p in corpus_copy.iterdir()) == before
+
+
+def test_remove_deletes_the_file_and_its_metadata(corpus_copy, tmp_path):
+    from pdqa.corpus import add_files, remove_document
+
+    source = tmp_path / "extra.md"
+    source.write_text("# Extra\n\nMore text.\n", encoding="utf-8")
+    add_files(corpus_copy, [source], link=True)
+    removed = remove_document(corpus_copy, "extra")
+    assert sorted(p.name for p in removed) == ["extra.md", "extra.meta.json"]
+    assert not (corpus_copy / "extra.md").is_symlink() and not (corpus_copy / "extra.meta.json").exists()
+    assert source.is_file()  # a linked file's source is left alone
+
+
+def test_remove_refuses_a_document_sharing_its_file(corpus_copy):
+    from pdqa.corpus import remove_document
+
+    with pytest.raises(CorpusError, match="also holds opd-vacancy"):
+        remove_document(corpus_copy, "innovation-in-action")
+    assert (corpus_copy / CORPUS_NAME).is_file()
+
+
+def test_remove_of_an_unknown_document_names_the_known_ones(corpus_copy):
+    from pdqa.corpus import remove_document
+
+    with pytest.raises(CorpusError, match="no document 'nope'") as raised:
+        remove_document(corpus_copy, "nope")
+    assert "innovation-in-action, opd-vacancy" in raised.value.hint
