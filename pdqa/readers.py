@@ -278,7 +278,9 @@ def _blocks(page: list[_PdfLine], body_size: float, pitch: float) -> list[str]:
 
 def _starts_paragraph(previous: _PdfLine, line: _PdfLine, pitch: float) -> bool:
     step = previous.baseline - line.baseline
-    return step <= 0 or step > PARAGRAPH_PITCH_RATIO * pitch or bool(BULLET_START_RE.match(line.text))
+    if step <= 0:  # up to the top of the next column: a new paragraph unless a sentence runs on
+        return previous.text.endswith((".", "!", "?", ":"))
+    return step > PARAGRAPH_PITCH_RATIO * pitch or bool(BULLET_START_RE.match(line.text))
 
 
 def _join(paragraph: str, line: str) -> str:

@@ -120,8 +120,8 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Field(
         default_factory=default_corpus_dir,
-        description="Folder of .txt/.md corpus files, each with an optional <name>.meta.json; "
-        "default: the bundled report.",
+        description="Folder of documents (.txt, .md, .pdf, .html, .docx), each with an optional "
+        "<name>.meta.json; default: the bundled report.",
     )
     index_dir: Path | None = Field(
         default=None,

@@ -86,9 +86,10 @@ def make_pdf(path: Path) -> Path:
     pdf.add_page()
     _pdf_heading(pdf, SECTIONS[1], 14)
     pdf.set_font("Helvetica", size=11)
-    with pdf.text_columns(ncols=2, gutter=10) as columns:
+    with pdf.text_columns(ncols=2, gutter=10, balance=True) as columns:
         for text in (MODELS, PREVENTION + " " + MODELS, SAVINGS):
-            columns.write(text=text + "\n\n")
+            with columns.paragraph(bottom_margin=5) as paragraph:
+                paragraph.write(text=text)
     pdf.add_page()
     _pdf_heading(pdf, SECTIONS[2], 14)
     _pdf_paragraph(pdf, CONTRACT)
