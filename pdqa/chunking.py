@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .corpus import Corpus
 from .models import Chunk, DocumentInfo, Unit
+from .readers import CODE_SHA256 as READERS_CODE_SHA256
 
 CHUNKER_NAME = "pdqa-structure-v1"
 _CODE_SHA256 = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
@@ -57,10 +58,16 @@ class _Block:
 def chunker_params(max_chars: int) -> dict[str, int | str]:
     """The parameters recorded in the index manifest; a change makes the index stale.
 
-    The hash of this module's source is included so that a change to the chunking rules
-    invalidates indexes built with the old rules, without anyone remembering to bump a version.
+    The hashes of this module's and readers.py's source are included so that a change to the
+    chunking or extraction rules invalidates indexes built with the old rules, without anyone
+    remembering to bump a version.
     """
-    return {"name": CHUNKER_NAME, "max_chars": max_chars, "code_sha256": _CODE_SHA256[:16]}
+    return {
+        "name": CHUNKER_NAME,
+        "max_chars": max_chars,
+        "code_sha256": _CODE_SHA256[:16],
+        "readers_sha256": READERS_CODE_SHA256[:16],
+    }
 
 
 def chunk_corpus(corpus: Corpus, max_chars: int) -> tuple[list[Chunk], list[Unit]]:

@@ -335,8 +335,12 @@ def corpus_add(files, link):
     The index is rebuilt by the next `pdqa index build` or question.
     """
     from .corpus import add_files
+    from .settings import BUNDLED_CORPUS_DIR
 
     settings = _settings()
+    if settings.corpus_dir.resolve() == BUNDLED_CORPUS_DIR.resolve():
+        raise click.ClickException("the bundled corpus is part of the installed package; "
+                                   "add files to your own folder with `pdqa --corpus DIR corpus add`")
     for document in add_files(settings.corpus_dir, list(files), link=link):
         click.echo(f"Added {document.doc_id}: {document.title} ({settings.corpus_dir / document.path})")
 

@@ -9,6 +9,7 @@ Each reader library is imported only when a file of its format is read.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from bisect import bisect_right
 from collections import Counter
@@ -18,6 +19,8 @@ from statistics import median
 
 from .errors import CorpusError
 
+# Part of the chunker parameters in the manifest: a change to how text is extracted makes indexes stale.
+CODE_SHA256 = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 FORMATS = {".txt": "text", ".md": "markdown", ".pdf": "pdf", ".html": "html", ".htm": "html", ".docx": "docx"}
 # A line alone at a page edge that is only a page number: "7", "Page 7", "7 of 12", "- 7 -".
 PAGE_NUMBER_RE = re.compile(r"^[\W_]*(page\s+)?\d{1,4}(\s*(of|/)\s*\d{1,4})?[\W_]*$", re.IGNORECASE)
@@ -89,7 +92,7 @@ def read_document(path: Path) -> Extracted:
     except Exception as exc:  # each library has its own errors for a damaged file
         raise CorpusError(f"cannot read {kind} file {path}: {_first_line(exc)}") from exc
     if kind not in ("text", "markdown") and not extracted.text.strip():
-        raise NoText(f"no text in {path.name}")
+        raise NoText(f"{path.name}: no text found")
     return extracted
 
 
@@ -108,7 +111,7 @@ def _read_plain(path: Path) -> Extracted:
 def _read_html(path: Path) -> Extracted:
     import trafilatura
 
-    html = path.read_bytes().decode("utf-8", errors="replace")
+    html = path.read_bytes()  # bytes: trafilatura detects the page's encoding itself
     text = trafilatura.extract(html, output_format="markdown", include_tables=True, include_comments=False)
     metadata = trafilatura.extract_metadata(html)
     return Extracted(text=(text or "").strip() + "\n", format="html", title=(metadata and metadata.title) or "")

@@ -584,3 +584,16 @@ def test_corpus_add_of_an_unsupported_file_is_one_line_error(tmp_path):
 def test_corpus_remove_of_an_unknown_document_is_one_line_error(built_settings):
     result = invoke(["corpus", "remove", "nope"], built_settings)
     assert_one_line_error(result, "no document 'nope'", "innovation-in-action")
+
+
+def test_corpus_add_refuses_to_write_into_the_installed_package(tmp_path, monkeypatch):
+    from pdqa import settings as settings_module
+
+    bundled = tmp_path / "site-packages" / "pdqa" / "bundled_corpus"
+    bundled.mkdir(parents=True)
+    monkeypatch.setattr(settings_module, "BUNDLED_CORPUS_DIR", bundled)
+    source = tmp_path / "paper.md"
+    source.write_text("# Paper\n\nText.\n", encoding="utf-8")
+    result = invoke(["--corpus", str(bundled), "corpus", "add", str(source)])
+    assert_one_line_error(result, "the bundled corpus is part of the installed package", "--corpus DIR")
+    assert list(bundled.iterdir()) == []
