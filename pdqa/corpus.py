@@ -20,7 +20,9 @@ import hashlib
 import json
 import shutil
 import warnings
+from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -75,16 +77,20 @@ class Corpus:
     documents: list[DocumentInfo]
     skipped: tuple[CorpusFileInfo, ...] = ()
 
+    @cached_property
+    def _file_by_path(self) -> dict[str, CorpusFile]:
+        # Looked up once per chunk and unit: a scan of the file list would be quadratic.
+        return {corpus_file.path: corpus_file for corpus_file in self.files}
+
     def text_of(self, path: str) -> str:
         """Return the full text of the corpus file at ``path`` (relative to the corpus root)."""
-        for corpus_file in self.files:
-            if corpus_file.path == path:
-                return corpus_file.text
-        raise CorpusError(f"no corpus file {path!r}")
+        if path not in self._file_by_path:
+            raise CorpusError(f"no corpus file {path!r}")
+        return self._file_by_path[path].text
 
     def page_at(self, path: str, offset: int) -> int | None:
         """The 1-based page of ``offset`` in the corpus file at ``path`` (PDF), else None."""
-        return next(f.extracted.page_at(offset) for f in self.files if f.path == path)
+        return self._file_by_path[path].extracted.page_at(offset)
 
     def file_infos(self) -> list[CorpusFileInfo]:
         """What the index manifest records of every corpus file, skipped ones included."""
@@ -227,6 +233,7 @@ def list_documents(corpus_dir: Path, max_chars: int, project_root: Path) -> list
 
     corpus = load_corpus(corpus_dir)
     chunks, _ = chunk_corpus(corpus, max_chars)
+    chunk_counts = Counter(chunk.doc_id for chunk in chunks)
     files = {f.path: f for f in corpus.files}
     return [
         {
@@ -236,7 +243,7 @@ def list_documents(corpus_dir: Path, max_chars: int, project_root: Path) -> list
             "format": files[document.path].extracted.format,
             "pages": files[document.path].extracted.pages,
             "sha256": files[document.path].sha256,
-            "chunks": sum(1 for chunk in chunks if chunk.doc_id == document.doc_id),
+            "chunks": chunk_counts[document.doc_id],
         }
         for document in corpus.documents
     ]
