@@ -61,6 +61,7 @@ class Hit(_Record):
     start: int
     end: int
     text: str
+    page: int | None = Field(default=None, description="1-based page where the passage starts (PDF), else None.")
     score: float = Field(description="Reciprocal-rank-fusion score.")
     dense_score: float | None = Field(description="Cosine similarity, None when not in the dense top list.")
     dense_rank: int | None

@@ -75,7 +75,8 @@ def print_hits(console: Console, hits: list[Hit]) -> None:
             f" | bm25 {_component(hit.bm25_score, hit.bm25_rank)}"
         )
         console.print(Text.assemble((f"{hit.rank}. ", "bold cyan"), (scores, "dim")))
-        console.print(Text(f"   {hit.doc_id} — {hit.section}", style="cyan"))
+        page = f", p. {hit.page}" if hit.page is not None else ""
+        console.print(Text(f"   {hit.doc_id}{page} — {hit.section}", style="cyan"))
         console.print(Text(f"   {_one_line(hit.text)}"))
 
 

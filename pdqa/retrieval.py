@@ -101,6 +101,7 @@ class HybridRetriever:
             start=chunk.start,
             end=chunk.end,
             text=chunk.text,
+            page=chunk.page,
             score=score,
             dense_score=dense.score if dense else None,
             dense_rank=dense.rank if dense else None,

@@ -111,3 +111,20 @@ def test_corpus_list_shows_format_pages_and_chunks(documents_settings):
     assert (rows["notes"]["format"], rows["notes"]["pages"]) == ("docx", None)
     assert all(row["chunks"] > 0 for row in rows.values())
     assert result.stderr.strip() == "Warning: skipped scan.pdf: the PDF has no text layer (a scan?); OCR is not supported"
+
+
+def test_hits_carry_the_page_of_pdf_passages_only(documents_qa):
+    hits = documents_qa.retrieve(CASES[2][0], k=20)
+    pages = {hit.doc_id: set() for hit in hits}
+    for hit in hits:
+        pages[hit.doc_id].add(hit.page)
+    assert pages["report"] <= {1, 2, 3} and len(pages["report"]) > 1
+    assert all(pages[doc] == {None} for doc in pages if doc != "report")
+    contract = next(hit for hit in hits if docs.CONTRACT in hit.text)
+    assert contract.page == 3
+
+
+def test_retrieve_human_output_shows_the_page(documents_settings):
+    result = _invoke(documents_settings, ["retrieve", CASES[2][0]])
+    assert result.exit_code == 0, result.output
+    assert f"report, p. 3 — {docs.SECTIONS[2]}" in result.stdout
