@@ -27,13 +27,18 @@ PAGE_NUMBER_RE = re.compile(r"^[\W_]*(page\s+)?\d{1,4}(\s*(of|/)\s*\d{1,4})?[\W_
 BULLET_START_RE = re.compile(r"^([•*\-–·]|\d{1,2}[.)])\s")
 # pdfium marks a hyphen it found at a line end (and joined the lines) with one of these.
 SOFT_HYPHENS = "\x02\ufffe\u00ad"
-# Lines edging a page that repeat on at least this share of pages are running headers/footers.
+# These layout constants were not tuned on pdqa's test documents (which would make the tests
+# unable to fail); they sit between what typesetting conventions put on either side.
+# Lines edging a page that repeat on at least this share of pages are running headers/footers:
+# a repeated line on most pages, not a phrase two pages happen to share.
 RUNNING_SHARE = 0.6
 EDGE_LINES = 2
-# A line this much larger than the body text is a heading; a baseline step this much larger than
-# the usual line pitch (or a step upwards, to the next column) starts a new paragraph.
+# A line this much larger than the body text is a heading: heading sizes are conventionally
+# ≥ 1.2× the body (12 pt on 10 pt), while bold or italic body text has the body's size.
 HEADING_SIZE_RATIO = 1.15
 HEADING_MAX_CHARS = 120
+# A baseline step this much larger than the usual line pitch starts a paragraph: line spacing is
+# 1.0–1.2× the usual pitch within a paragraph, and a paragraph gap adds at least half a line.
 PARAGRAPH_PITCH_RATIO = 1.3
 
 
