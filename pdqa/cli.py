@@ -259,7 +259,7 @@ def index():
 
 
 @index.command("build")
-@click.option("--force", is_flag=True, help="Rebuild even when the index is up to date.")
+@click.option("--force", is_flag=True, help="Rebuild everything, the ONNX encoder too, even when the index is up to date.")
 def index_build(force):
     """Build the index for the corpus (atomically: a failed build keeps the old one)."""
     from .index import build_index, index_status
@@ -270,7 +270,7 @@ def index_build(force):
         click.echo(f"Index at {status.path} is up to date (use --force to rebuild).")
         return
     with _progress() as report:
-        manifest = build_index(settings, report)
+        manifest = build_index(settings, report, reuse_vectors=not force)
     click.echo(
         f"Built index at {settings.index_dir}: {manifest.chunk_count} chunks, "
         f"{manifest.unit_count} sentences/lists from {len(manifest.corpus_files)} file(s)."
@@ -279,11 +279,16 @@ def index_build(force):
 
 @index.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def index_status_command(as_json):
-    """Say whether the index is built and fresh, and if not, why. Exits 1 when it is not."""
+@click.option("--verify", is_flag=True, help="Hash every index file, the 90 MB encoder too (slower).")
+def index_status_command(as_json, verify):
+    """Say whether the index is built, intact and fresh, and if not, why. Exits 1 when it is not.
+
+    Every load checks the size of each index file and the hash of the chunk stores; --verify
+    also hashes the vectors and the encoder.
+    """
     from .index import describe, index_status
 
-    status = index_status(_settings())
+    status = index_status(_settings(), verify=verify)
     if as_json:
         click.echo(json.dumps(describe(status), indent=2))
     elif not status.built:

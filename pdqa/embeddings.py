@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import BackendUnavailable
+from .errors import BackendUnavailable, IndexCorrupt
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # the model's max_seq_length; both encoders truncate the same way
@@ -87,10 +87,14 @@ class OnnxEmbedder:
 
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(
-            str(encoder_dir / ONNX_FILE), options, providers=["CPUExecutionProvider"]
-        )
-        self.tokenizer = Tokenizer.from_file(str(encoder_dir / TOKENIZER_FILE))
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(encoder_dir / ONNX_FILE), options, providers=["CPUExecutionProvider"]
+            )
+            self.tokenizer = Tokenizer.from_file(str(encoder_dir / TOKENIZER_FILE))
+        except Exception as exc:  # onnxruntime and tokenizers raise their own exception types
+            first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise IndexCorrupt(f"cannot load the query encoder in {encoder_dir}: {first_line}") from exc
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()  # each batch is padded to its own longest text in _run
 

@@ -46,6 +46,12 @@ class IndexCorrupt(PdqaError):
     hint = "Run `pdqa index build --force` to rebuild it."
 
 
+class IndexUnwritable(PdqaError):
+    """The index must be built, but its folder cannot be written (read-only, no permission)."""
+
+    hint = "Point PDQA_INDEX_DIR at a folder you can write, e.g. PDQA_INDEX_DIR=$HOME/pdqa-index."
+
+
 class BackendUnavailable(PdqaError):
     """An optional component (model, LLM server, extra package) cannot be used."""
 

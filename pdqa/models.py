@@ -141,6 +141,13 @@ class ChunkSearch(_Record):
     recall_queries: int = Field(default=0, description="Corpus sentences the recall was measured with.")
 
 
+class IndexFileInfo(_Record):
+    """Size and hash of one file of a built index, as written."""
+
+    sha256: str
+    size: int
+
+
 class Manifest(_Record):
     """What an index was built from; any difference with the present means the index is stale."""
 
@@ -160,3 +167,6 @@ class Manifest(_Record):
         default_factory=lambda: ChunkSearch(kind="exact"), description="Exact or approximate (HNSW) search."
     )
     built_at: str
+    files: dict[str, IndexFileInfo] = Field(
+        default_factory=dict, description="Every index file (path relative to the index folder) as written."
+    )

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from .errors import BackendUnavailable, IndexNotBuilt, IndexStale, InvalidQuestion, LLMFallbackWarning
+from .errors import BackendUnavailable, IndexCorrupt, IndexNotBuilt, IndexStale, InvalidQuestion, LLMFallbackWarning
 from .extractive import Candidate, Draft, ExtractiveAnswerer
 from .generate import NOT_FOUND, generate
 from .index import IndexData, Progress, build_index, load_index
@@ -28,8 +28,8 @@ class QA:
 
     Args:
         settings: pdqa settings; default: read from ``PDQA_*`` environment variables.
-        rebuild: False raises IndexNotBuilt/IndexStale when the index is missing or stale;
-            "auto" builds it in that case; True always rebuilds first.
+        rebuild: False raises IndexNotBuilt/IndexStale/IndexCorrupt when the index is missing,
+            stale or damaged; "auto" builds it in that case; True always rebuilds first.
         progress: Called with build progress when a build happens.
         llm: A LlamaIndex LLM to write answers with, used instead of the one
             ``settings.llm`` names (tests pass a scripted fake here).
@@ -72,7 +72,7 @@ class QA:
             return load_index(self.settings, check=False)
         try:
             return load_index(self.settings)
-        except (IndexNotBuilt, IndexStale):
+        except (IndexNotBuilt, IndexStale, IndexCorrupt):
             if rebuild != "auto":
                 raise
         build_index(self.settings, progress)

@@ -494,9 +494,10 @@ def test_retrieve_rebuilds_index_with_garbage_manifest(scratch_settings):
     assert invoke(["index", "status"], scratch_settings).exit_code == 0
 
 
-def test_unreadable_chunk_store_is_one_line_error(scratch_settings):
-    # The manifest is intact, so the index looks fresh; reading its chunk store then fails.
-    (scratch_settings.index_dir / "chunks.jsonl").write_text("garbage\n", encoding="utf-8")
+def test_unreadable_vectors_of_the_right_size_are_one_line_error(scratch_settings):
+    # Sizes and the chunk stores' hashes match, so the index looks intact; reading FAISS then fails.
+    path = scratch_settings.index_dir / "chunks.faiss"
+    path.write_bytes(b"\0" * path.stat().st_size)
     result = invoke(["ask", AUTHORS_QUESTION], scratch_settings)
     assert_one_line_error(result, "cannot read index", "index build --force")
 

@@ -36,6 +36,18 @@ def wait_until(condition, what: str, timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
+def assert_error_after_progress(result, *fragments):
+    """A failed build: the progress bar (which must not say "done"), then one 'Error: ...' line."""
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    *progress, last = result.stderr.splitlines()
+    assert last.startswith("Error: ")
+    for fragment in fragments:
+        assert fragment in last
+    assert all(line.startswith("building index: ") and " done " not in line for line in progress), progress
+
+
 # ---------------------------------------------------------------- settings (case 16)
 
 
@@ -155,3 +167,77 @@ def test_retrieve_with_out_of_range_k_is_refused(qa, k):
 
 def test_retrieve_with_k_returns_k_hits(qa):
     assert len(qa.retrieve(AUTHORS_QUESTION, k=2)) == 2
+
+
+# ---------------------------------------------------------------- index files (cases 6, 10, 11, 12, 17)
+
+
+def test_status_names_a_missing_index_file(scratch_settings):
+    (scratch_settings.index_dir / "chunks.faiss").unlink()
+    result = invoke(["index", "status"], scratch_settings)
+    assert result.exit_code == 1
+    assert result.stdout.strip() == f"Index at {scratch_settings.index_dir}: not usable (missing index file chunks.faiss)."
+
+
+def test_status_verify_names_a_damaged_encoder(scratch_settings):
+    path = scratch_settings.index_dir / "encoder" / "tokenizer.json"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('"[CLS]"', '"[XYZ]"', 1), encoding="utf-8")  # same size
+    assert invoke(["index", "status"], scratch_settings).exit_code == 0
+    result = invoke(["index", "status", "--verify"], scratch_settings)
+    assert result.exit_code == 1
+    assert "encoder/tokenizer.json was changed after the build" in result.stdout
+
+
+def test_ask_rebuilds_an_edited_chunk_store_and_says_which_file(scratch_settings, corpus_text):
+    path = scratch_settings.index_dir / "chunks.jsonl"
+    path.write_text(path.read_text(encoding="utf-8").replace("12 months", "99 months"), encoding="utf-8")
+    result = invoke(["ask", "--json", "How long is the initial contract?"], scratch_settings)
+    assert result.exit_code == 0, result.output
+    assert "index file chunks.jsonl was changed after the build" in result.stderr
+    answer = json.loads(result.stdout)
+    assert "99 months" not in result.stdout
+    for citation in answer["citations"]:
+        assert corpus_text[citation["start"] : citation["end"]] == citation["quote"]
+
+
+def _refuse_writes_under(folder: Path, monkeypatch) -> None:
+    """Make every write below ``folder`` fail as in a read-only folder (root ignores file modes)."""
+    import builtins
+
+    real_open, real_path_open, real_os_open = builtins.open, Path.open, os.open
+
+    def writes(mode) -> bool:
+        return any(flag in str(mode) for flag in "wax+")
+
+    def guarded_open(file, mode="r", *args, **kwargs):
+        if str(file).startswith(str(folder)) and writes(mode):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    def guarded_path_open(self, mode="r", *args, **kwargs):
+        return guarded_open(self, mode, *args, **kwargs) if writes(mode) else real_path_open(self, mode, *args, **kwargs)
+
+    def guarded_os_open(path, flags, *args, **kwargs):
+        if str(path).startswith(str(folder)) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_os_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(Path, "open", guarded_path_open)
+    monkeypatch.setattr(os, "open", guarded_os_open)
+
+
+def test_build_in_a_read_only_folder_is_one_line_error_with_a_hint(built_settings, tmp_path, monkeypatch):
+    settings = built_settings.model_copy(update={"index_dir": tmp_path / "ro" / "index"})
+    (tmp_path / "ro").mkdir()
+    _refuse_writes_under(tmp_path / "ro", monkeypatch)
+    result = invoke(["index", "build"], settings)
+    assert_error_after_progress(result, f"cannot build the index in {tmp_path / 'ro'}: Permission denied", "PDQA_INDEX_DIR")
+
+
+def test_ask_on_a_usable_index_in_a_read_only_folder_answers(scratch_settings, monkeypatch):
+    _refuse_writes_under(scratch_settings.index_dir.parent, monkeypatch)
+    result = invoke(["ask", "--json", AUTHORS_QUESTION], scratch_settings)
+    assert result.exit_code == 0, result.output
+    assert "Rex Haigh" in json.loads(result.stdout)["answer"]

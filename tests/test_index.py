@@ -12,8 +12,8 @@ import pytest
 import pdqa.index
 from pdqa.chunking import chunker_params
 from pdqa.embeddings import default_model_dir
-from pdqa.errors import IndexCorrupt, IndexNotBuilt, IndexStale
-from pdqa.index import build_index, index_status, load_index, read_manifest
+from pdqa.errors import IndexCorrupt, IndexNotBuilt, IndexStale, IndexUnwritable
+from pdqa.index import INDEX_FILES, build_index, index_status, load_index, read_manifest
 from pdqa.qa import QA
 
 CORPUS_NAME = "innovation-in-action.txt"
@@ -528,3 +528,111 @@ def test_build_removes_folders_a_killed_build_left_behind(scratch_settings):
 
     assert _building_leftovers(scratch_settings.index_dir) == []
     assert load_index(scratch_settings).chunks
+
+
+# ---------------------------------------------------------------- file hashes in the manifest
+
+
+def _overwrite_keeping_size(path: Path, offset: int = 1000) -> None:
+    """Flip some bytes in the middle of a file without changing its size."""
+    with path.open("r+b") as handle:
+        handle.seek(offset)
+        data = handle.read(16)
+        handle.seek(offset)
+        handle.write(bytes(b ^ 0xFF for b in data))
+
+
+def test_manifest_records_size_and_sha256_of_every_index_file(built_settings):
+    manifest = read_manifest(built_settings.index_dir)
+    on_disk = {
+        path.relative_to(built_settings.index_dir).as_posix()
+        for path in built_settings.index_dir.rglob("*")
+        if path.is_file() and path.name != "manifest.json"
+    }
+    assert set(manifest.files) == on_disk
+    assert set(INDEX_FILES) | {"texts/innovation-in-action.txt.txt"} <= set(manifest.files)
+    for name, recorded in manifest.files.items():
+        path = built_settings.index_dir / name
+        assert (recorded.size, recorded.sha256) == (path.stat().st_size, _sha256(path))
+
+
+@pytest.mark.parametrize("replacement", ["99", "99 months"])
+def test_edited_chunk_store_is_refused_not_quoted(scratch_settings, replacement):
+    path = scratch_settings.index_dir / "chunks.jsonl"
+    text = path.read_text(encoding="utf-8")
+    assert "initially for 12 months" in text
+    path.write_text(text.replace("initially for 12 months", f"initially for {replacement} months"), encoding="utf-8")
+
+    with pytest.raises(IndexCorrupt, match="index file chunks.jsonl") as caught:
+        QA(scratch_settings)
+    assert "index build --force" in caught.value.hint
+    status = index_status(scratch_settings)
+    assert (status.built, status.stale) == (False, True)
+    assert any("chunks.jsonl" in reason for reason in status.reasons)
+
+
+def test_qa_auto_rebuilds_an_edited_chunk_store_and_quotes_the_file(scratch_settings, corpus_text):
+    path = scratch_settings.index_dir / "chunks.jsonl"
+    path.write_text(path.read_text(encoding="utf-8").replace("12 months", "99 months"), encoding="utf-8")
+    answer = QA(scratch_settings, rebuild="auto").ask("How long is the initial contract?")
+    assert answer.citations
+    for citation in answer.citations:
+        assert corpus_text[citation.start : citation.end] == citation.quote
+    assert "99 months" not in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["chunks.faiss", "units.npy", "encoder/tokenizer.json"])
+def test_missing_index_file_is_named_by_status(scratch_settings, name):
+    (scratch_settings.index_dir / name).unlink()
+    status = index_status(scratch_settings)
+    assert (status.built, status.stale) == (False, True)
+    assert status.reasons == [f"missing index file {name}"]
+
+
+@pytest.mark.parametrize("name", ["encoder/model.onnx", "encoder/tokenizer.json"])
+def test_truncated_encoder_file_is_named_by_status_and_load(scratch_settings, name):
+    path = scratch_settings.index_dir / name
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        handle.truncate(size // 2)
+    assert index_status(scratch_settings).reasons == [
+        f"index file {name} has {size // 2} bytes, not the {size} it was built with"
+    ]
+    with pytest.raises(IndexCorrupt, match=f"index file {name} has"):
+        load_index(scratch_settings)
+
+
+def test_same_size_damage_to_the_encoder_is_found_by_verify_only(scratch_settings):
+    _overwrite_keeping_size(scratch_settings.index_dir / "encoder" / "model.onnx")
+    assert index_status(scratch_settings).stale is False  # sizes only: a stat per file
+    verified = index_status(scratch_settings, verify=True)
+    assert (verified.built, verified.stale) == (False, True)
+    assert verified.reasons == ["index file encoder/model.onnx was changed after the build (sha256 differs)"]
+
+
+@pytest.mark.slow
+def test_build_does_not_reuse_a_damaged_encoder_or_damaged_vectors(scratch_settings):
+    original = read_manifest(scratch_settings.index_dir).files
+    _overwrite_keeping_size(scratch_settings.index_dir / "encoder" / "model.onnx")
+    _overwrite_keeping_size(scratch_settings.index_dir / "units.npy", offset=200)
+
+    manifest = build_index(scratch_settings)
+
+    for name in ("encoder/model.onnx", "units.npy"):
+        assert manifest.files[name].sha256 == original[name].sha256
+        assert _sha256(scratch_settings.index_dir / name) == original[name].sha256
+    assert index_status(scratch_settings, verify=True).stale is False
+
+
+def test_build_in_a_folder_that_cannot_be_written_is_index_unwritable(built_settings, tmp_path, monkeypatch):
+    settings = built_settings.model_copy(update={"index_dir": tmp_path / "readonly" / "index"})
+    real_open = Path.open
+
+    def refuse_writes(self, mode="r", *args, **kwargs):
+        if str(self).startswith(str(tmp_path / "readonly")) and mode != "r":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse_writes)  # root ignores file modes, so fake them
+    with pytest.raises(IndexUnwritable, match=f"cannot build the index in {tmp_path / 'readonly'}: Permission denied"):
+        build_index(settings)
