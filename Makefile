@@ -10,10 +10,12 @@ export HF_HUB_OFFLINE := 1
 
 # torch==2.13.0 goes first: it is the CPU build on this machine's disk; letting
 # sentence-transformers pull torch would download a multi-GB CUDA build instead.
+# pip is not --quiet: the install takes minutes, and a silent terminal looks like a hang.
 $(STAMP): pyproject.toml
+	@echo "Setting up $(VENV): torch, then pdqa and its test extras (a few minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --progress-bar on torch==2.13.0
+	$(BIN)/pip install --progress-bar on -e '.[test]'
 	$(BIN)/pip check
 	touch $@
 

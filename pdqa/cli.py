@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import PdqaError
+from .errors import CorpusError, PdqaError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -113,8 +113,15 @@ def _open_qa(settings, llm=None):
     why = "; ".join(status.reasons)
     state = "is stale" if status.built else "cannot be used"
     click.echo(f"Index {state} ({why}); building it now.", err=True)
-    with _progress() as report:
-        return QA(settings, rebuild=True, progress=report, llm=llm)
+    try:
+        with _progress() as report:
+            return QA(settings, rebuild=True, progress=report, llm=llm)
+    except CorpusError as exc:
+        if not status.built:
+            raise
+        # One bad corpus file must not block every question: the previous index is intact.
+        click.echo(f"Warning: {exc}; answering from the index built {status.manifest.built_at}.", err=True)
+        return QA(settings, llm=llm, allow_stale=True)
 
 
 def _llm_options(command):
@@ -220,19 +227,40 @@ def ask(question, as_json, top_k, show_hits, show_removed, backend, base_url, mo
     questions = _stdin_questions() if question == ("-",) else [_question(question)]
     qa = _open_qa(settings, _llm_of(settings))
     console = make_console()
+    failed = 0
     for number, text in enumerate(questions):
-        with _fallback_warnings():
-            answer = qa.ask(text, k=top_k)
+        try:
+            with _fallback_warnings():
+                answer = qa.ask(text, k=top_k)
+        except PdqaError as exc:
+            if len(questions) == 1:
+                raise
+            # One bad line of a batch gets its own error; the other questions are still answered.
+            failed += 1
+            _report_failed_question(number + 1, text, exc, as_json)
+            continue
         if as_json:
             click.echo(answer.model_dump_json(indent=None if len(questions) > 1 else 2))
             continue
         if len(questions) > 1:
             console.print(("\n" if number else "") + f"Q: {text}", style="bold magenta", markup=False)
         print_answer(console, answer, show_hits=show_hits, show_removed=show_removed)
+    if failed:
+        raise click.ClickException(f"{failed} of {len(questions)} questions failed")
+
+
+def _report_failed_question(number: int, text: str, exc: PdqaError, as_json: bool) -> None:
+    message = f"{exc} (hint: {exc.hint})" if exc.hint else str(exc)
+    if as_json:  # ensure_ascii: a line of invalid UTF-8 still gives valid JSON
+        click.echo(json.dumps({"question": text, "error": message}))
+    else:
+        click.echo(f"Error: question {number}: {message}", err=True)
 
 
 def _stdin_questions() -> list[str]:
-    questions = [line.strip() for line in sys.stdin if line.strip()]
+    # Bytes that are not UTF-8 become lone surrogates, which that line's question then refuses.
+    lines = (raw.decode("utf-8", "surrogateescape") for raw in sys.stdin.buffer)
+    questions = [line.strip() for line in lines if line.strip()]
     if not questions:
         raise click.ClickException("no questions on standard input (one per line)")
     return questions

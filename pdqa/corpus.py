@@ -109,7 +109,35 @@ def corpus_file_paths(corpus_dir: Path) -> list[Path]:
     paths = sorted(p for p in corpus_dir.iterdir() if p.is_file() and format_of(p) is not None)
     if not paths:
         raise CorpusError(f"no documents ({', '.join(sorted(FORMATS))}) in corpus folder {corpus_dir}")
+    for path in paths:
+        _check_inside(path, corpus_dir)
     return paths
+
+
+def _check_inside(path: Path, corpus_dir: Path) -> None:
+    """Refuse a file that links outside the corpus folder, unless it was added as a link.
+
+    `pdqa corpus add --link` records the link's target as the ``source`` of its metadata; any
+    other link out of the folder (``passwd.txt -> /etc/passwd``) is an error rather than a
+    skipped file: skipping would silently drop a document from the answers, and indexing it
+    would quote a file nobody put in the corpus.
+    """
+    resolved = path.resolve()
+    if resolved.is_relative_to(corpus_dir.resolve()) or _linked_on_purpose(path, resolved):
+        return
+    raise CorpusError(
+        f"corpus file {path.name} links to {resolved}, outside the corpus folder {corpus_dir}",
+        hint="Copy the file into the corpus folder, or add it with `pdqa corpus add --link FILE`.",
+    )
+
+
+def _linked_on_purpose(path: Path, resolved: Path) -> bool:
+    meta = _meta_path(path)
+    try:
+        source = json.loads(meta.read_text(encoding="utf-8")).get("source", "")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return bool(source) and Path(source).resolve() == resolved
 
 
 def file_sha256(path: Path) -> str:
@@ -165,7 +193,11 @@ def _read_meta(path: Path) -> _FileMeta | None:
         return None
     try:
         return _FileMeta.model_validate(json.loads(meta_path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, ValidationError) as exc:
+    except ValidationError as exc:  # name the key: "documents.0.titel: Extra inputs are not permitted"
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "top level"
+        raise CorpusError(f"bad metadata file {meta_path.name}: {where}: {error['msg']}") from exc
+    except (OSError, ValueError) as exc:
         first_line = str(exc).splitlines()[0]
         raise CorpusError(f"bad metadata file {meta_path.name}: {first_line}") from exc
 

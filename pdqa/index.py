@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Collection
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,6 +67,8 @@ STORE_FILES = ("chunks.jsonl", "units.jsonl")
 VECTOR_FILES = ("chunks.faiss", UNIT_VECTORS_FILE)
 ENCODER_FILES = (f"{ENCODER_DIR}/{ONNX_FILE}", f"{ENCODER_DIR}/{TOKENIZER_FILE}")
 INDEX_FILES = (*STORE_FILES, *VECTOR_FILES, *ENCODER_FILES)
+# Most texts embedded between two progress reports.
+EMBED_SLICE = 512
 BUILD_STEPS = ("read corpus", "chunk", "prepare encoder", "embed", "write index")
 
 Progress = Callable[[str, int, int], None]
@@ -195,8 +198,10 @@ def _build_into(folder: Path, settings: Settings, report: Progress, reuse_vector
     embedder = OnnxEmbedder(folder / ENCODER_DIR)
     report(BUILD_STEPS[3], 4, total)
     known = _previous_vectors(settings.index_dir, model_sha) if reuse_vectors else {}
-    chunk_vectors = _embed_new(embedder, [chunk.text for chunk in chunks], known)
-    unit_vectors = _embed_new(embedder, [unit.text for unit in units], known)
+    groups = [[chunk.text for chunk in chunks], [unit.text for unit in units]]
+    embedding = _EmbedProgress(groups, known, lambda detail: report(f"{BUILD_STEPS[3]} {detail}", 4, total))
+    chunk_vectors = _embed_new(embedder, groups[0], known, embedding)
+    unit_vectors = _embed_new(embedder, groups[1], known, embedding)
     report(BUILD_STEPS[4], 5, total)
     search = _write_chunk_index(folder / "chunks.faiss", chunk_vectors, unit_vectors)
     np.save(folder / UNIT_VECTORS_FILE, unit_vectors, allow_pickle=False)
@@ -231,12 +236,31 @@ def _previous_vectors(index_dir: Path, model_sha: str) -> dict[bytes, np.ndarray
     return known
 
 
-def _embed_new(embedder: OnnxEmbedder, texts: list[str], known: dict[bytes, np.ndarray]) -> np.ndarray:
+class _EmbedProgress:
+    """Reports texts embedded of those the build must embed, with rate and time left.
+
+    A large corpus spends minutes in this step; one report at its start said nothing for that long.
+    """
+
+    def __init__(self, groups: list[list[str]], known: dict[bytes, np.ndarray], report: Callable[[str], None]):
+        self.total = len({_text_key(text) for texts in groups for text in texts} - known.keys())
+        self.done, self.started, self.report = 0, time.perf_counter(), report
+
+    def add(self, count: int) -> None:
+        self.done += count
+        rate = self.done / max(time.perf_counter() - self.started, 1e-9)
+        self.report(f"{self.done}/{self.total} texts, {rate:.0f}/s, {(self.total - self.done) / rate:.0f} s left")
+
+
+def _embed_new(embedder: OnnxEmbedder, texts: list[str], known: dict[bytes, np.ndarray], progress) -> np.ndarray:
     """Vectors for ``texts``: known ones reused, each new distinct text embedded once (and learnt)."""
     keys = [_text_key(text) for text in texts]
     new = {key: text for key, text in zip(keys, texts) if key not in known}
-    if new:
-        known.update(zip(new, embedder.embed(list(new.values()))))
+    new_keys, new_texts = list(new), list(new.values())
+    for start in range(0, len(new_texts), EMBED_SLICE):
+        batch = new_texts[start : start + EMBED_SLICE]
+        known.update(zip(new_keys[start : start + EMBED_SLICE], embedder.embed(batch)))
+        progress.add(len(batch))
     if not keys:
         return np.zeros((0, embedder.dimension), dtype=np.float32)
     return np.stack([known[key] for key in keys]).astype(np.float32, copy=False)
@@ -361,7 +385,12 @@ def _corpus_changes(manifest: Manifest, corpus_dir: Path) -> list[str]:
     reasons = [f"corpus file removed: {path}" for path in sorted(indexed.keys() - present.keys())]
     reasons += [f"new corpus file: {path}" for path in sorted(present.keys() - indexed.keys())]
     for path in sorted(indexed.keys() & present.keys()):
-        if file_sha256(present[path]) != indexed[path]:
+        try:
+            changed = file_sha256(present[path]) != indexed[path]
+        except OSError as exc:  # the build will fail on it and name it; the old index still loads
+            reasons.append(f"corpus file unreadable: {path} ({exc.strerror})")
+            continue
+        if changed:
             reasons.append(f"corpus file changed: {path}")
     reasons += _metadata_changes(manifest, corpus_dir)
     return reasons

@@ -35,6 +35,8 @@ class QA:
             ``settings.llm`` names (tests pass a scripted fake here).
         corpus_dir: Answer over this folder instead of ``settings.corpus_dir``; it gets its
             own index (see ``Settings.for_corpus``).
+        allow_stale: Load the index even if the corpus or model changed since it was built
+            (it must still be intact); for answering while a rebuild is impossible.
 
     Raises:
         BackendUnavailable: ``settings.llm`` names a backend that cannot be set up.
@@ -50,12 +52,13 @@ class QA:
         progress: Progress | None = None,
         llm: LLM | None = None,
         corpus_dir: Path | str | None = None,
+        allow_stale: bool = False,
     ):
         settings = settings or Settings()
         self.settings = settings if corpus_dir is None else settings.for_corpus(Path(corpus_dir))
         self.rebuilt = False
         started = time.perf_counter()
-        self.index = self._open_index(rebuild, progress)
+        self.index = self._open_index(rebuild, progress, allow_stale)
         from .embeddings import OnnxEmbedder
 
         self.embedder = OnnxEmbedder(self.index.encoder_dir)
@@ -65,13 +68,13 @@ class QA:
         self.verifier = Verifier(self.index, self.embedder, self.settings.llm.support_threshold, NOT_FOUND)
         self.load_ms = (time.perf_counter() - started) * 1000
 
-    def _open_index(self, rebuild, progress) -> IndexData:
+    def _open_index(self, rebuild, progress, allow_stale) -> IndexData:
         if rebuild is True:
             build_index(self.settings, progress)
             self.rebuilt = True
             return load_index(self.settings, check=False)
         try:
-            return load_index(self.settings)
+            return load_index(self.settings, check=not allow_stale)
         except (IndexNotBuilt, IndexStale, IndexCorrupt):
             if rebuild != "auto":
                 raise
@@ -104,7 +107,7 @@ class QA:
         extractive answer is given with ``mode="extractive-fallback"``.
 
         Raises:
-            InvalidQuestion: The question is empty or too long.
+            InvalidQuestion: The question is not text, not valid Unicode, empty or too long.
             BackendUnavailable: The LLM failed and ``settings.llm.strict`` is set.
         """
         text = _checked(question)
@@ -147,7 +150,15 @@ class QA:
 
 
 def _checked(question: str) -> str:
+    if question is not None and not isinstance(question, str):
+        raise InvalidQuestion(f"the question must be text, not {type(question).__name__}")
     text = " ".join((question or "").split())
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates, e.g. invalid UTF-8 bytes in argv
+        raise InvalidQuestion(
+            f"the question is not valid text: character {exc.start + 1} is not a Unicode character"
+        ) from exc
     if not text:
         raise InvalidQuestion("the question is empty")
     if len(text) > MAX_QUESTION_CHARS:

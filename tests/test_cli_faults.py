@@ -14,17 +14,26 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from test_cli import AUTHORS_QUESTION, assert_one_line_error, invoke
+
+from pdqa.cli import cli
 
 PDQA = Path(sys.executable).with_name("pdqa")
 
 
-def run_pdqa(args, settings, **popen):
-    """Start the real ``pdqa`` script on the corpus and index of ``settings``."""
+def _pdqa_env(settings) -> dict[str, str]:
+    """This environment without its PDQA_* variables, pointed at the corpus and index of ``settings``."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("PDQA_")}
     env.update(PDQA_CORPUS_DIR=str(settings.corpus_dir), PDQA_INDEX_DIR=str(settings.index_dir))
+    return env
+
+
+def run_pdqa(args, settings, **popen):
+    """Start the real ``pdqa`` script on the corpus and index of ``settings``."""
     return subprocess.Popen(
-        [str(PDQA), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+        [str(PDQA), *args], env=_pdqa_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, **popen,
     )
 
 
@@ -77,20 +86,33 @@ def test_ctrl_c_exits_130_without_a_traceback(built_settings):
     wait_until(lambda: "pipe" in wchan.read_text(), "pdqa to read standard input")
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert stderr.strip() == "Interrupted."
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_build_exits_130_and_keeps_the_previous_index(scratch_settings):
+    manifest = (scratch_settings.index_dir / "manifest.json").read_text(encoding="utf-8")
+    process = run_pdqa(["index", "build", "--force"], scratch_settings)
+    parent = scratch_settings.index_dir.parent
+    wait_until(lambda: list(parent.glob(".default.building-*")), "the build to start")
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert stderr.splitlines()[-1] == "Interrupted."
+    assert not list(parent.glob(".default.building-*"))
+    assert (scratch_settings.index_dir / "manifest.json").read_text(encoding="utf-8") == manifest
 
 
 def test_output_into_a_closed_pipe_is_not_an_error(built_settings):
     # `pdqa ask … | head -1`: the reader goes away after the first line.
     reader = subprocess.Popen(["head", "-1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    env = {name: value for name, value in os.environ.items() if not name.startswith("PDQA_")}
-    env.update(PDQA_CORPUS_DIR=str(built_settings.corpus_dir), PDQA_INDEX_DIR=str(built_settings.index_dir))
     questions = "\n".join([AUTHORS_QUESTION] * 200) + "\n"
     writer = subprocess.run(
         [str(PDQA), "ask", "--json", "-"], input=questions.encode(), stdout=reader.stdin,
-        stderr=subprocess.PIPE, env=env, timeout=300,
+        stderr=subprocess.PIPE, env=_pdqa_env(built_settings), timeout=300,
     )
     reader.stdin.close()
     first = reader.stdout.read()
@@ -241,3 +263,122 @@ def test_ask_on_a_usable_index_in_a_read_only_folder_answers(scratch_settings, m
     result = invoke(["ask", "--json", AUTHORS_QUESTION], scratch_settings)
     assert result.exit_code == 0, result.output
     assert "Rex Haigh" in json.loads(result.stdout)["answer"]
+
+
+# ---------------------------------------------------------------- questions (cases 5, 14)
+
+
+def test_invalid_utf8_in_argv_is_one_line_error(built_settings):
+    process = run_pdqa(["ask", "Who wrote \udcff the report?"], built_settings)  # argv byte 0xFF
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert stdout == ""
+    assert stderr.splitlines() == [
+        "Error: the question is not valid text: character 11 is not a Unicode character "
+        '(hint: Ask a question in plain words, e.g. pdqa ask "Who wrote the report?")'
+    ]
+
+
+def test_batch_answers_every_line_and_reports_each_bad_one(built_settings):
+    lines = [AUTHORS_QUESTION.encode(), b"x" * 2001, b"How many pilot sites were there?", b"bad \xff byte"]
+    result = subprocess.run(
+        [str(PDQA), "ask", "--json", "-"], input=b"\n".join(lines) + b"\n",
+        capture_output=True, env=_pdqa_env(built_settings), timeout=300,
+    )
+    records = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert result.returncode == 1
+    assert result.stderr.decode().strip() == "Error: 2 of 4 questions failed"
+    assert len(records) == 4
+    assert "Rex Haigh" in records[0]["answer"]
+    assert records[1]["error"].startswith("the question is longer than 2000 characters")
+    assert records[2]["abstained"] is True
+    assert records[3] == {
+        "question": "bad \udcff byte",
+        "error": "the question is not valid text: character 5 is not a Unicode character "
+        '(hint: Ask a question in plain words, e.g. pdqa ask "Who wrote the report?")',
+    }
+
+
+def test_batch_in_human_mode_names_the_bad_line_on_stderr(built_settings):
+    stdin = f"{AUTHORS_QUESTION}\n{'y' * 2001}\n"
+    result = CliRunner().invoke(cli, ["ask", "-"], input=stdin, env=_pdqa_env(built_settings))
+    assert result.exit_code == 1
+    assert "Rex Haigh" in result.stdout
+    assert result.stderr.splitlines() == [
+        "Error: question 2: the question is longer than 2000 characters "
+        '(hint: Ask a question in plain words, e.g. pdqa ask "Who wrote the report?")',
+        "Error: 1 of 2 questions failed",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [(123, "the question must be text, not int"), ("a \ud800 b", "character 3 is not a Unicode character")],
+)
+def test_ask_refuses_what_is_not_text(qa, question, message):
+    from pdqa.errors import InvalidQuestion
+
+    with pytest.raises(InvalidQuestion, match=message):
+        qa.ask(question)
+    with pytest.raises(InvalidQuestion, match=message):
+        qa.retrieve(question)
+
+
+# ---------------------------------------------------------------- corpus (cases 13, 15, 18)
+
+
+def test_unreadable_corpus_file_does_not_block_questions(scratch_settings):
+    (scratch_settings.corpus_dir / "broken.txt").write_bytes(b"Broken notes\n\nbad \xff byte\n")
+    result = invoke(["ask", "--json", AUTHORS_QUESTION], scratch_settings)
+    assert result.exit_code == 0, result.output
+    assert "Rex Haigh" in json.loads(result.stdout)["answer"]
+    warning = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
+    assert len(warning) == 1
+    assert "cannot read corpus file" in warning[0] and "broken.txt" in warning[0]
+    assert "answering from the index built" in warning[0]
+    assert " done " not in result.stderr
+
+
+def test_index_build_with_an_unreadable_corpus_file_fails_naming_it(scratch_settings):
+    (scratch_settings.corpus_dir / "broken.txt").write_bytes(b"Broken notes\n\nbad \xff byte\n")
+    before = (scratch_settings.index_dir / "manifest.json").read_text(encoding="utf-8")
+    result = invoke(["index", "build"], scratch_settings)
+    assert_error_after_progress(result, "cannot read corpus file", "broken.txt")
+    assert (scratch_settings.index_dir / "manifest.json").read_text(encoding="utf-8") == before
+
+
+@pytest.mark.parametrize("args", [["index", "build"], ["ask", AUTHORS_QUESTION], ["corpus", "list"]], ids=" ".join)
+def test_link_to_a_file_outside_the_corpus_is_refused(scratch_settings, tmp_path, args):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Secret\n\nThe password is swordfish.\n", encoding="utf-8")
+    (scratch_settings.corpus_dir / "passwd.txt").symlink_to(secret)
+    result = invoke(args, scratch_settings)
+    assert_one_line_error(result, "corpus file passwd.txt links to", "outside the corpus folder", "Copy the file")
+    assert "swordfish" not in (scratch_settings.index_dir / "chunks.jsonl").read_text(encoding="utf-8")
+
+
+def test_link_inside_the_corpus_folder_is_read(scratch_settings):
+    (scratch_settings.corpus_dir / "notes").mkdir()
+    (scratch_settings.corpus_dir / "notes" / "canteen.txt").write_text("Canteen\n\nIt opens at eight.\n", encoding="utf-8")
+    (scratch_settings.corpus_dir / "canteen.txt").symlink_to(scratch_settings.corpus_dir / "notes" / "canteen.txt")
+    result = invoke(["corpus", "list", "--json"], scratch_settings)
+    assert result.exit_code == 0, result.output
+    assert "canteen" in [row["doc_id"] for row in json.loads(result.stdout)]
+
+
+def test_metadata_with_an_unknown_key_names_the_key(scratch_settings):
+    meta = scratch_settings.corpus_dir / "innovation-in-action.meta.json"
+    data = json.loads(meta.read_text(encoding="utf-8"))
+    data["documents"][1]["summary"] = "a key the metadata format does not have"
+    meta.write_text(json.dumps(data), encoding="utf-8")
+    result = invoke(["corpus", "list"], scratch_settings)
+    assert_one_line_error(result, "bad metadata file innovation-in-action.meta.json: documents.1.summary: Extra inputs are not permitted")
+
+
+def test_gold_error_hint_points_at_a_file_that_exists():
+    from pdqa.evaluation.gold import GoldError
+    from pdqa.settings import PROJECT_ROOT
+
+    named = [word.rstrip(".,()") for word in GoldError.hint.split() if "/" in word]
+    assert named == ["pdqa/evaluation/gold.py"]
+    assert (PROJECT_ROOT / named[0]).is_file()

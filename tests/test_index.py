@@ -636,3 +636,18 @@ def test_build_in_a_folder_that_cannot_be_written_is_index_unwritable(built_sett
     monkeypatch.setattr(Path, "open", refuse_writes)  # root ignores file modes, so fake them
     with pytest.raises(IndexUnwritable, match=f"cannot build the index in {tmp_path / 'readonly'}: Permission denied"):
         build_index(settings)
+
+
+@pytest.mark.slow
+def test_embedding_reports_texts_done_rate_and_time_left(scratch_settings, monkeypatch):
+    monkeypatch.setattr(pdqa.index, "EMBED_SLICE", 8)
+    reports: list[tuple[str, int, int]] = []
+    manifest = build_index(scratch_settings, lambda *report: reports.append(report), reuse_vectors=False)
+    index = load_index(scratch_settings)
+    total = len({record.text for record in [*index.chunks, *index.units]})  # each distinct text once
+    embed = [step for step, number, _ in reports if number == 4]
+    assert embed[0] == "embed"
+    done = [int(step.split()[1].split("/")[0]) for step in embed[1:]]
+    assert done == sorted(done) and done[-1] == total and len(done) >= total // 8
+    assert all(step.endswith(" s left") and "/s, " in step and f"/{total} texts" in step for step in embed[1:])
+    assert index.unit_vectors.shape[0] == manifest.unit_count
