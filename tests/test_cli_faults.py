@@ -37,6 +37,12 @@ def run_pdqa(args, settings, **popen):
     )
 
 
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored and Python keeps it ignored; a user's
+    # Ctrl-C reaches pdqa with the default disposition, so the test gives it that.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_until(condition, what: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -80,7 +86,7 @@ def test_bad_json_setting_names_the_variable_with_an_example(built_settings):
 
 @pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="needs Linux /proc to see a blocked read")
 def test_ctrl_c_exits_130_without_a_traceback(built_settings):
-    process = run_pdqa(["ask", "-"], built_settings, stdin=subprocess.PIPE)
+    process = run_pdqa(["ask", "-"], built_settings, stdin=subprocess.PIPE, preexec_fn=_default_sigint)
     wchan = Path(f"/proc/{process.pid}/wchan")
     # Waiting for questions on standard input: the command runs, past Python's start-up.
     wait_until(lambda: "pipe" in wchan.read_text(), "pdqa to read standard input")
@@ -94,7 +100,7 @@ def test_ctrl_c_exits_130_without_a_traceback(built_settings):
 @pytest.mark.slow
 def test_ctrl_c_during_a_build_exits_130_and_keeps_the_previous_index(scratch_settings):
     manifest = (scratch_settings.index_dir / "manifest.json").read_text(encoding="utf-8")
-    process = run_pdqa(["index", "build", "--force"], scratch_settings)
+    process = run_pdqa(["index", "build", "--force"], scratch_settings, preexec_fn=_default_sigint)
     parent = scratch_settings.index_dir.parent
     wait_until(lambda: list(parent.glob(".default.building-*")), "the build to start")
     process.send_signal(signal.SIGINT)
