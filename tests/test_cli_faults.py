@@ -340,7 +340,7 @@ def test_unreadable_corpus_file_does_not_block_questions(scratch_settings):
     assert "Rex Haigh" in json.loads(result.stdout)["answer"]
     warning = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
     assert len(warning) == 1
-    assert "cannot read corpus file" in warning[0] and "broken.txt" in warning[0]
+    assert "cannot read" in warning[0] and "broken.txt" in warning[0]
     assert "answering from the index built" in warning[0]
     assert " done " not in result.stderr
 
@@ -349,7 +349,7 @@ def test_index_build_with_an_unreadable_corpus_file_fails_naming_it(scratch_sett
     (scratch_settings.corpus_dir / "broken.txt").write_bytes(b"Broken notes\n\nbad \xff byte\n")
     before = (scratch_settings.index_dir / "manifest.json").read_text(encoding="utf-8")
     result = invoke(["index", "build"], scratch_settings)
-    assert_error_after_progress(result, "cannot read corpus file", "broken.txt")
+    assert_error_after_progress(result, "cannot read", "broken.txt")
     assert (scratch_settings.index_dir / "manifest.json").read_text(encoding="utf-8") == before
 
 
@@ -388,3 +388,14 @@ def test_gold_error_hint_points_at_a_file_that_exists():
     named = [word.rstrip(".,()") for word in GoldError.hint.split() if "/" in word]
     assert named == ["pdqa/evaluation/gold.py"]
     assert (PROJECT_ROOT / named[0]).is_file()
+
+
+def test_link_made_by_corpus_add_link_is_read(scratch_settings, tmp_path):
+    outside = tmp_path / "outside" / "canteen.txt"
+    outside.parent.mkdir()
+    outside.write_text("Canteen\n\nThe canteen opens at eight.\n", encoding="utf-8")
+    added = invoke(["corpus", "add", "--link", str(outside)], scratch_settings)
+    assert added.exit_code == 0, added.output
+    result = invoke(["corpus", "list", "--json"], scratch_settings)
+    assert result.exit_code == 0, result.output
+    assert "canteen" in [row["doc_id"] for row in json.loads(result.stdout)]
