@@ -87,6 +87,10 @@ class OnnxEmbedder:
 
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        # Idle threads sleep instead of spinning: on a 2-core machine shared with other work,
+        # spinning threads compete for the cores (one question: 38 ms spinning, 17 ms not;
+        # batch throughput unchanged; measured under load average ~10).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = onnxruntime.InferenceSession(
                 str(encoder_dir / ONNX_FILE), options, providers=["CPUExecutionProvider"]

@@ -119,3 +119,34 @@ def test_keyword_with_no_bm25_match_still_gets_dense_hits(qa):
     hits = qa.retrieve("zebra xylophone")
     assert len(hits) == 5
     assert all(hit.bm25_rank is None and hit.dense_rank is not None for hit in hits)
+
+
+class _ThreadRecordingIndex:
+    """Wraps the FAISS chunk index and records FAISS's thread count at each search."""
+
+    def __init__(self, index):
+        self.index = index
+        self.threads: list[int] = []
+
+    def search(self, vectors, k):
+        import faiss
+
+        self.threads.append(faiss.omp_get_max_threads())
+        return self.index.search(vectors, k)
+
+
+def test_dense_search_runs_on_one_faiss_thread_and_restores_the_count(qa, monkeypatch):
+    import faiss
+
+    before = qa.retrieve("Where is the Joint Team based?", k=5)
+    recording = _ThreadRecordingIndex(qa.index.chunk_index)
+    monkeypatch.setattr(qa.index, "chunk_index", recording)
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    try:
+        hits = qa.retrieve("Where is the Joint Team based?", k=5)
+        assert faiss.omp_get_max_threads() == 2
+    finally:
+        faiss.omp_set_num_threads(previous)
+    assert recording.threads == [1]
+    assert [h.chunk_id for h in hits] == [h.chunk_id for h in before]
