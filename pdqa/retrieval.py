@@ -31,7 +31,6 @@ class BM25Ranker:
         tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
         self._model = bm25s.BM25()
         self._model.index(tokens, show_progress=False)
-        self._size = len(texts)
 
     def rank(self, query: str, limit: int) -> list[_Ranked]:
         """Chunks with a positive BM25 score for ``query``, best first, at most ``limit``."""
@@ -40,11 +39,22 @@ class BM25Ranker:
         )
         if not tokens[0]:
             return []
-        positions, scores = self._model.retrieve(
-            tokens, k=min(limit, self._size), show_progress=False
-        )
-        pairs = [(int(p), float(s)) for p, s in zip(positions[0], scores[0]) if s > 0]
-        return [_Ranked(p, s, rank) for rank, (p, s) in enumerate(pairs, start=1)]
+        return _best_positive(self._model.get_scores(tokens[0]), limit)
+
+
+def _best_positive(scores: np.ndarray, limit: int) -> list[_Ranked]:
+    """The ``limit`` best positive scores, best first, ties in chunk order.
+
+    Selected among the positive scores only: most chunks share no word with a question and
+    score 0, and numpy's argpartition over 100,000 mostly equal values took 64 ms, against 2 ms
+    over the positive ones (bench/scale.py's corpus, this machine).
+    """
+    positive = np.flatnonzero(scores > 0)
+    if len(positive) > limit:
+        cutoff = np.partition(scores[positive], len(positive) - limit)[len(positive) - limit]
+        positive = positive[scores[positive] >= cutoff]  # keeps every chunk tied at the cut
+    order = positive[np.lexsort((positive, -scores[positive]))][:limit]
+    return [_Ranked(int(p), float(scores[p]), rank) for rank, p in enumerate(order, start=1)]
 
 
 class HybridRetriever:
