@@ -213,15 +213,18 @@ def _question(words: tuple[str, ...]) -> str:
 @click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Passages to retrieve (default 5).")
 @click.option("--show-hits", is_flag=True, help="Also print the retrieved passages with scores.")
 @click.option("--show-removed", is_flag=True, help="Also print the LLM sentences verification removed, and why.")
+@click.option("--stream", is_flag=True,
+              help="With --llm: print each sentence as soon as it is verified, then the sources.")
 @_llm_options
-def ask(question, as_json, top_k, show_hits, show_removed, backend, base_url, model, strict):
+def ask(question, as_json, top_k, show_hits, show_removed, stream, backend, base_url, model, strict):
     """Answer QUESTION with cited quotes, or say the report does not say.
 
     With --llm, a language model writes the answer and every sentence is checked against the
     passage it cites; unsupported sentences are removed. QUESTION "-" reads one question per
-    line from standard input (with --json: one Answer per output line, JSON Lines).
+    line from standard input (with --json: one Answer per output line, JSON Lines). With
+    --stream, each verified sentence is printed as soon as the model has written it.
     """
-    from .render import make_console, print_answer
+    from .render import make_console, print_answer, print_sentence
 
     settings = _with_llm(_settings(), backend, base_url, model, strict)
     questions = _stdin_questions() if question == ("-",) else [_question(question)]
@@ -229,9 +232,10 @@ def ask(question, as_json, top_k, show_hits, show_removed, backend, base_url, mo
     console = make_console()
     failed = 0
     for number, text in enumerate(questions):
+        show = (lambda sentence: print_sentence(console, sentence)) if stream and not as_json else None
         try:
             with _fallback_warnings():
-                answer = qa.ask(text, k=top_k)
+                answer = _answer(qa, text, top_k, show)
         except PdqaError as exc:
             if len(questions) == 1:
                 raise
@@ -244,7 +248,7 @@ def ask(question, as_json, top_k, show_hits, show_removed, backend, base_url, mo
             continue
         if len(questions) > 1:
             console.print(("\n" if number else "") + f"Q: {text}", style="bold magenta", markup=False)
-        print_answer(console, answer, show_hits=show_hits, show_removed=show_removed)
+        print_answer(console, answer, show_hits=show_hits, show_removed=show_removed, streamed=show is not None)
     if failed:
         raise click.ClickException(f"{failed} of {len(questions)} questions failed")
 
@@ -255,6 +259,50 @@ def _report_failed_question(number: int, text: str, exc: PdqaError, as_json: boo
         click.echo(json.dumps({"question": text, "error": message}))
     else:
         click.echo(f"Error: question {number}: {message}", err=True)
+
+
+def _answer(qa, text, top_k, show_sentence):
+    """Ask, telling on a terminal what an LLM wait is for; ``show_sentence`` gets streamed sentences."""
+    from .qa import Done, Sentence, Waiting
+
+    notice = _WaitNotice()
+    try:
+        for event in qa.ask_stream(text, k=top_k):
+            if isinstance(event, Waiting):
+                notice.start(event.llm)
+                continue
+            notice.stop()
+            if isinstance(event, Sentence) and show_sentence is not None:
+                show_sentence(event.text)
+            if isinstance(event, Done):
+                return event.answer
+    finally:
+        notice.stop()
+
+
+class _WaitNotice:
+    """On a terminal, a transient line on stderr: which LLM pdqa waits for, where, for how long."""
+
+    def __init__(self):
+        self.bar = None
+
+    def start(self, llm: str) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        from .render import make_console
+
+        console = make_console(stderr=True)
+        if not console.is_terminal:
+            return
+        self.bar = Progress(SpinnerColumn(), TextColumn(f"waiting for LLM {llm}"), TimeElapsedColumn(),
+                            console=console, transient=True)
+        self.bar.add_task("wait", total=None)
+        self.bar.start()
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
 
 def _stdin_questions() -> list[str]:

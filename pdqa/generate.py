@@ -8,6 +8,7 @@ working; it does not rule it out, which is why every sentence is verified afterw
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .errors import BackendUnavailable
@@ -49,12 +50,22 @@ Question: How many floors does the library have?
 Answer: {NOT_FOUND}
 
 Now the real passages and question."""
+# A base model continues text: ending the prompt where an answer starts gets it to write one.
+ANSWER_CUE = "\nAnswer:"
+_PROMPT_LINES = frozenset(" ".join(line.split()).lower() for line in INSTRUCTIONS.splitlines() if line.strip())
+_ECHO_RE = re.compile(r"\s*(?:<\s*/?\s*passages?\b|question\s*:)", re.IGNORECASE)
+_ECHO_OPENERS = frozenset({"<", "question:"})
+_ANSWER_LABEL_RE = re.compile(r"^\s*answer\s*:\s*", re.IGNORECASE)
 
 
 def build_prompt(question: str, hits: list[Hit]) -> str:
     """The full prompt: instructions, passages [1]..[n] with title and section, then the question."""
+    return "\n\n".join([INSTRUCTIONS, _passages_and_question(question, hits)])
+
+
+def _passages_and_question(question: str, hits: list[Hit]) -> str:
     blocks = [_passage_block(n, hit) for n, hit in enumerate(hits, start=1)]
-    return "\n\n".join([INSTRUCTIONS, "<passages>\n" + "\n".join(blocks) + "\n</passages>", f"Question: {question}"])
+    return "<passages>\n" + "\n".join(blocks) + f"\n</passages>\n\nQuestion: {question}"
 
 
 def _passage_block(n: int, hit: Hit) -> str:
@@ -67,20 +78,34 @@ def _attribute(value: str) -> str:
     return " ".join(value.replace('"', "'").replace("<", "‹").split())
 
 
-def generate(llm: LLM, question: str, hits: list[Hit], backend: str) -> str:
-    """The model's reply to the prompt for ``question`` over ``hits``, as received.
+def reply_stream(llm: LLM, question: str, hits: list[Hit], backend: str, chat: bool) -> Iterator[str]:
+    """The model's reply to the prompt for ``question`` over ``hits``, piece by piece as it arrives.
+
+    Through the chat API (instruction-tuned models) the rules are the system message and the
+    passages and question the user's, rendered with the model's own chat template; through the
+    completion API (base models) the whole prompt is text ending in "Answer:", which it continues.
+    The caller may stop reading early; the connection is then closed.
 
     Args:
         llm: A LlamaIndex LLM.
         question: The user's question.
         hits: The retrieved passages, numbered [1].. in this order.
         backend: Words naming the backend, for the error message.
+        chat: Use the chat API; else the completion API.
 
     Raises:
         BackendUnavailable: The model could not be reached, timed out or failed to reply.
+            KeyboardInterrupt is never caught: Ctrl-C stops pdqa, it is not a failed reply.
     """
     try:
-        return llm.complete(build_prompt(question, hits)).text
+        if chat:
+            from llama_index.core.llms import ChatMessage
+
+            messages = [ChatMessage(role="system", content=INSTRUCTIONS),
+                        ChatMessage(role="user", content=_passages_and_question(question, hits))]
+            yield from (piece.delta or "" for piece in llm.stream_chat(messages))
+        else:
+            yield from (piece.delta or "" for piece in llm.stream_complete(build_prompt(question, hits) + ANSWER_CUE))
     # The call crosses into a server pdqa does not control: connection refused, timeouts, HTTP
     # errors and malformed replies arrive as many exception types, and all mean "no reply".
     except Exception as exc:  # noqa: BLE001
@@ -89,3 +114,24 @@ def generate(llm: LLM, question: str, hits: list[Hit], backend: str) -> str:
             f"LLM {backend} did not answer: {reason}",
             hint="Check that the server is running and --base-url/--model, or drop --llm.",
         ) from exc
+
+
+def unecho(line: str) -> str | None:
+    """A reply line without an "Answer:" label, or None when the line only repeats the prompt.
+
+    Small models, base models above all, copy their prompt back: its rules, the example, the
+    ``<passage>`` markup or the "Question:" line. None of that answers anything.
+    """
+    if _ECHO_RE.match(line) or _normal(line) in _PROMPT_LINES:
+        return None
+    return _ANSWER_LABEL_RE.sub("", line)
+
+
+def may_echo(partial_line: str) -> bool:
+    """Whether a reply line still being written could turn out to repeat the prompt."""
+    text = _normal(partial_line)
+    return unecho(partial_line) is None or any(line.startswith(text) for line in _PROMPT_LINES | _ECHO_OPENERS)
+
+
+def _normal(line: str) -> str:
+    return " ".join(line.split()).lower()

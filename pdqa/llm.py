@@ -42,6 +42,17 @@ def make_llm(settings: LLMSettings) -> LLM:
     return builders[settings.backend](settings)
 
 
+def uses_chat(settings: LLMSettings) -> bool:
+    """Whether answers are asked for through the chat API (else the completion API).
+
+    "auto" means chat for servers (openai-like, ollama), which hold the model's chat template,
+    and completion for a raw GGUF file run in-process (llama-cpp).
+    """
+    if settings.api == "auto":
+        return settings.backend in ("openai-like", "ollama")
+    return settings.api == "chat"
+
+
 def describe(settings: LLMSettings) -> str:
     """Backend, model and address in a few words, for warnings and errors."""
     where = settings.base_url or (str(settings.model_path) if settings.model_path else "")
@@ -65,7 +76,7 @@ def _openai_like(settings: LLMSettings) -> LLM:
         model=settings.model,
         api_base=settings.base_url or None,
         api_key=os.environ.get(settings.api_key_env) or PLACEHOLDER_KEY,
-        is_chat_model=True,
+        is_chat_model=uses_chat(settings),
         context_window=settings.context_window,
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from .errors import BackendUnavailable, IndexCorrupt, IndexNotBuilt, IndexStale, InvalidQuestion, LLMFallbackWarning
 from .extractive import Candidate, Draft, ExtractiveAnswerer
-from .generate import NOT_FOUND, generate
+from .generate import NOT_FOUND, reply_stream
 from .index import IndexData, Progress, build_index, load_index
 from .models import Answer, Chunk, Citation, Hit, LLMInfo, Unit
 from .question import analyse, split_compound
 from .retrieval import HybridRetriever
 from .settings import Settings, check_top_k
-from .verify import Verification, Verifier
+from .verify import Asked, KeptClaim, ReplyReader, Verification, Verifier
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
@@ -65,7 +68,9 @@ class QA:
         self.retriever = HybridRetriever(self.index, self.settings)
         self.answerer = ExtractiveAnswerer(self.index, self.settings)
         self.llm, self.llm_info = self._open_llm(llm)
-        self.verifier = Verifier(self.index, self.embedder, self.settings.llm.support_threshold, NOT_FOUND)
+        self.verifier = Verifier(
+            self.index, self.embedder, self.settings.llm, self.answerer.weights, self.settings.answer_alpha, NOT_FOUND
+        )
         self.load_ms = (time.perf_counter() - started) * 1000
 
     def _open_index(self, rebuild, progress, allow_stale) -> IndexData:
@@ -93,6 +98,11 @@ class QA:
         backend = config.backend if config.backend != "none" else type(llm).__name__
         return llm, LLMInfo(backend=backend, model=config.model or llm.metadata.model_name)
 
+    def _uses_chat(self) -> bool:
+        from .llm import uses_chat
+
+        return uses_chat(self.settings.llm) if self.settings.llm.backend != "none" else self.llm.metadata.is_chat_model
+
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
         """Return the top ``k`` hits (default ``settings.top_k``) with fused and component scores."""
         text = _checked(question)
@@ -110,6 +120,20 @@ class QA:
             InvalidQuestion: The question is not text, not valid Unicode, empty or too long.
             BackendUnavailable: The LLM failed and ``settings.llm.strict`` is set.
         """
+        *_, done = self.ask_stream(question, k)
+        return done.answer
+
+    def ask_stream(self, question: str, k: int | None = None) -> Iterator[Waiting | Sentence | Done]:
+        """Answer as :meth:`ask` does, telling each verified LLM sentence as soon as it is known.
+
+        Yields, with an LLM: ``Waiting`` when the model has been asked, then a ``Sentence`` for
+        each sentence verification keeps, while the model is still writing (a removed sentence is
+        never yielded); always, last: ``Done`` with the whole Answer, as :meth:`ask` returns it.
+
+        Raises:
+            InvalidQuestion: The question is empty or too long.
+            BackendUnavailable: The LLM failed and ``settings.llm.strict`` is set.
+        """
         text = _checked(question)
         check_top_k(k)
         timings: dict[str, float] = {}
@@ -125,23 +149,38 @@ class QA:
         draft = clock.run("answer", lambda: self.answerer.answer_all(questions, part_vectors, chunk_ids))
         if self.llm is None:
             timings["total"] = sum(timings.values())
-            return build_answer(text, draft, hits, timings)
-        answer = self._ask_llm(build_answer(text, draft, hits, timings), clock)
+            yield Done(build_answer(text, draft, hits, timings))
+            return
+        answer = yield from self._stream_llm(build_answer(text, draft, hits, timings), Asked(questions, part_vectors), clock)
         timings["total"] = sum(timings.values())
-        return answer.model_copy(update={"timings_ms": timings})
+        yield Done(answer.model_copy(update={"timings_ms": timings}))
 
-    def _ask_llm(self, extractive: Answer, clock: _Clock) -> Answer:
-        question, hits = extractive.question, extractive.hits
+    def _stream_llm(self, extractive: Answer, asked: Asked, clock: _Clock):
+        """Yield Waiting and each kept Sentence; return the final Answer."""
+        config, hits = self.settings.llm, extractive.hits
+        reader, numbering, verdicts = ReplyReader(config.reply_max_chars, config.reply_max_sentences), _Numbering(), []
+        yield Waiting(self._llm_words())
+        reply = reply_stream(self.llm, extractive.question, hits, self._llm_words(), self._uses_chat())
         try:
-            raw = clock.run("generate", lambda: generate(self.llm, question, hits, self._llm_words()))
+            with closing(reply):  # leaving early (a full reader) closes the connection
+                for delta in clock.timed("generate", reply):
+                    for claim in reader.feed(delta):
+                        verdicts.append(clock.add("verify", lambda: self.verifier.check(claim, hits, asked)))
+                        yield from _kept_sentence(verdicts[-1], numbering)
+                    if reader.full:
+                        break
         except BackendUnavailable as exc:
-            if self.settings.llm.strict:
+            if config.strict:
                 raise
-            # One line, not a traceback: the user asked for an answer and still gets one.
-            warnings.warn(f"{exc}; answering without the LLM", LLMFallbackWarning, stacklevel=3)
-            return extractive.model_copy(update={"mode": "extractive-fallback", "llm": self.llm_info})
-        verification = clock.run("verify", lambda: self.verifier.verify(raw, hits))
-        return llm_answer(extractive, raw, verification, self.llm_info)
+            if not any(isinstance(v, KeptClaim) for v in verdicts):
+                # One line, not a traceback: the user asked for an answer and still gets one.
+                warnings.warn(f"{exc}; answering without the LLM", LLMFallbackWarning, stacklevel=4)
+                return extractive.model_copy(update={"mode": "extractive-fallback", "llm": self.llm_info})
+            warnings.warn(f"{exc}; the reply was cut short", LLMFallbackWarning, stacklevel=4)
+        for claim in reader.finish():
+            verdicts.append(clock.add("verify", lambda: self.verifier.check(claim, hits, asked)))
+            yield from _kept_sentence(verdicts[-1], numbering)
+        return llm_answer(extractive, reader.text, Verifier.conclude(verdicts), self.llm_info)
 
     def _llm_words(self) -> str:
         from .llm import describe
@@ -177,6 +216,69 @@ class _Clock:
         result = step()
         self.timings[name] = round((time.perf_counter() - started) * 1000, 2)
         return result
+
+    def add(self, name, step):
+        """Run ``step``, adding its time to what ``name`` already took."""
+        started = time.perf_counter()
+        result = step()
+        self.timings[name] = round(self.timings.get(name, 0.0) + (time.perf_counter() - started) * 1000, 2)
+        return result
+
+    def timed(self, name, iterator):
+        """Yield from ``iterator``, adding the time spent waiting for each item to ``name``."""
+        iterator = iter(iterator)
+        while True:
+            try:
+                item = self.add(name, lambda: next(iterator))
+            except StopIteration:
+                return
+            yield item
+
+
+@dataclass
+class Waiting:
+    """The LLM has been asked and pdqa waits for its reply; ``llm`` says which model, where."""
+
+    llm: str
+
+
+@dataclass
+class Sentence:
+    """A sentence of the LLM reply that verification kept, with [n] markers.
+
+    ``citations`` are the sources it is the first to cite; the Answer holds them all.
+    """
+
+    text: str
+    citations: list[Citation]
+
+
+@dataclass
+class Done:
+    """The whole answer, as ``QA.ask`` returns it."""
+
+    answer: Answer
+
+
+class _Numbering:
+    """Numbers supporting units [1], [2], ... in the order the kept sentences first cite them."""
+
+    def __init__(self):
+        self.citations: dict[int, Citation] = {}
+
+    def cite(self, claim: KeptClaim) -> Sentence:
+        new = []
+        for unit, chunk in claim.support:
+            if unit.unit_id not in self.citations:
+                self.citations[unit.unit_id] = cite_unit(len(self.citations) + 1, unit, chunk)
+                new.append(self.citations[unit.unit_id])
+        markers = "".join(f"[{self.citations[unit.unit_id].n}]" for unit, _ in claim.support)
+        return Sentence(f"{claim.text} {markers}", new)
+
+
+def _kept_sentence(verdict, numbering: _Numbering) -> Iterator[Sentence]:
+    if isinstance(verdict, KeptClaim):
+        yield numbering.cite(verdict)
 
 
 def cite(n: int, candidate: Candidate) -> Citation:
@@ -256,16 +358,9 @@ def llm_answer(extractive: Answer, raw: str, verification: Verification, info: L
 
 def _cited_text(verification: Verification) -> tuple[str, list[Citation]]:
     """Kept sentences with [n] markers, and one citation per distinct supporting unit."""
-    numbers: dict[int, Citation] = {}
-    sentences = []
-    for claim in verification.kept:
-        markers = ""
-        for unit, chunk in claim.support:
-            if unit.unit_id not in numbers:
-                numbers[unit.unit_id] = cite_unit(len(numbers) + 1, unit, chunk)
-            markers += f"[{numbers[unit.unit_id].n}]"
-        sentences.append(f"{claim.text} {markers}")
-    return " ".join(sentences), list(numbers.values())
+    numbering = _Numbering()
+    sentences = [numbering.cite(claim).text for claim in verification.kept]
+    return " ".join(sentences), list(numbering.citations.values())
 
 
 def display_text(quote: str) -> str:

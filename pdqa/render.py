@@ -13,7 +13,9 @@ def make_console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
-def print_answer(console: Console, answer: Answer, show_hits: bool = False, show_removed: bool = False) -> None:
+def print_answer(
+    console: Console, answer: Answer, show_hits: bool = False, show_removed: bool = False, streamed: bool = False
+) -> None:
     """The answer with its [n] markers, then the numbered sources with their quotes.
 
     Args:
@@ -21,9 +23,11 @@ def print_answer(console: Console, answer: Answer, show_hits: bool = False, show
         answer: The answer to show.
         show_hits: Also print the retrieved passages with their scores.
         show_removed: Also print the LLM sentences that verification removed, with the reason.
+        streamed: The answer's sentences were already printed one by one (``print_sentence``).
     """
-    style = "yellow" if answer.abstained else "bold"
-    console.print(Text(answer.answer, style=style))
+    if not (streamed and answer_was_streamed(answer)):
+        style = "yellow" if answer.abstained else "bold"
+        console.print(Text(answer.answer, style=style))
     if answer.mode == "extractive-fallback" and answer.llm is not None:
         console.print(Text(f"(extractive answer: the {answer.llm.backend} answer was not used)", style="dim"))
     if answer.abstained and answer.related:
@@ -38,6 +42,16 @@ def print_answer(console: Console, answer: Answer, show_hits: bool = False, show
         _print_removed(console, answer)
     if show_hits:
         print_hits(console, answer.hits)
+
+
+def print_sentence(console: Console, sentence: str) -> None:
+    """One verified sentence of an answer being streamed, on a line of its own."""
+    console.print(Text(sentence, style="bold"))
+
+
+def answer_was_streamed(answer: Answer) -> bool:
+    """Whether the answer's text is the LLM sentences a stream already showed."""
+    return answer.mode == "llm" and not answer.abstained
 
 
 def _print_removed(console: Console, answer: Answer) -> None:

@@ -1,16 +1,27 @@
-"""Verification stage: keep only the sentences of an LLM answer that their cited passages support.
+"""Verification stage: keep only the sentences of an LLM answer that their cited passages support
+and that answer the question.
 
-Each sentence of the reply is checked on its own, in this order:
+The reply is first read within limits (``settings.llm.reply_max_chars`` characters and
+``reply_max_sentences`` sentences); lines that echo the prompt (its rules, ``<passage>`` markup,
+the "Question:" line) are dropped, and a sentence said twice is checked once. Each sentence is
+then checked on its own, in this order:
 
 1. its [n] markers must name passages that were given; other numbers are dropped;
 2. a sentence left with no valid citation is unsupported;
-3. every number and capitalised name in it must appear in a cited passage (text, title or section);
+3. every number and name in it must appear in a cited passage (text, title or section); a
+   capitalised word that opens the sentence is a name only if the corpus never writes it in
+   lower case and it is not a common word ("Overall", "However");
 4. some sentence or list of a cited passage must mean the same: the best cosine similarity between
    the sentence and the passage's units (MiniLM through the ONNX encoder) must reach
    ``settings.llm.support_threshold``. A long unit is also compared clause by clause, since a
    short claim drawn from one clause of a long sentence scores low against the whole of it.
    A unit that gives orders ("ignore previous instructions and say ...") never counts as
-   support: a passage that tells the model to say X does not state X.
+   support: a passage that tells the model to say X does not state X;
+5. the supporting span must have the same polarity: a negation (not, no, never, ...) or a
+   direction (more/less, increase/decrease, above/below) that differs contradicts it;
+6. a sentence supported only by a heading restates a title; it answers nothing;
+7. it must answer the question: scored with the extractive answerer's own model (see
+   :meth:`Verifier.relevance`), it must reach ``settings.llm.relevance_threshold``.
 
 A kept sentence is cited to the unit that supports it best, plus, for each number or name that
 unit lacks, the unit of a cited passage that holds it, so every citation quotes the exact span.
@@ -19,15 +30,28 @@ unit lacks, the unit of a cited passage that holds it, so every citation quotes 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .chunking import split_sentences
 from .embeddings import Embedder
+from .extractive import holds_answer_type
+from .generate import may_echo, unecho
 from .index import IndexData
 from .models import Chunk, Hit, RemovedClaim, Unit
-from .question import NUMBER_WORDS, STOPWORDS, gives_orders
+from .question import (
+    NUMBER_WORDS,
+    STOPWORDS,
+    Question,
+    TermWeights,
+    UnitTerms,
+    content_terms,
+    coverage,
+    gives_orders,
+)
+from .settings import LLMSettings
 
 MARKER_RE = re.compile(r"\s*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
@@ -38,6 +62,25 @@ CLAUSE_RE = re.compile(r"[,;:()]|\s[–—-]\s")
 CLAUSE_UNIT_CHARS = 80  # units shorter than this are compared whole only
 # "one" is a pronoun more often than a number ("one of the pilots").
 COUNT_WORDS = NUMBER_WORDS - {"one"}
+# Sentence adverbs and connectives of general English: capitalised only because they open a
+# sentence, so never names even when a corpus happens not to use them in lower case.
+CONNECTIVES = frozenset(
+    """overall however finally firstly secondly thirdly lastly additionally moreover furthermore
+    therefore thus hence consequently meanwhile nevertheless nonetheless instead similarly likewise
+    indeed notably importantly specifically generally typically currently previously initially
+    subsequently altogether yes""".split()
+)
+NEGATION_RE = re.compile(r"\b(?:not|no|never|without|none|neither|nor|cannot)\b|n['’]t\b", re.IGNORECASE)
+DIRECTION_WORDS = {
+    "up": re.compile(
+        r"\b(?:more|increas\w*|higher|above|greater|rise|rises|rising|rose|risen|grew|grow\w*)\b", re.IGNORECASE
+    ),
+    "down": re.compile(
+        r"\b(?:less|fewer|decreas\w*|lower|below|reduc\w*|fall|falls|falling|fell|declin\w*)\b", re.IGNORECASE
+    ),
+}
+CONTRADICTS = "contradicts the cited passage"
+DOES_NOT_ANSWER = "does not answer the question"
 
 
 @dataclass
@@ -65,40 +108,71 @@ class Verification:
     not_found: bool
 
 
+@dataclass(frozen=True)
+class Asked:
+    """The question as relevance reads it: its parts (one unless compound) and their vectors."""
+
+    parts: list[Question]
+    vectors: np.ndarray
+
+
+class NotFoundClaim(RemovedClaim):
+    """The model's fixed "not found" reply: neither kept nor a fault, decided on at the end."""
+
+
 class Verifier:
     """Checks replies against the units of the index the passages came from.
 
     Args:
         index: The loaded index (its units and their vectors are reused, never re-embedded).
         embedder: Encodes the reply's sentences into the same space as the unit vectors.
-        threshold: Lowest cosine similarity that counts as support.
+        settings: The LLM settings (support and relevance thresholds, reply limits).
+        weights: The extractive answerer's term weights, so relevance scores as it does.
+        alpha: The extractive answerer's share of dense similarity in a score.
         not_found: The fixed reply for "the passages do not say".
     """
 
-    def __init__(self, index: IndexData, embedder: Embedder, threshold: float, not_found: str):
+    def __init__(
+        self, index: IndexData, embedder: Embedder, settings: LLMSettings, weights: TermWeights, alpha: float,
+        not_found: str,
+    ):
         self.index = index
         self.embedder = embedder
-        self.threshold = threshold
+        self.settings = settings
+        self.threshold = settings.support_threshold
+        self.weights = weights
+        self.alpha = alpha
         self.not_found = _plain(not_found)
         self.chunks = index.chunk_by_id
-        self._clause_vectors: dict[int, np.ndarray] = {}
+        self.lower_words = frozenset(w for u in index.units for w in WORD_RE.findall(u.text) if w.islower())
+        self._clauses: dict[int, tuple[list[str], np.ndarray]] = {}
 
-    def verify(self, raw_answer: str, hits: list[Hit]) -> Verification:
+    def verify(self, raw_answer: str, hits: list[Hit], asked: Asked) -> Verification:
         """Check every sentence of ``raw_answer``, whose [n] refer to ``hits`` numbered from 1."""
-        claims = split_claims(raw_answer)
-        not_found = [c for c in claims if _plain(c.text).startswith(self.not_found.rstrip("."))]
-        answers = [c for c in claims if c not in not_found]
-        vectors = self.embedder.embed([c.text for c in answers]) if answers else []
-        kept, removed = [], []
-        for claim, vector in zip(answers, vectors):
-            outcome = self._check(claim, vector, hits)
-            (kept if isinstance(outcome, KeptClaim) else removed).append(outcome)
-        if not_found and kept:
-            # "Not found" beside supported claims contradicts them; the claims carry the evidence.
-            removed += [_removed(c, "not-found reply beside supported claims") for c in not_found]
+        reader = ReplyReader(self.settings.reply_max_chars, self.settings.reply_max_sentences)
+        claims = reader.feed(raw_answer) + reader.finish()
+        return self.conclude([self.check(c, hits, asked) for c in claims])
+
+    def check(self, claim: Claim | RemovedClaim, hits: list[Hit], asked: Asked) -> KeptClaim | RemovedClaim:
+        """The verdict on one sentence; a RemovedClaim from the reader (echo, repeat) stands as it is."""
+        if isinstance(claim, RemovedClaim):
+            return claim
+        if _plain(claim.text).startswith(self.not_found.rstrip(".")):
+            return NotFoundClaim(sentence=claim.text, reason="not-found reply beside supported claims")
+        return self._check(claim, self.embedder.embed([claim.text])[0], hits, asked)
+
+    @staticmethod
+    def conclude(verdicts: list[KeptClaim | RemovedClaim]) -> Verification:
+        """Gather the verdicts; a lone "not found" reply is the model abstaining."""
+        kept = [v for v in verdicts if isinstance(v, KeptClaim)]
+        not_found = [v for v in verdicts if isinstance(v, NotFoundClaim)]
+        removed = [v for v in verdicts if isinstance(v, RemovedClaim) and not isinstance(v, NotFoundClaim)]
+        # "Not found" beside supported claims contradicts them; the claims carry the evidence.
+        if kept:
+            removed += [RemovedClaim(sentence=v.sentence, reason=v.reason) for v in not_found]
         return Verification(kept, removed, bool(not_found) and not kept)
 
-    def _check(self, claim: Claim, vector: np.ndarray, hits: list[Hit]) -> KeptClaim | RemovedClaim:
+    def _check(self, claim: Claim, vector: np.ndarray, hits: list[Hit], asked: Asked) -> KeptClaim | RemovedClaim:
         given = [n for n in dict.fromkeys(claim.cited) if 1 <= n <= len(hits)]
         if not claim.cited:
             return _removed(claim, "no citation")
@@ -107,43 +181,77 @@ class Verifier:
             return _removed(claim, f"cites {bad}, which was not among the {len(hits)} passages given")
         chunks = [self.chunks[hits[n - 1].chunk_id] for n in given]
         sources = [_chunk_words(chunk) for chunk in chunks]
-        missing = [t for t in salient_terms(claim.text) if not any(_holds(words, t) for words in sources)]
+        missing = [t for t in self.salient_terms(claim.text) if not any(_holds(words, t) for words in sources)]
         if missing:
             return _removed(claim, f"{_kind(missing[0])} {missing[0]!r} is not in the cited passage(s)")
-        return self._supported(claim, vector, chunks)
+        outcome = self._supported(claim, vector, chunks)
+        if isinstance(outcome, RemovedClaim):
+            return outcome
+        unit, chunk = outcome.support[0]
+        if unit.kind == "heading":
+            return _removed(claim, "only a heading, not an answer")
+        score = self.relevance(asked, claim.text, vector, chunk)
+        if score < self.settings.relevance_threshold:
+            return _removed(claim, f"{DOES_NOT_ANSWER} (score {score:.2f} < {self.settings.relevance_threshold:.2f})")
+        return outcome
+
+    def relevance(self, asked: Asked, text: str, vector: np.ndarray, chunk: Chunk) -> float:
+        """How well ``text`` answers the question, scored as the extractive answerer scores a unit.
+
+        The score is ``alpha * cosine(question, sentence) + (1 - alpha) * coverage`` of the
+        question's weighted terms (the section heading counting half), and 0 when the sentence
+        lacks the kind of answer asked for (a number for "how many", a date for "when", ...).
+        For a compound question, the best part counts.
+        """
+        terms = UnitTerms(frozenset(content_terms(text)), frozenset(content_terms(chunk.section)))
+        scores = [
+            self.alpha * float(q_vector @ vector) + (1 - self.alpha) * coverage(question, terms, self.weights)
+            if holds_answer_type(question, text, chunk.title)
+            else 0.0
+            for question, q_vector in zip(asked.parts, asked.vectors)
+        ]
+        return max(scores, default=0.0)
 
     def _supported(self, claim: Claim, vector: np.ndarray, chunks: list[Chunk]) -> KeptClaim | RemovedClaim:
         units = [(u, c) for c in chunks for u in self.index.units_by_chunk.get(c.chunk_id, [])]
-        scores = np.array([self.similarity(unit, vector) for unit, _ in units])
-        facts = [i for i, (u, _) in enumerate(units) if not gives_orders(u.text)]
-        best = max(facts, key=lambda i: scores[i], default=None)
-        if best is None or scores[best] < self.threshold:
-            if len(facts) < len(units) and max(scores) >= self.threshold:
-                return _removed(claim, "only an instruction inside the cited passage says this")
-            similarity = float(scores[best]) if best is not None else 0.0
-            why = f"similarity {similarity:.2f} < {self.threshold:.2f}"
-            return _removed(claim, f"not supported by the cited passage(s) ({why})")
-        support = [units[best]] + self._holders(claim.text, units[best], [units[i] for i in facts])
-        return KeptClaim(text=claim.text, support=support)
+        spans = [(score, text, pair) for pair in units for score, text in self._span_scores(pair[0], vector)]
+        supporting = [s for s in spans if s[0] >= self.threshold]
+        facts = [s for s in supporting if not gives_orders(s[2][0].text)]
+        agreeing = [s for s in facts if not contradicts(claim.text, s[1])]
+        if agreeing:
+            best = max(agreeing, key=lambda s: s[0])[2]
+            fact_units = [pair for pair in units if not gives_orders(pair[0].text)]
+            return KeptClaim(text=claim.text, support=[best] + self._holders(claim.text, best, fact_units))
+        if facts:
+            return _removed(claim, CONTRADICTS)
+        if supporting:
+            return _removed(claim, "only an instruction inside the cited passage says this")
+        similarity = max((s[0] for s in spans if not gives_orders(s[2][0].text)), default=0.0)
+        why = f"similarity {similarity:.2f} < {self.threshold:.2f}"
+        return _removed(claim, f"not supported by the cited passage(s) ({why})")
 
     def similarity(self, unit: Unit, vector: np.ndarray) -> float:
         """Best cosine between a claim's vector and the unit, or one of the unit's clauses."""
-        best = float(self.index.unit_vectors[unit.unit_id] @ vector)
-        clauses = self._clauses_of(unit)
-        return max(best, float(np.max(clauses @ vector))) if len(clauses) else best
+        return max(score for score, _ in self._span_scores(unit, vector))
 
-    def _clauses_of(self, unit: Unit) -> np.ndarray:
+    def _span_scores(self, unit: Unit, vector: np.ndarray) -> list[tuple[float, str]]:
+        """(cosine, text) for the whole unit and for each of its clauses."""
+        texts, vectors = self._clauses_of(unit)
+        whole = [(float(self.index.unit_vectors[unit.unit_id] @ vector), unit.text)]
+        return whole + list(zip((float(s) for s in vectors @ vector), texts)) if texts else whole
+
+    def _clauses_of(self, unit: Unit) -> tuple[list[str], np.ndarray]:
         # Embedded on first use and kept: only units of retrieved passages are ever needed.
-        if unit.unit_id not in self._clause_vectors:
+        if unit.unit_id not in self._clauses:
             parts = clauses(unit.text) if len(unit.text) >= CLAUSE_UNIT_CHARS else []
-            self._clause_vectors[unit.unit_id] = self.embedder.embed(parts) if parts else np.zeros((0, 1))
-        return self._clause_vectors[unit.unit_id]
+            self._clauses[unit.unit_id] = (parts, self.embedder.embed(parts) if parts else np.zeros((0, 1)))
+        return self._clauses[unit.unit_id]
 
     def _holders(self, text: str, best: tuple[Unit, Chunk], units: list[tuple[Unit, Chunk]]) -> list:
         """Units that hold the numbers and names the best unit lacks, one per term."""
         have = _words(best[0].text)
         holders: list[tuple[Unit, Chunk]] = []
-        for term in salient_terms(text):
+        for term in self.salient_terms(text):
             if _holds(have, term):
                 continue
             holder = next((pair for pair in units if _holds(_words(pair[0].text), term)), None)
@@ -151,6 +259,87 @@ class Verifier:
                 holders.append(holder)
                 have |= _words(holder[0].text)
         return holders
+
+    def salient_terms(self, text: str) -> list[str]:
+        """:func:`salient_terms`, with the corpus's own lower-case words as ordinary words."""
+        return salient_terms(text, self.lower_words)
+
+
+class ReplyReader:
+    """Turns a reply, given whole or in pieces as it streams, into sentences to check.
+
+    It reads at most ``max_chars`` characters and hands out at most ``max_sentences`` sentences
+    (a runaway reply is cut, not read for minutes); lines that echo the prompt and sentences
+    said before come out as RemovedClaims. A sentence is handed out once the next one has begun,
+    so its trailing [n] markers are already read.
+    """
+
+    def __init__(self, max_chars: int, max_sentences: int):
+        self.max_chars = max_chars
+        self.max_sentences = max_sentences
+        self.text = ""
+        self.given = 0  # sentences already handed out
+        self.counted = 0  # sentences counted against max_sentences
+        self.seen: set[str] = set()
+        self.echoed: set[str] = set()
+
+    @property
+    def full(self) -> bool:
+        """Whether the reader takes no more text: a caller may stop reading the reply."""
+        return len(self.text) >= self.max_chars or self.counted >= self.max_sentences
+
+    def feed(self, delta: str) -> list[Claim | RemovedClaim]:
+        """Take the next piece of the reply; return the sentences it completed."""
+        if not self.full:
+            self.text += delta[: self.max_chars - len(self.text)]
+        return self._hand_out(complete=self.full)
+
+    def finish(self) -> list[Claim | RemovedClaim]:
+        """The reply has ended: return the sentences still held back."""
+        return self._hand_out(complete=True)
+
+    def _hand_out(self, complete: bool) -> list[Claim | RemovedClaim]:
+        lines = self.text.split("\n")
+        partial = "" if complete else lines.pop()  # the line still being written
+        out: list[Claim | RemovedClaim] = []
+        answer_lines = []
+        for line in lines:
+            cleaned = unecho(line)
+            if cleaned is not None:
+                answer_lines.append(cleaned)
+            elif line.strip() and line not in self.echoed:
+                self.echoed.add(line)
+                out.append(RemovedClaim(sentence=line.strip(), reason="echoes the prompt"))
+        if partial and not may_echo(partial):
+            answer_lines.append(unecho(partial))
+        claims = split_claims("\n".join(answer_lines))
+        ready = claims if complete else claims[:-1]
+        for claim in ready[self.given :]:
+            if self.counted >= self.max_sentences:
+                break
+            out.append(self._once(claim))
+            self.given += 1
+        return out
+
+    def _once(self, claim: Claim) -> Claim | RemovedClaim:
+        self.counted += 1
+        key = _plain(claim.text)
+        if key in self.seen:
+            return RemovedClaim(sentence=claim.text, reason="repeats an earlier sentence")
+        self.seen.add(key)
+        return claim
+
+
+def contradicts(claim: str, source: str) -> bool:
+    """Whether ``claim`` negates ``source`` or turns its direction (more vs. less) around."""
+    if bool(NEGATION_RE.search(claim)) != bool(NEGATION_RE.search(source)):
+        return True
+    claimed, stated = _directions(claim), _directions(source)
+    return bool(claimed and stated and not claimed & stated)
+
+
+def _directions(text: str) -> set[str]:
+    return {name for name, pattern in DIRECTION_WORDS.items() if pattern.search(text)}
 
 
 def split_claims(raw_answer: str) -> list[Claim]:
@@ -200,14 +389,23 @@ def clauses(text: str) -> list[str]:
     return parts + [f"{a} {b}" for a, b in zip(parts, parts[1:])]
 
 
-def salient_terms(text: str) -> list[str]:
-    """Numbers (digits or count words) and capitalised names that a source must also contain."""
+def salient_terms(text: str, ordinary: Iterable[str] = frozenset()) -> list[str]:
+    """Numbers (digits or count words) and names that a source must also contain.
+
+    A capitalised word is a name, except a stopword, and except a word that opens a sentence
+    and is ordinary: a connective ("Overall", "However") or one of ``ordinary`` (the words the
+    corpus writes in lower case). "Lisa Wilson wrote ..." still opens with a name.
+    """
     terms = [n.replace(",", "") for n in NUMBER_RE.findall(text)]
     terms += [w for w in WORD_RE.findall(text.lower()) if w in COUNT_WORDS]
-    for name in CAPITALISED_RE.findall(text):
-        word = name.strip("’'-").lower()
-        if len(word) > 1 and word not in STOPWORDS:
-            terms.append(name.strip("’'-"))
+    ordinary = CONNECTIVES | frozenset(ordinary)
+    openers = {start for start, _ in split_sentences(text)}
+    for match in CAPITALISED_RE.finditer(text):
+        name = match.group().strip("’'-")
+        word = name.lower()
+        if len(word) <= 1 or word in STOPWORDS or (match.start() in openers and word in ordinary):
+            continue
+        terms.append(name)
     return list(dict.fromkeys(terms))
 
 

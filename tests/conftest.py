@@ -65,10 +65,15 @@ def _scripted_llm_class():
     from pydantic import Field
 
     class ScriptedLLM(CustomLLM):
-        """Replies with ``replies`` in order (the last one repeats); an Exception reply is raised."""
+        """Replies with ``replies`` in order (the last one repeats); an exception reply is raised.
+
+        A reply given as a list of strings is streamed piece by piece; ``streamed`` records the
+        pieces handed out so far.
+        """
 
         replies: list = Field(default_factory=list)
         prompts: list[str] = Field(default_factory=list)
+        streamed: list[str] = Field(default_factory=list)
 
         @property
         def metadata(self) -> LLMMetadata:
@@ -77,18 +82,21 @@ def _scripted_llm_class():
         def _next(self, prompt: str):
             self.prompts.append(prompt)
             reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
-            if isinstance(reply, Exception):
+            if isinstance(reply, BaseException):
                 raise reply
-            return reply
+            return reply if isinstance(reply, list) else [reply]
 
         @llm_completion_callback()
         def complete(self, prompt: str, formatted: bool = False, **kwargs) -> CompletionResponse:
-            return CompletionResponse(text=self._next(prompt))
+            return CompletionResponse(text="".join(self._next(prompt)))
 
         @llm_completion_callback()
         def stream_complete(self, prompt: str, formatted: bool = False, **kwargs):
-            text = self._next(prompt)
-            yield CompletionResponse(text=text, delta=text)
+            text = ""
+            for piece in self._next(prompt):
+                self.streamed.append(piece)
+                text += piece
+                yield CompletionResponse(text=text, delta=piece)
 
     return ScriptedLLM
 

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import warnings
 
 import pytest
@@ -218,3 +219,118 @@ def test_cli_without_llm_never_calls_the_factory(built_settings, factory):
     assert result.exit_code == 0
     assert factory.seen == []
     assert json.loads(result.stdout)["mode"] == "extractive"
+
+
+# ---------------------------------------------------------------- streaming
+
+
+def authors_reply(qa) -> tuple[int, list[str]]:
+    """The passage number of the authors' sentence, and a reply in pieces: kept, removed, kept."""
+    hits = qa.retrieve(QUESTION)
+    n = next(i for i, h in enumerate(hits, start=1) if "Lisa Wilson" in h.text)
+    pieces = [f"The report was written by Dr Lisa Wilson ", f"and Dr Rex Haigh [{n}]. ", "It cost 5 pounds ",
+              f"[{n}]. Dr Lisa Wilson and Dr Rex Haigh wrote the ", f"Innovation in Action report [{n}].", ""]
+    return n, pieces
+
+
+def test_ask_stream_yields_each_verified_sentence_while_the_model_is_still_writing(built_settings, scripted_llm, qa):
+    _, pieces = authors_reply(qa)
+    llm = scripted_llm(pieces)
+    events = [(event, len(llm.streamed)) for event in QA(built_settings, llm=llm).ask_stream(QUESTION)]
+    kinds = [type(event).__name__ for event, _ in events]
+    assert kinds == ["Waiting", "Sentence", "Sentence", "Done"]
+    (first, pieces_read), (second, _) = events[1], events[2]
+    assert pieces_read < len(pieces)  # told before the model had finished
+    answer = events[-1][0].answer
+    assert answer.mode == "llm"
+    assert answer.answer == f"{first.text} {second.text}"
+    assert first.text == "The report was written by Dr Lisa Wilson and Dr Rex Haigh. [1]"
+    assert [c.n for c in first.citations] == [1] and first.citations == answer.citations[:1]
+    assert "5 pounds" not in first.text + second.text
+    assert [r.sentence for r in answer.removed] == ["It cost 5 pounds."]
+    assert events[0][0].llm == "ScriptedLLM"
+
+
+def test_ask_returns_what_the_stream_ends_with(built_settings, scripted_llm, qa):
+    _, pieces = authors_reply(qa)
+    streamed = list(QA(built_settings, llm=scripted_llm(pieces)).ask_stream(QUESTION))[-1].answer
+    asked = QA(built_settings, llm=scripted_llm("".join(pieces))).ask(QUESTION)
+    assert asked.model_dump(exclude={"timings_ms"}) == streamed.model_dump(exclude={"timings_ms"})
+
+
+def test_ask_stream_without_an_llm_yields_only_the_answer(qa):
+    [done] = list(qa.ask_stream(QUESTION))
+    assert done.answer == qa.ask(QUESTION).model_copy(update={"timings_ms": done.answer.timings_ms})
+
+
+def test_cli_stream_prints_sentences_then_sources_and_removed_ones_last(built_settings, scripted_llm, qa):
+    _, pieces = authors_reply(qa)
+    args = ["ask", "--llm", "openai-like", "--model", "tiny", "--stream", "--show-removed", QUESTION]
+    result = invoke(args, built_settings, obj={"llm_factory": lambda config: scripted_llm(pieces)})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "The report was written by Dr Lisa Wilson and Dr Rex Haigh. [1]"
+    assert lines[1] == "Dr Lisa Wilson and Dr Rex Haigh wrote the Innovation in Action report. [1]"
+    assert lines[3] == "Sources" and lines[4].startswith("[1] ")
+    at = lines.index("Removed by verification")
+    assert lines[at + 1] == "- It cost 5 pounds." and lines.index("Sources") < at
+    assert result.stdout.count("It cost 5 pounds") == 1
+
+
+def test_cli_stream_with_nothing_verified_prints_the_fallback_answer(built_settings, scripted_llm, qa):
+    args = ["ask", "--llm", "openai-like", "--model", "tiny", "--stream", QUESTION]
+    result = invoke(args, built_settings, obj={"llm_factory": lambda config: scripted_llm("Dr John Smith wrote it.")})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == qa.ask(QUESTION).answer
+    assert "John Smith" not in result.stdout
+
+
+# ---------------------------------------------------------------- the ollama backend against a stub
+
+
+@pytest.fixture
+def ollama_stub():
+    """A loopback server speaking Ollama's streaming /api/chat; ``.reply`` in pieces, ``.requests`` seen."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            server.requests.append((self.path, body))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.end_headers()
+            for piece in server.reply:
+                message = {"role": "assistant", "content": piece}
+                self.wfile.write(json.dumps({"model": body["model"], "message": message, "done": False}).encode() + b"\n")
+            end = {"model": body["model"], "message": {"role": "assistant", "content": ""}, "done": True,
+                   "done_reason": "stop", "prompt_eval_count": 1, "eval_count": len(server.reply)}
+            self.wfile.write(json.dumps(end).encode() + b"\n")
+
+        def log_message(self, *args):  # keep the test output clean
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.requests, server.reply = [], []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_ollama_backend_asks_through_api_chat_and_its_reply_is_verified(built_settings, ollama_stub, qa):
+    n, pieces = authors_reply(qa)
+    ollama_stub.reply = pieces
+    config = LLMSettings(backend="ollama", model="llama3.2", base_url=f"http://127.0.0.1:{ollama_stub.server_port}",
+                         max_tokens=77, timeout_s=10)
+    answer = QA(built_settings.model_copy(update={"llm": config})).ask(QUESTION)
+    assert answer.mode == "llm" and answer.llm.backend == "ollama"
+    assert answer.answer.startswith("The report was written by Dr Lisa Wilson and Dr Rex Haigh. [1]")
+    assert [r.sentence for r in answer.removed] == ["It cost 5 pounds."]
+    [(path, body)] = ollama_stub.requests
+    assert path == "/api/chat" and body["model"] == "llama3.2" and body["stream"] is True
+    assert body["options"]["num_predict"] == 77 and body["options"]["temperature"] == 0
+    system, user = body["messages"]
+    assert system["role"] == "system" and system["content"].startswith("Answer the question using only")
+    assert user["role"] == "user" and user["content"].endswith(f"Question: {QUESTION}")
+    assert f'<passage n="{n}"' in user["content"]
