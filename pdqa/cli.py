@@ -233,6 +233,9 @@ def ask(question, as_json, top_k, show_hits, show_removed, stream, backend, base
     failed = 0
     for number, text in enumerate(questions):
         show = (lambda sentence: print_sentence(console, sentence)) if stream and not as_json else None
+        batch_header = len(questions) > 1 and not as_json
+        if batch_header and show is not None:  # streamed sentences come under their question
+            _print_question(console, number, text)
         try:
             with _fallback_warnings():
                 answer = _answer(qa, text, top_k, show)
@@ -246,11 +249,15 @@ def ask(question, as_json, top_k, show_hits, show_removed, stream, backend, base
         if as_json:
             click.echo(answer.model_dump_json(indent=None if len(questions) > 1 else 2))
             continue
-        if len(questions) > 1:
-            console.print(("\n" if number else "") + f"Q: {text}", style="bold magenta", markup=False)
+        if batch_header and show is None:
+            _print_question(console, number, text)
         print_answer(console, answer, show_hits=show_hits, show_removed=show_removed, streamed=show is not None)
     if failed:
         raise click.ClickException(f"{failed} of {len(questions)} questions failed")
+
+
+def _print_question(console, number: int, text: str) -> None:
+    console.print(("\n" if number else "") + f"Q: {text}", style="bold magenta", markup=False)
 
 
 def _report_failed_question(number: int, text: str, exc: PdqaError, as_json: bool) -> None:

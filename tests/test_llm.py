@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 import warnings
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from pdqa.cli import cli
 from pdqa.errors import BackendUnavailable, LLMFallbackWarning
-from pdqa.llm import LOCAL_LLM_HINT, PLACEHOLDER_KEY, make_llm
+from pdqa.llm import LOCAL_LLM_HINT, PLACEHOLDER_KEY, make_llm, uses_chat
 from pdqa.qa import QA
 from pdqa.settings import LLMSettings, Settings
 
@@ -221,6 +226,65 @@ def test_cli_without_llm_never_calls_the_factory(built_settings, factory):
     assert json.loads(result.stdout)["mode"] == "extractive"
 
 
+# ---------------------------------------------------------------- Ctrl-C while the model is silent
+
+
+@pytest.fixture
+def silent_server():
+    """A loopback server that accepts connections and never answers; yields its /v1 URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:  # the listener was closed: the test is over
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    listener.close()
+    for connection in held:
+        connection.close()
+
+
+def read_until(fd: int, text: str, seconds: float) -> str:
+    """What a pty shows until ``text`` appears (or time runs out)."""
+    seen, deadline = "", time.monotonic() + seconds
+    while text not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            seen += os.read(fd, 4096).decode("utf-8", errors="replace")
+    return seen
+
+
+def test_ctrl_c_while_waiting_for_the_llm_stops_pdqa_with_130(built_settings, silent_server):
+    # A real SIGINT to a real process, with stderr on a terminal (a pty) so the wait is shown.
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PDQA_")}, "TERM": "xterm", "COLUMNS": "200",
+           "PDQA_CORPUS_DIR": str(built_settings.corpus_dir), "PDQA_INDEX_DIR": str(built_settings.index_dir)}
+    command = [str(Path(sys.executable).parent / "pdqa"), "ask", "--llm", "openai-like", "--base-url", silent_server,
+               "--model", "m", QUESTION]
+    terminal, child_side = pty.openpty()
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=child_side, stdin=subprocess.DEVNULL)
+    os.close(child_side)
+    try:
+        shown = read_until(terminal, "0:00:02", 90)  # two seconds into the wait
+        assert f"waiting for LLM openai-like m at {silent_server}" in shown, shown
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        shown += read_until(terminal, "\n", 2)
+    finally:
+        proc.kill()
+        os.close(terminal)
+    assert proc.returncode == 130
+    # Not swallowed: no timeout warning, no extractive answer in its place.
+    assert out == b""
+    assert "timed out" not in shown and "answering without the LLM" not in shown
+
+
 # ---------------------------------------------------------------- streaming
 
 
@@ -334,3 +398,17 @@ def test_the_ollama_backend_asks_through_api_chat_and_its_reply_is_verified(buil
     assert system["role"] == "system" and system["content"].startswith("Answer the question using only")
     assert user["role"] == "user" and user["content"].endswith(f"Question: {QUESTION}")
     assert f'<passage n="{n}"' in user["content"]
+
+
+@pytest.mark.parametrize(
+    ("backend", "api", "chat"),
+    [("openai-like", "auto", True), ("ollama", "auto", True), ("llama-cpp", "auto", False),
+     ("openai-like", "completion", False), ("llama-cpp", "chat", True)],
+)
+def test_the_api_defaults_to_chat_for_servers_and_completion_for_a_gguf(backend, api, chat):
+    assert uses_chat(LLMSettings(backend=backend, api=api)) is chat
+
+
+def test_an_openai_like_base_model_is_asked_through_the_completion_endpoint():
+    assert make_llm(LLMSettings(backend="openai-like", model="m", api="completion")).is_chat_model is False
+    assert make_llm(LLMSettings(backend="openai-like", model="m")).is_chat_model is True
