@@ -50,6 +50,17 @@ Question: How many floors does the library have?
 Answer: {NOT_FOUND}
 
 Now the real passages and question."""
+# Chat models get the rules as the system message and the example as a turn of its own: a small
+# instruction-tuned model (SmolLM2-135M) given the example inside the rules repeated itself more.
+CHAT_RULES = INSTRUCTIONS[: INSTRUCTIONS.index("Example")].strip().replace(" as in the example below", "")
+EXAMPLE_PASSAGES = """<passages>
+<passage n="1" title="Town guide">
+[1] The library opened in 1901.
+</passage>
+<passage n="2" title="Town guide">
+[2] It was designed by Anna Reed.
+</passage>
+</passages>"""
 # A base model continues text: ending the prompt where an answer starts gets it to write one.
 ANSWER_CUE = "\nAnswer:"
 _PROMPT_LINES = frozenset(" ".join(line.split()).lower() for line in INSTRUCTIONS.splitlines() if line.strip())
@@ -81,8 +92,9 @@ def _attribute(value: str) -> str:
 def reply_stream(llm: LLM, question: str, hits: list[Hit], backend: str, chat: bool) -> Iterator[str]:
     """The model's reply to the prompt for ``question`` over ``hits``, piece by piece as it arrives.
 
-    Through the chat API (instruction-tuned models) the rules are the system message and the
-    passages and question the user's, rendered with the model's own chat template; through the
+    Through the chat API (instruction-tuned models) the rules are the system message, one
+    example exchange follows, then the passages and question as the user's turn, rendered with
+    the model's own chat template; through the
     completion API (base models) the whole prompt is text ending in "Answer:", which it continues.
     The caller may stop reading early; the connection is then closed.
 
@@ -101,7 +113,9 @@ def reply_stream(llm: LLM, question: str, hits: list[Hit], backend: str, chat: b
         if chat:
             from llama_index.core.llms import ChatMessage
 
-            messages = [ChatMessage(role="system", content=INSTRUCTIONS),
+            messages = [ChatMessage(role="system", content=CHAT_RULES),
+                        ChatMessage(role="user", content=EXAMPLE_PASSAGES + "\n\nQuestion: Who designed the library?"),
+                        ChatMessage(role="assistant", content="[2] The library was designed by Anna Reed."),
                         ChatMessage(role="user", content=_passages_and_question(question, hits))]
             yield from (piece.delta or "" for piece in llm.stream_chat(messages))
         else:

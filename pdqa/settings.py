@@ -104,6 +104,10 @@ class LLMSettings(BaseModel):
         le=1,
         description="Lowest cosine between an answer sentence and a cited source sentence that supports it.",
     )
+    attribute_uncited: bool = Field(
+        default=True,
+        description="Check a reply sentence written without [n] against every passage given (else remove it).",
+    )
     relevance_threshold: float = Field(
         default=RELEVANCE_THRESHOLD,
         ge=0,

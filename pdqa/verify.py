@@ -7,7 +7,8 @@ the "Question:" line) are dropped, and a sentence said twice is checked once. Ea
 then checked on its own, in this order:
 
 1. its [n] markers must name passages that were given; other numbers are dropped;
-2. a sentence left with no valid citation is unsupported;
+2. a sentence left with no valid citation is unsupported; one written without any [n] is checked
+   against every passage given instead (``settings.llm.attribute_uncited``, on by default);
 3. every number and name in it must appear in a cited passage (text, title or section); a
    capitalised word that opens the sentence is a name only if the corpus never writes it in
    lower case and it is not a common word ("Overall", "However");
@@ -174,17 +175,22 @@ class Verifier:
 
     def _check(self, claim: Claim, vector: np.ndarray, hits: list[Hit], asked: Asked) -> KeptClaim | RemovedClaim:
         given = [n for n in dict.fromkeys(claim.cited) if 1 <= n <= len(hits)]
-        if not claim.cited:
+        if not claim.cited and self.settings.attribute_uncited:
+            # Small instruction-tuned models rarely write [n]; the same checks then search every
+            # passage given, and a kept sentence is cited to the span that supports it.
+            given = list(range(1, len(hits) + 1))
+        elif not claim.cited:
             return _removed(claim, "no citation")
         if not given:
             bad = ", ".join(f"[{n}]" for n in claim.cited)
             return _removed(claim, f"cites {bad}, which was not among the {len(hits)} passages given")
         chunks = [self.chunks[hits[n - 1].chunk_id] for n in given]
+        where = "the cited passage(s)" if claim.cited else "any passage given (uncited)"
         sources = [_chunk_words(chunk) for chunk in chunks]
         missing = [t for t in self.salient_terms(claim.text) if not any(_holds(words, t) for words in sources)]
         if missing:
-            return _removed(claim, f"{_kind(missing[0])} {missing[0]!r} is not in the cited passage(s)")
-        outcome = self._supported(claim, vector, chunks)
+            return _removed(claim, f"{_kind(missing[0])} {missing[0]!r} is not in {where}")
+        outcome = self._supported(claim, vector, chunks, where)
         if isinstance(outcome, RemovedClaim):
             return outcome
         unit, chunk = outcome.support[0]
@@ -212,7 +218,7 @@ class Verifier:
         ]
         return max(scores, default=0.0)
 
-    def _supported(self, claim: Claim, vector: np.ndarray, chunks: list[Chunk]) -> KeptClaim | RemovedClaim:
+    def _supported(self, claim: Claim, vector: np.ndarray, chunks: list[Chunk], where: str) -> KeptClaim | RemovedClaim:
         units = [(u, c) for c in chunks for u in self.index.units_by_chunk.get(c.chunk_id, [])]
         spans = [(score, text, pair) for pair in units for score, text in self._span_scores(pair[0], vector)]
         supporting = [s for s in spans if s[0] >= self.threshold]
@@ -225,10 +231,10 @@ class Verifier:
         if facts:
             return _removed(claim, CONTRADICTS)
         if supporting:
-            return _removed(claim, "only an instruction inside the cited passage says this")
+            return _removed(claim, "only an instruction inside a passage says this")
         similarity = max((s[0] for s in spans if not gives_orders(s[2][0].text)), default=0.0)
         why = f"similarity {similarity:.2f} < {self.threshold:.2f}"
-        return _removed(claim, f"not supported by the cited passage(s) ({why})")
+        return _removed(claim, f"not supported by {where} ({why})")
 
     def similarity(self, unit: Unit, vector: np.ndarray) -> float:
         """Best cosine between a claim's vector and the unit, or one of the unit's clauses."""

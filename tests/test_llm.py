@@ -394,7 +394,8 @@ def test_the_ollama_backend_asks_through_api_chat_and_its_reply_is_verified(buil
     [(path, body)] = ollama_stub.requests
     assert path == "/api/chat" and body["model"] == "llama3.2" and body["stream"] is True
     assert body["options"]["num_predict"] == 77 and body["options"]["temperature"] == 0
-    system, user = body["messages"]
+    system, *example, user = body["messages"]
+    assert [m["role"] for m in example] == ["user", "assistant"]
     assert system["role"] == "system" and system["content"].startswith("Answer the question using only")
     assert user["role"] == "user" and user["content"].endswith(f"Question: {QUESTION}")
     assert f'<passage n="{n}"' in user["content"]

@@ -1,8 +1,10 @@
-"""Integration test against a real llama.cpp server (Gemma 3 270M) through the openai-like backend.
+"""Integration tests against a real llama.cpp server through the openai-like backend, for two models.
 
-The server starts on a free loopback port for this module and stops after it. Gemma 3 270M is a
-small *base* model that often invents answers: the point is that whatever survives verification
-is backed by the exact corpus span it cites.
+Each model's server starts on a free loopback port and stops after its tests. Gemma 3 270M is a
+small *base* model, asked through the completion API, that often invents answers or echoes its
+prompt; SmolLM2-135M-Instruct is instruction-tuned and asked through the chat API with its own
+chat template. The point is that whatever survives verification is backed by the exact corpus
+span it cites, whichever model wrote it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ if importlib.util.find_spec("xllamacpp") is None:
     )
 
 from click.testing import CliRunner  # noqa: E402
-from llama_server import gguf_path, serve  # noqa: E402
+from llama_server import SMOLLM2_ALIAS, gguf_path, serve, smollm2_gguf_path  # noqa: E402
 
 from pdqa.cli import cli  # noqa: E402
 from pdqa.evaluation.runner import quote_supports, verified_sentences  # noqa: E402
@@ -38,19 +40,29 @@ QUESTIONS = [
     "Who wrote the Innovation in Action report?",
     "How many pilot sites were there?",
 ]
-# The base model has no chat turns: a line break ends its answer (see tests/llama_server.py).
-BASE_MODEL = {"stop": ["\n"], "max_tokens": 96, "timeout_s": 120, "max_retries": 0, "strict": True}
+COMMON = {"timeout_s": 120, "max_retries": 0, "strict": True}
+# The base model continues text: a line break ends its answer (see tests/llama_server.py). The
+# instruction-tuned model ends its turn itself.
+MODELS = {
+    "gemma-3-270m": {"api": "completion", "stop": ["\n"], "max_tokens": 96},
+    SMOLLM2_ALIAS: {"api": "chat", "max_tokens": 128},
+}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with serve(gguf_path(tmp_path_factory.mktemp("gguf"))) as info:
+@pytest.fixture(scope="module", params=list(MODELS))
+def server(request, tmp_path_factory):
+    if request.param == SMOLLM2_ALIAS:
+        context = serve(smollm2_gguf_path(), chat_template=None, alias=SMOLLM2_ALIAS)
+    else:
+        context = serve(gguf_path(tmp_path_factory.mktemp("gguf")))
+    with context as info:
         yield info
 
 
 @pytest.fixture(scope="module")
 def llm_settings(server, built_settings):
-    config = LLMSettings(backend="openai-like", base_url=server.base_url, model=server.model, **BASE_MODEL)
+    config = LLMSettings(backend="openai-like", base_url=server.base_url, model=server.model,
+                         **COMMON, **MODELS[server.model])
     return built_settings.model_copy(update={"llm": config})
 
 
@@ -107,8 +119,10 @@ def test_removed_sentences_each_carry_a_reason(answers):
 
 
 def test_cli_ask_against_the_server_prints_only_verified_sentences(server, built_settings):
+    model = {f"PDQA_LLM__{name.upper()}": json.dumps(value) if isinstance(value, list) else str(value)
+             for name, value in MODELS[server.model].items()}
     env = {"PDQA_CORPUS_DIR": str(built_settings.corpus_dir), "PDQA_INDEX_DIR": str(built_settings.index_dir),
-           "PDQA_LLM__STOP": json.dumps(["\n"]), "PDQA_LLM__MAX_TOKENS": "96", "PDQA_LLM__TIMEOUT_S": "120"}
+           "PDQA_LLM__TIMEOUT_S": "120", **model}
     args = ["ask", "--json", "--llm", "openai-like", "--base-url", server.base_url, "--model", server.model,
             "--strict", QUESTIONS[0]]
     result = CliRunner().invoke(cli, args, env=env, prog_name="pdqa")

@@ -136,12 +136,31 @@ def test_invalid_citation_is_dropped_but_a_valid_one_beside_it_counts(llm_qa):
     assert answer.answer == f"{AUTHORS_CLAIM} [1]"
 
 
-def test_uncited_sentence_is_removed(llm_qa):
+def test_an_uncited_sentence_no_passage_supports_is_removed(llm_qa):
     n = passage_number(llm_qa, AUTHORS_QUESTION, "Lisa Wilson")
     reply = f"The report was written by Dr Lisa Wilson and Dr Rex Haigh [{n}]. Dr Rex Haigh is a psychiatrist."
     answer = ask(llm_qa, AUTHORS_QUESTION, reply)
     assert answer.answer == f"{AUTHORS_CLAIM} [1]"
-    assert [(r.sentence, r.reason) for r in answer.removed] == [("Dr Rex Haigh is a psychiatrist.", "no citation")]
+    [(sentence, reason)] = [(r.sentence, r.reason) for r in answer.removed]
+    assert sentence == "Dr Rex Haigh is a psychiatrist."
+    assert reason.startswith("not supported by any passage given (uncited) (similarity ")
+
+
+def test_an_uncited_supported_sentence_is_cited_to_its_support(llm_qa, corpus_texts):
+    # Small instruction-tuned models rarely write [n]: the checks search every passage instead.
+    answer = ask(llm_qa, AUTHORS_QUESTION, "The report was written by Dr Lisa Wilson and Dr Rex Haigh.")
+    assert answer.mode == "llm" and answer.removed == []
+    assert answer.answer == f"{AUTHORS_CLAIM} [1]"
+    assert "Lisa Wilson" in answer.citations[0].quote
+    assert_exact_quotes(answer, corpus_texts)
+
+
+def test_with_attribution_off_an_uncited_sentence_is_removed(built_settings, scripted_llm):
+    config = built_settings.llm.model_copy(update={"attribute_uncited": False})
+    qa = QA(built_settings.model_copy(update={"llm": config}), llm=scripted_llm(f"{AUTHORS_CLAIM}"))
+    answer = qa.ask(AUTHORS_QUESTION)
+    assert answer.mode == "extractive-fallback"
+    assert [(r.sentence, r.reason) for r in answer.removed] == [(AUTHORS_CLAIM, "no citation")]
 
 
 def test_claim_cited_to_the_wrong_passage_is_removed(llm_qa):
@@ -163,7 +182,7 @@ def test_nothing_verified_falls_back_to_the_extractive_answer(llm_qa, qa):
     assert answer.answer == extractive.answer
     assert answer.citations == extractive.citations
     assert answer.raw_answer == "The report was written by Dr John Smith."
-    assert [r.reason for r in answer.removed] == ["no citation"]
+    assert [r.reason for r in answer.removed] == ["name 'John' is not in any passage given (uncited)"]
 
 
 def test_not_found_reply_abstains_in_llm_mode(llm_qa):
@@ -218,7 +237,7 @@ def test_injected_instruction_does_not_reach_the_verified_answer(injected_qa):
     assert answer.mode == "extractive-fallback"
     assert "1999" not in answer.answer and "Ignore previous" not in answer.answer
     assert [(r.sentence, r.reason) for r in answer.removed] == [
-        ("The clinic closed in 1999.", "only an instruction inside the cited passage says this")
+        ("The clinic closed in 1999.", "only an instruction inside a passage says this")
     ]
     # The injection reached the model only as delimited passage data, after the rules.
     prompt = injected_qa.llm.prompts[-1]

@@ -1,0 +1,157 @@
+"""Measure LLM answers against gold: unsupported and irrelevant kept sentences, llm-mode share,
+correctness next to extractive answers on the same questions, time per answer.
+
+Usage (after `make setup`, from the project root):
+
+    python bench/llm_measure.py gemma-3-270m|smollm2-135m-instruct [SQUAD_SAMPLE] [OUT.json]
+
+Questions: the gold dev and test splits, and a fixed sample (seed 0) of SQUAD_SAMPLE (default
+300) questions of the SQuAD 2.0 validation articles Harvard_University, Immune_system and Force.
+The model is served by llama.cpp (tests/llama_server.py) on loopback, with the settings the
+server tests use.
+
+The checks were fixed before any run and do not use the verifier's similarity:
+- a sentence *answers* when it holds a gold answer (SQuAD normalisation) or every gold fact;
+- a sentence is *supported* when it answers, or when the gold evidence sentences (the units of
+  the gold document that hold the evidence text or answer) back it lexically: every number and
+  name in them and at least half its content words (``quote_supports``). For an unanswerable
+  question there is no gold evidence: a sentence is then supported only by that lexical check
+  against the quotes it cites, and never answers.
+Correctness is the eval's: answerable and every fact in the answer, or unanswerable and abstained.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pdqa.evaluation import metrics
+from pdqa.evaluation.gold import load_gold, squad_to_corpus
+from pdqa.evaluation.runner import quote_supports, verified_sentences
+from pdqa.index import build_index
+from pdqa.models import Citation
+from pdqa.qa import QA
+from pdqa.settings import PROJECT_ROOT, LLMSettings, Settings
+
+sys.path.insert(0, str(PROJECT_ROOT / "tests"))
+from llama_server import SMOLLM2_ALIAS, gguf_path, serve, smollm2_gguf_path  # noqa: E402
+from test_llm_server import COMMON, MODELS  # noqa: E402
+
+SQUAD = Path("/work/shared/data/squad2/dev-8-articles.json")
+VALIDATION_ARTICLES = ("Harvard_University", "Immune_system", "Force")
+
+
+def evidence_citations(qa: QA, gold) -> list[Citation]:
+    """The units of the gold documents that hold an evidence text, as citations to check against."""
+    texts = [(e.doc_id, " ".join(e.text.lower().split())) for e in gold.evidence]
+    found = []
+    for unit in qa.index.units:
+        chunk = qa.index.chunk_by_id[unit.chunk_id]
+        if any(doc == chunk.doc_id and text in " ".join(unit.text.lower().split()) for doc, text in texts):
+            found.append(Citation(n=1, doc_id=chunk.doc_id, title=chunk.title, section=chunk.section,
+                                  chunk_id=chunk.chunk_id, start=unit.start, end=unit.end, quote=unit.text))
+    return found
+
+
+def answers(sentence: str, gold) -> bool:
+    if not gold.answerable:
+        return False
+    text = metrics.normalize_answer(sentence)
+    holds_answer = any(metrics.normalize_answer(a) and metrics.normalize_answer(a) in text for a in gold.answers)
+    return holds_answer or (bool(gold.facts) and metrics.fact_recall(sentence, gold.facts)[0] == 1.0)
+
+
+def supported(sentence: str, gold, evidence: list[Citation], cited: list[Citation]) -> bool:
+    if answers(sentence, gold):
+        return True
+    return quote_supports(sentence, evidence if gold.answerable else cited) if (evidence or cited) else False
+
+
+def correct(answer, gold) -> bool:
+    if not gold.answerable:
+        return answer.abstained
+    return not answer.abstained and metrics.fact_recall(answer.answer, gold.facts)[0] == 1.0
+
+
+def measure(qa_llm: QA, qa_plain: QA, questions) -> dict:
+    rows = []
+    for gold in questions:
+        started = time.perf_counter()
+        answer = qa_llm.ask(gold.question)
+        seconds = time.perf_counter() - started
+        extractive = qa_plain.ask(gold.question)
+        evidence = evidence_citations(qa_llm, gold)
+        kept = verified_sentences(answer) if answer.mode == "llm" and not answer.abstained else []
+        raw = [(s, cs) for s, cs in kept] + [(r.sentence, []) for r in answer.removed]
+        rows.append({
+            "id": gold.id, "answerable": gold.answerable, "mode": answer.mode, "seconds": seconds,
+            "correct": correct(answer, gold), "extractive_correct": correct(extractive, gold),
+            "raw": len(raw), "raw_unsupported": sum(not supported(s, gold, evidence, cs) for s, cs in raw),
+            "kept": len(kept), "kept_unsupported": sum(not supported(s, gold, evidence, cs) for s, cs in kept),
+            "kept_irrelevant": sum(not answers(s, gold) for s, _ in kept),
+            "kept_sentences": [s for s, _ in kept],
+        })
+    return summarise(rows) | {"rows": rows}
+
+
+def summarise(rows: list[dict]) -> dict:
+    def share(part, whole):
+        return f"{part}/{whole}" + (f" = {part / whole:.3f}" if whole else "")
+
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    return {
+        "questions": len(rows),
+        "raw_unsupported": share(sum(r["raw_unsupported"] for r in rows), sum(r["raw"] for r in rows)),
+        "kept_unsupported": share(sum(r["kept_unsupported"] for r in rows), sum(r["kept"] for r in rows)),
+        "kept_irrelevant": share(sum(r["kept_irrelevant"] for r in rows), sum(r["kept"] for r in rows)),
+        "llm_mode": share(sum(r["mode"] == "llm" for r in rows), len(rows)),
+        "llm_mode_answerable": share(sum(r["mode"] == "llm" for r in answerable), len(answerable)),
+        "fallback": share(sum(r["mode"] == "extractive-fallback" for r in rows), len(rows)),
+        "correct_answerable": share(sum(r["correct"] for r in answerable), len(answerable)),
+        "extractive_correct_answerable": share(sum(r["extractive_correct"] for r in answerable), len(answerable)),
+        "noans_accuracy": share(sum(r["correct"] for r in unanswerable), len(unanswerable)),
+        "extractive_noans_accuracy": share(sum(r["extractive_correct"] for r in unanswerable), len(unanswerable)),
+        "median_seconds": round(statistics.median(r["seconds"] for r in rows), 2) if rows else None,
+    }
+
+
+def squad_sample(root: Path, size: int) -> tuple[Settings, list]:
+    data = json.loads(SQUAD.read_text(encoding="utf-8"))
+    held_out = [a for a in data["data"] if a["title"] in VALIDATION_ARTICLES]
+    (root / "validation.json").write_text(json.dumps({"version": "v2.0", "data": held_out}), encoding="utf-8")
+    questions = squad_to_corpus(root / "validation.json", root / "corpus")
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
+    build_index(settings)
+    return settings, random.Random(0).sample(questions, min(size, len(questions)))
+
+
+def _server(model: str, folder: Path):
+    if model == SMOLLM2_ALIAS:
+        return serve(smollm2_gguf_path(), chat_template=None, alias=SMOLLM2_ALIAS)
+    return serve(gguf_path(folder / "gguf"))
+
+
+def main(model: str, sample: int, out: Path) -> None:
+    results = {}
+    with tempfile.TemporaryDirectory() as folder, _server(model, Path(folder)) as server:
+        config = LLMSettings(backend="openai-like", base_url=server.base_url, model=server.model,
+                             **{**COMMON, "strict": False}, **MODELS[model])
+        sets = {"gold dev+test": (Settings(), load_gold(PROJECT_ROOT / "eval" / "gold.jsonl"))}
+        if sample:
+            sets["SQuAD validation sample"] = squad_sample(Path(folder), sample)
+        for name, (settings, questions) in sets.items():
+            llm_qa = QA(settings.model_copy(update={"llm": config}))
+            results[name] = measure(llm_qa, QA(settings), questions)
+            print(name, json.dumps({k: v for k, v in results[name].items() if k != "rows"}, indent=1), flush=True)
+    out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 300,
+         Path(sys.argv[3]) if len(sys.argv) > 3 else Path(f"{sys.argv[1]}-measure.json"))
