@@ -268,7 +268,10 @@ def test_ctrl_c_while_waiting_for_the_llm_stops_pdqa_with_130(built_settings, si
     command = [str(Path(sys.executable).parent / "pdqa"), "ask", "--llm", "openai-like", "--base-url", silent_server,
                "--model", "m", QUESTION]
     terminal, child_side = pty.openpty()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=child_side, stdin=subprocess.DEVNULL)
+    # A shell starts background jobs (CI) with SIGINT ignored, and Python keeps it so; a user's
+    # Ctrl-C reaches pdqa with the default disposition, so the child gets that.
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=child_side, stdin=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(child_side)
     try:
         shown = read_until(terminal, "0:00:02", 90)  # two seconds into the wait
