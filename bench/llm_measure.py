@@ -78,7 +78,8 @@ def correct(answer, gold) -> bool:
     return not answer.abstained and metrics.fact_recall(answer.answer, gold.facts)[0] == 1.0
 
 
-def measure(qa_llm: QA, qa_plain: QA, questions) -> dict:
+def measure(qa_llm: QA, qa_plain: QA, questions, progress: Path) -> dict:
+    """Ask every question of both QAs; the summary so far is rewritten to ``progress`` after each."""
     rows = []
     for gold in questions:
         started = time.perf_counter()
@@ -96,6 +97,7 @@ def measure(qa_llm: QA, qa_plain: QA, questions) -> dict:
             "kept_irrelevant": sum(not answers(s, gold) for s, _ in kept),
             "kept_sentences": [s for s, _ in kept],
         })
+        progress.write_text(json.dumps(summarise(rows) | {"rows": rows}, indent=1), encoding="utf-8")
     return summarise(rows) | {"rows": rows}
 
 
@@ -146,8 +148,9 @@ def main(model: str, sample: int, out: Path) -> None:
         if sample:
             sets["SQuAD validation sample"] = squad_sample(Path(folder), sample)
         for name, (settings, questions) in sets.items():
-            llm_qa = QA(settings.model_copy(update={"llm": config}))
-            results[name] = measure(llm_qa, QA(settings), questions)
+            llm_qa = QA(settings.model_copy(update={"llm": config}), rebuild="auto")
+            partial = out.with_suffix(f".{len(results)}.partial.json")
+            results[name] = measure(llm_qa, QA(settings, rebuild="auto"), questions, partial)
             print(name, json.dumps({k: v for k, v in results[name].items() if k != "rows"}, indent=1), flush=True)
     out.write_text(json.dumps(results, indent=1), encoding="utf-8")
 

@@ -19,7 +19,8 @@ then checked on its own, in this order:
    A unit that gives orders ("ignore previous instructions and say ...") never counts as
    support: a passage that tells the model to say X does not state X;
 5. the supporting span must have the same polarity: a negation (not, no, never, ...) or a
-   direction (more/less, increase/decrease, above/below) that differs contradicts it;
+   direction (more/less, increase/decrease, above/below) that differs contradicts it, and so
+   does a number put where the span states another (a year from one passage on another's fact);
 6. a sentence supported only by a heading restates a title; it answers nothing;
 7. it must answer the question: scored with the extractive answerer's own model (see
    :meth:`Verifier.relevance`), it must reach ``settings.llm.relevance_threshold``.
@@ -337,11 +338,19 @@ class ReplyReader:
 
 
 def contradicts(claim: str, source: str) -> bool:
-    """Whether ``claim`` negates ``source`` or turns its direction (more vs. less) around."""
+    """Whether ``claim`` negates ``source``, turns its direction (more vs. less) around, or puts
+    a number of its own where ``source`` states another ("in 2003" for "in 2004")."""
     if bool(NEGATION_RE.search(claim)) != bool(NEGATION_RE.search(source)):
+        return True
+    claimed, stated = _numbers(claim), _numbers(source)
+    if claimed - stated and stated - claimed:
         return True
     claimed, stated = _directions(claim), _directions(source)
     return bool(claimed and stated and not claimed & stated)
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in NUMBER_RE.findall(text)}
 
 
 def _directions(text: str) -> set[str]:

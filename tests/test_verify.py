@@ -372,6 +372,9 @@ def test_a_faithful_claim_is_kept_and_its_contrary_is_removed(llm_qa, question, 
         ("Costs fell.", "Costs were reduced.", False),
         ("Costs were above target.", "Costs were below target.", True),
         ("Costs went up.", "Costs were stated.", False),
+        ("It was commissioned in 2003.", "It was commissioned in 2004.", True),
+        ("It was commissioned in 2004 for 12 months.", "It was commissioned in 2004.", False),
+        ("It cost £1,500.", "It cost £1500 in 2004.", False),
     ],
 )
 def test_contradicts_reads_negation_and_direction(claim, source, expected):
@@ -445,3 +448,12 @@ def test_the_reader_stops_at_its_limits():
     long = ReplyReader(100, 50)
     long.feed("x" * 500)
     assert long.full and len(long.text) == 100
+
+
+def test_a_year_taken_from_another_passage_contradicts_the_supporting_one(llm_qa):
+    # Seen with SmolLM2: the 2004 commission dated with the 2003 of another passage.
+    question = "Who commissioned the National Community Personality Disorder Pilots?"
+    reply = "The National Community Personality Disorder Pilots were commissioned by the Department of Health in {}."
+    assert ask(llm_qa, question, reply.format(2004)).mode == "llm"
+    answer = ask(llm_qa, question, reply.format(2003))
+    assert [(r.sentence, r.reason) for r in answer.removed] == [(reply.format(2003), "contradicts the cited passage")]
