@@ -27,12 +27,8 @@ from .chunking import split_sentences
 from .embeddings import Embedder
 from .index import IndexData
 from .models import Chunk, Hit, RemovedClaim, Unit
-from .question import NUMBER_WORDS, STOPWORDS, gives_orders
-
-MARKER_RE = re.compile(r"\s*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
-NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
-CAPITALISED_RE = re.compile(r"\b[A-Z][A-Za-z’'-]*")
-WORD_RE = re.compile(r"[A-Za-z0-9]+")
+from .question import gives_orders
+from .text import CAPITALISED_RE, MARKER_RE, NUMBER_WORDS, STOPWORDS, numbers, words
 BULLET_RE = re.compile(r"^\s*(?:[-*•·]|\d+[.)])\s+")
 CLAUSE_RE = re.compile(r"[,;:()]|\s[–—-]\s")
 CLAUSE_UNIT_CHARS = 80  # units shorter than this are compared whole only
@@ -107,7 +103,7 @@ class Verifier:
             return _removed(claim, f"cites {bad}, which was not among the {len(hits)} passages given")
         chunks = [self.chunks[hits[n - 1].chunk_id] for n in given]
         sources = [_chunk_words(chunk) for chunk in chunks]
-        missing = [t for t in salient_terms(claim.text) if not any(_holds(words, t) for words in sources)]
+        missing = [t for t in salient_terms(claim.text) if not any(_holds(held, t) for held in sources)]
         if missing:
             return _removed(claim, f"{_kind(missing[0])} {missing[0]!r} is not in the cited passage(s)")
         return self._supported(claim, vector, chunks)
@@ -171,17 +167,18 @@ def _line_claims(line: str, leading: bool) -> list[Claim]:
     text, markers = "", []
     position = 0
     for match in MARKER_RE.finditer(line):
-        text += line[position : match.start()]
-        numbers = [int(n) for n in re.split(r"[,;]", match.group(1))]
-        markers.append((len(text), numbers))
+        # The space before a marker belongs to it: "so [1]." reads "so." once the marker is gone.
+        text += line[position : match.start()].rstrip()
+        cited = [int(n) for n in re.split(r"[,;]", match.group(1))]
+        markers.append((len(text), cited))
         position = match.end()
     text += line[position:]
     spans = split_sentences(text)
     claims = [Claim(text[start:end]) for start, end in spans]
-    for at, numbers in markers:
+    for at, cited in markers:
         if claims:
-            claims[_owner(spans, at, leading)].cited += numbers
-    return [c for c in claims if WORD_RE.search(c.text)]
+            claims[_owner(spans, at, leading)].cited += cited
+    return [c for c in claims if words(c.text)]
 
 
 def _owner(spans: list[tuple[int, int]], at: int, leading: bool) -> int:
@@ -202,8 +199,8 @@ def clauses(text: str) -> list[str]:
 
 def salient_terms(text: str) -> list[str]:
     """Numbers (digits or count words) and capitalised names that a source must also contain."""
-    terms = [n.replace(",", "") for n in NUMBER_RE.findall(text)]
-    terms += [w for w in WORD_RE.findall(text.lower()) if w in COUNT_WORDS]
+    terms = numbers(text)
+    terms += [w for w in words(text) if w in COUNT_WORDS]
     for name in CAPITALISED_RE.findall(text):
         word = name.strip("’'-").lower()
         if len(word) > 1 and word not in STOPWORDS:
@@ -217,15 +214,15 @@ def _kind(term: str) -> str:
 
 def _words(text: str) -> set[str]:
     """Lower-cased words plus digit runs with thousands separators removed."""
-    return set(WORD_RE.findall(text.lower())) | {n.replace(",", "") for n in NUMBER_RE.findall(text)}
+    return set(words(text)) | set(numbers(text))
 
 
 def _chunk_words(chunk: Chunk) -> set[str]:
     return _words(" ".join((chunk.text, chunk.title, chunk.section)))
 
 
-def _holds(words: set[str], term: str) -> bool:
-    return term.lower() in words or all(part in words for part in WORD_RE.findall(term.lower()))
+def _holds(held: set[str], term: str) -> bool:
+    return term.lower() in held or all(part in held for part in words(term))
 
 
 def _plain(text: str) -> str:
