@@ -193,13 +193,13 @@ def test_abstained_answer_offers_related_passages(abstained_answer, corpus_text)
 # ---------------------------------------------------------------- the Answer record
 
 
-def test_answer_fields(clive_house_answer, built_settings):
+def test_answer_fields(clive_house_answer, built_settings, qa):
     answer = clive_house_answer
 
     assert answer.question == "Where does the Joint Team currently work from?"
     assert answer.mode == "extractive"
     assert answer.abstain_reason == ""
-    assert built_settings.answer_threshold <= answer.confidence <= 1.0
+    assert qa.answerer.min_confidence <= answer.confidence <= 1.0
     assert len(answer.hits) == built_settings.top_k
     assert {"embed", "retrieve", "answer", "total"} <= answer.timings_ms.keys()
     assert answer.timings_ms["total"] >= answer.timings_ms["answer"] >= 0
