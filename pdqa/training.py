@@ -38,7 +38,7 @@ from .features import QUESTION_FEATURES, UNIT_FEATURES, FeatureExtractor, TermWe
 from .index import build_index, load_index
 from .question import analyse
 from .retrieval import HybridRetriever
-from .settings import PROJECT_ROOT, Settings
+from .settings import PROJECT_ROOT, Settings, default_corpus_dir
 
 SPLIT_FILE = PROJECT_ROOT / "eval" / "squad_split.json"
 GOLD_FILE = PROJECT_ROOT / "eval" / "gold.jsonl"
@@ -117,7 +117,7 @@ def collect(squad_path: Path, articles: set[str], work: Path, name: str) -> Grou
 
 def collect_gold(gold_path: Path, split: str, work: Path, name: str) -> Group:
     """The report's own gold questions of one split, over an index of the bundled corpus."""
-    settings = Settings(corpus_dir=PROJECT_ROOT / "corpus", index_dir=work / "index")
+    settings = Settings(corpus_dir=default_corpus_dir(), index_dir=work / "index")
     if not (work / "index" / "manifest.json").is_file():
         build_index(settings)
     items = [
@@ -328,9 +328,14 @@ def _overall(answered: np.ndarray, correct: np.ndarray, answerable: np.ndarray) 
     return float(np.mean(np.where(answered, correct, ~answerable)))
 
 
-def _cross_fitted_ece(questions: list[QuestionData], logits: np.ndarray, labels: np.ndarray) -> float:
-    """ECE with each article's probabilities from a Platt scaling fitted on the other articles."""
+def _cross_fitted_ece(questions: list[QuestionData], logits: np.ndarray, labels: np.ndarray) -> float | None:
+    """ECE with each article's probabilities from a Platt scaling fitted on the other articles.
+
+    None with a single validation article: there is nothing to fit on without it.
+    """
     articles = np.array([q.article for q in questions])
+    if len(np.unique(articles)) < 2:
+        return None
     probabilities = np.zeros(len(questions))
     for article in np.unique(articles):
         inside = articles == article

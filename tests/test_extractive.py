@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-def test_list_question_gets_announcing_sentence_and_whole_list(qa, corpus_text):
-    answer = qa.ask("Which fundamental assumptions were shared by all the pilot services?")
+
+def test_list_question_gets_announcing_sentence_and_whole_list(answering_qa, corpus_text):
+    answer = answering_qa.ask("Which fundamental assumptions were shared by all the pilot services?")
     assert not answer.abstained
     quotes = [c.quote for c in answer.citations]
     assert any("following fundamental assumptions" in q for q in quotes)
@@ -16,8 +17,8 @@ def test_list_question_gets_announcing_sentence_and_whole_list(qa, corpus_text):
         assert corpus_text[citation.start : citation.end] == citation.quote
 
 
-def test_compound_question_is_answered_from_two_sentences(qa):
-    answer = qa.ask("Where does the Joint Team work from, and how long is the contract?")
+def test_compound_question_is_answered_from_two_sentences(answering_qa):
+    answer = answering_qa.ask("Where does the Joint Team work from, and how long is the contract?")
     assert not answer.abstained
     assert "Clive House" in answer.answer and "12 months" in answer.answer
     assert len(answer.citations) >= 2
@@ -44,8 +45,8 @@ def test_trap_variants_abstain(qa, question):
     assert answer.answer == "The report does not say."
 
 
-def test_headings_answer_only_title_questions(qa):
-    answer = qa.ask("What is the title of the vacancy notice?")
+def test_headings_answer_only_title_questions(qa, answering_qa):
+    answer = answering_qa.ask("What is the title of the vacancy notice?")
     assert not answer.abstained
     assert answer.citations[0].quote == (
         "Joint Head of the Offender Personality Disorder Programme: Vacancy details"

@@ -53,7 +53,9 @@ def test_training_runs_end_to_end_and_writes_a_usable_model(tmp_path, qa):
     assert written == model
     assert np.isfinite(written.unit.weights).all() and np.isfinite(written.answerable.weights).all()
     figures = written.trained["figures"]
-    assert figures["questions"] > 0 and 0.0 <= figures["overall_accuracy"] <= 1.0
+    for domain in ("squad", "report-dev"):
+        assert figures[domain]["questions"] > 0 and 0.0 <= figures[domain]["overall_accuracy"] <= 1.0
+    assert figures["report-dev"]["questions"] == 90  # the report's dev split validates too
     card = (tmp_path / "out" / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert hashlib.sha256((tmp_path / "out" / "model.json").read_bytes()).hexdigest() in card
     # The new model drives the answerer over the report's index.

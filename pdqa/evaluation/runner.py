@@ -21,7 +21,6 @@ from .gold import GoldQuestion
 
 RETRIEVAL_DEPTH = 10
 K_VALUES = (1, 3, 5)
-CITED_SENTENCE_RE = re.compile(r"(.+?)\s*((?:" + MARKER_RE.pattern + r")+)")
 # Fixed before any LLM run, not tuned: a verified sentence counts as supported by its quotes only
 # if its numbers and names are in them and at least this share of its content terms is.
 QUOTE_TERM_SHARE = 0.5
@@ -153,10 +152,16 @@ def quote_supports(sentence: str, citations: list[Citation]) -> bool:
 def verified_sentences(answer: Answer) -> list[tuple[str, list[Citation]]]:
     """The sentences of an LLM answer with the citations their [n] markers name."""
     by_number = {c.n: c for c in answer.citations}
-    pairs = []
-    for sentence, markers in CITED_SENTENCE_RE.findall(answer.answer):
-        numbers = [int(n) for n in re.findall(r"\d+", markers)]
-        pairs.append((sentence.strip(), [by_number[n] for n in numbers if n in by_number]))
+    pairs: list[tuple[str, list[Citation]]] = []
+    position = 0
+    for marker in MARKER_RE.finditer(answer.answer):
+        sentence = answer.answer[position : marker.start()].strip()
+        cited = [by_number[int(n)] for n in re.split(r"[,;]", marker.group(1)) if int(n) in by_number]
+        if sentence:
+            pairs.append((sentence, cited))
+        elif pairs:  # "[1][2]": a second marker on the same sentence
+            pairs[-1][1].extend(cited)
+        position = marker.end()
     return pairs
 
 
