@@ -213,10 +213,12 @@ def _question(words: tuple[str, ...]) -> str:
 @click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Passages to retrieve (default 5).")
 @click.option("--show-hits", is_flag=True, help="Also print the retrieved passages with scores.")
 @click.option("--show-removed", is_flag=True, help="Also print the LLM sentences verification removed, and why.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1),
+              help="Abstain below this calibrated confidence (default: PDQA_MIN_CONFIDENCE, else the model's).")
 @click.option("--stream", is_flag=True,
               help="With --llm: print each sentence as soon as it is verified, then the sources.")
 @_llm_options
-def ask(question, as_json, top_k, show_hits, show_removed, stream, backend, base_url, model, strict):
+def ask(question, as_json, top_k, show_hits, show_removed, min_confidence, stream, backend, base_url, model, strict):
     """Answer QUESTION with cited quotes, or say the report does not say.
 
     With --llm, a language model writes the answer and every sentence is checked against the
@@ -227,6 +229,8 @@ def ask(question, as_json, top_k, show_hits, show_removed, stream, backend, base
     from .render import make_console, print_answer, print_sentence
 
     settings = _with_llm(_settings(), backend, base_url, model, strict)
+    if min_confidence is not None:
+        settings = settings.model_copy(update={"min_confidence": min_confidence})
     questions = _stdin_questions() if question == ("-",) else [_question(question)]
     qa = _open_qa(settings, _llm_of(settings))
     console = make_console()
@@ -446,13 +450,15 @@ def corpus_remove(doc_id):
 @cli.command("eval")
 @click.option("--gold", "gold_path", type=click.Path(path_type=Path), help="Gold JSONL file (default eval/gold.jsonl).")
 @click.option("--squad", "squad_path", type=click.Path(path_type=Path), help="Evaluate on a SQuAD 2.0 JSON file instead, in a temporary index.")
-@click.option("--split", type=click.Choice(["dev", "test", "all"]), default="all", show_default=True, help="Which gold questions to ask.")
+@click.option("--split", type=click.Choice(["dev", "test", "validation", "train", "all"]), default="all", show_default=True,
+              help="Which questions to ask: gold dev/test, or with --squad the validation/train articles of eval/squad_split.json.")
+@click.option("--sample", type=click.IntRange(1), help="Ask a fixed random sample of this many questions (seeded).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("eval/out"), show_default="eval/out under the current folder", help="Folder for report.json, report.md and the plots.")
 @click.option("--compare", "baseline", type=click.Path(path_type=Path), help="Fail (exit 1) if a headline metric fell against this baseline.")
 @click.option("--save-baseline", type=click.Path(path_type=Path), help="Write this run's headline figures as a new baseline.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary metrics as JSON.")
 @_llm_options
-def eval_command(gold_path, squad_path, split, out_dir, baseline, save_baseline, as_json, backend, base_url, model, strict):
+def eval_command(gold_path, squad_path, split, sample, out_dir, baseline, save_baseline, as_json, backend, base_url, model, strict):
     """Measure retrieval, answers, citations and abstention on a gold question set.
 
     With --llm, also how many LLM sentences verification removed and how many it kept unbacked.
@@ -469,7 +475,9 @@ def eval_command(gold_path, squad_path, split, out_dir, baseline, save_baseline,
         _check_writable_folder(save_baseline.parent, "--save-baseline")
     with tempfile.TemporaryDirectory(prefix="pdqa-eval-") as scratch:
         qa, questions, name = _eval_inputs(settings, gold_path, squad_path, split, Path(scratch))
-        run = _run_with_progress(qa, questions, name, "all" if squad_path else split)
+        if sample is not None and sample < len(questions):
+            questions = _sample(questions, sample)
+        run = _run_with_progress(qa, questions, name, split)
     report = build_report(run)
     written = write_report(report, out_dir)
     if as_json:
@@ -496,14 +504,27 @@ def _check_writable_folder(folder: Path, option: str) -> None:
         raise click.ClickException(f"cannot write to {option} folder {folder}: {exc.strerror}") from exc
 
 
+def _sample(questions, size: int):
+    import random
+
+    # A fixed seed: the same file and size always give the same questions, so runs compare.
+    chosen = sorted(random.Random(0).sample(range(len(questions)), size))
+    return [questions[i] for i in chosen]
+
+
 def _eval_inputs(settings, gold_path, squad_path, split, scratch: Path):
-    from .evaluation.gold import load_gold, squad_to_corpus
+    from .evaluation.gold import load_gold, squad_articles, squad_to_corpus
     from .settings import PROJECT_ROOT
 
     if squad_path is not None:
-        questions = squad_to_corpus(squad_path, scratch / "corpus")
+        if split in ("dev", "test"):
+            raise click.ClickException("with --squad, --split is validation, train or all")
+        articles = squad_articles(squad_path, split)
+        questions = squad_to_corpus(squad_path, scratch / "corpus", articles)
         temporary = settings.model_copy(update={"corpus_dir": scratch / "corpus", "index_dir": scratch / "index"})
         return _open_qa(temporary, _llm_of(temporary)), questions, squad_path.name
+    if split in ("validation", "train"):
+        raise click.ClickException("--split validation/train selects SQuAD articles: use it with --squad FILE")
     gold = gold_path or PROJECT_ROOT / "eval" / "gold.jsonl"
     questions = load_gold(gold, split)
     if not questions:
@@ -541,6 +562,45 @@ def _gate(problems: list[str], baseline: Path) -> None:
             click.echo(f"REGRESSION: {problem}", err=True)
         raise click.ClickException(f"evaluation fell below {baseline}")
     click.echo(f"No regression against {baseline}.", err=True)
+
+
+@cli.group()
+def train():
+    """Train pdqa's models (needs the train extra: pip install 'pdqa[train]')."""
+
+
+@train.command("answerer")
+@click.option("--shared", "shared_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder holding data/squad2 (default: ../shared beside the pdqa checkout).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where to write model.json and MODEL_CARD.md (default: the package's answerer/ folder).")
+@click.option("--work", "work_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Scratch folder for the SQuAD indexes; kept and reused when given (default: a temporary one).")
+def train_answerer_command(shared_dir, out_dir, work_dir):
+    """Train the answer selector and abstention model on the SQuAD 2.0 slices (seeded)."""
+    from .answer_model import MODEL_PATH
+    from .settings import PROJECT_ROOT
+
+    _require_training_extra()
+    from .training import train_answerer
+
+    shared = shared_dir or PROJECT_ROOT.parent / "shared"
+    if not (shared / "data" / "squad2").is_dir():
+        raise click.ClickException(f"no data/squad2 folder in {shared} (pass --shared DIR)")
+    out = out_dir or MODEL_PATH.parent
+    with tempfile.TemporaryDirectory(prefix="pdqa-train-") as scratch:
+        model = train_answerer(shared / "data" / "squad2", out, work_dir or Path(scratch),
+                               progress=lambda line: click.echo(line, err=True))
+    figures = model.trained.get("figures", {})
+    click.echo(f"Wrote {out / 'model.json'} and {out / 'MODEL_CARD.md'}; validation: "
+               + ", ".join(f"{k} {v}" for k, v in figures.items() if k in ("overall_accuracy", "answer_correctness", "noans_accuracy")))
+
+
+def _require_training_extra() -> None:
+    from importlib.util import find_spec
+
+    if find_spec("sklearn") is None:
+        raise click.ClickException("training needs scikit-learn: pip install 'pdqa[train]'")
 
 
 def main():

@@ -72,7 +72,6 @@ class CorpusFile:
 class Corpus:
     """All corpus files, the documents they hold, and the files skipped (no text to read)."""
 
-    root: Path
     files: list[CorpusFile]
     documents: list[DocumentInfo]
     skipped: tuple[CorpusFileInfo, ...] = ()
@@ -166,7 +165,7 @@ def load_corpus(corpus_dir: Path) -> Corpus:
     if not files:
         raise CorpusError(f"no document with text in corpus folder {corpus_dir}")
     _check_unique_ids(documents)
-    return Corpus(root=corpus_dir, files=files, documents=documents, skipped=tuple(skipped))
+    return Corpus(files=files, documents=documents, skipped=tuple(skipped))
 
 
 def _read_file(path: Path, relative: str) -> CorpusFile:

@@ -35,6 +35,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from . import __version__
+from .answer_model import model_sha256
 from .chunking import chunk_corpus, chunker_params
 from .corpus import TEXTS_DIR, corpus_file_paths, file_sha256, load_corpus, write_texts
 from .embeddings import (
@@ -283,6 +284,7 @@ def _manifest(settings, corpus, model_dir: Path, model_sha: str, chunks, units, 
         unit_count=len(units),
         chunk_search=search,
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        answer_model_sha256=model_sha256(),
     )
 
 
@@ -376,6 +378,9 @@ def stale_reasons(manifest: Manifest, settings: Settings) -> list[str]:
     reasons.extend(_corpus_changes(manifest, settings.corpus_dir))
     if _model_changed(manifest, settings):
         reasons.append("embedding model changed")
+    if manifest.answer_model_sha256 != model_sha256():
+        # Answers depend on it; an index built beside another model would give other answers.
+        reasons.append("answer model changed")
     return reasons
 
 

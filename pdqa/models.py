@@ -104,7 +104,8 @@ class Answer(_Record):
     abstained: bool = Field(description="True when the corpus does not answer the question.")
     mode: str = Field(description="'extractive', 'llm', or 'extractive-fallback'.")
     confidence: float = Field(
-        default=0.0, description="Score of the best eligible passage; pdqa abstains below the threshold."
+        default=0.0,
+        description="Calibrated probability that the extractive answer is right; pdqa abstains below min_confidence.",
     )
     abstain_reason: str = Field(default="", description="Why pdqa abstained ('' when it answered).")
     citations: list[Citation] = Field(default_factory=list)
@@ -170,3 +171,4 @@ class Manifest(_Record):
     files: dict[str, IndexFileInfo] = Field(
         default_factory=dict, description="Every index file (path relative to the index folder) as written."
     )
+    answer_model_sha256: str = Field(default="", description="The answer model the index was built beside.")

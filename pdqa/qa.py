@@ -60,7 +60,6 @@ class QA:
         settings = settings or Settings()
         self.settings = settings if corpus_dir is None else settings.for_corpus(Path(corpus_dir))
         self.rebuilt = False
-        started = time.perf_counter()
         self.index = self._open_index(rebuild, progress, allow_stale)
         from .embeddings import OnnxEmbedder
 
@@ -68,10 +67,7 @@ class QA:
         self.retriever = HybridRetriever(self.index, self.settings)
         self.answerer = ExtractiveAnswerer(self.index, self.settings)
         self.llm, self.llm_info = self._open_llm(llm)
-        self.verifier = Verifier(
-            self.index, self.embedder, self.settings.llm, self.answerer.weights, self.settings.answer_alpha, NOT_FOUND
-        )
-        self.load_ms = (time.perf_counter() - started) * 1000
+        self.verifier = Verifier(self.index, self.embedder, self.settings.llm, self.answerer.weights, NOT_FOUND)
 
     def _open_index(self, rebuild, progress, allow_stale) -> IndexData:
         if rebuild is True:
@@ -145,8 +141,7 @@ class QA:
         hits = clock.run("retrieve", lambda: self.retriever.retrieve(text, vectors[0], k))
         part_vectors = vectors[1:] if compound else vectors
         questions = [analyse(part) for part in parts]
-        chunk_ids = [h.chunk_id for h in hits]
-        draft = clock.run("answer", lambda: self.answerer.answer_all(questions, part_vectors, chunk_ids))
+        draft = clock.run("answer", lambda: self.answerer.answer_all(questions, part_vectors, hits))
         if self.llm is None:
             timings["total"] = sum(timings.values())
             yield Done(build_answer(text, draft, hits, timings))

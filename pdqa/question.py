@@ -2,48 +2,29 @@
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 
-WORD_RE = re.compile(r"[A-Za-z0-9£$€]+(?:['’][a-z]+)?")
+from .text import IRREGULAR, STOPWORDS, WORD_RE, content_terms, negated, normalise_word, numbers, words
 
-STOPWORDS = frozenset(
-    """a an the of to in on at by for with from into about as and or but if then than so
-    is are was were be been being am do does did done has have had having will would shall
-    should can could may might must it its this that these those there their them they he she
-    his her him we us our you your i me my mine what which who whom whose when where why how
-    tell please give show explain describe say said according report's any some all each every
-    other such not no nor only own same too very just also s t don't doesn't didn't isn't
-    many much more most""".split()
-)
 # Words that say what kind of answer is wanted rather than what it is about.
 TYPE_WORDS = frozenset("year years date name named kind type sort".split())
-# Irregular forms, and authorship words that mean "who wrote it", mapped to one base word.
-IRREGULAR = {
-    "wrote": "write", "written": "write", "writes": "write", "writer": "write", "authored": "write",
-    "author": "write", "authors": "write", "writers": "write", "began": "begin", "begun": "begin", "ran": "run", "led": "lead",
-    "leads": "lead", "leader": "lead", "made": "make", "found": "find", "findings": "find",
-    "finding": "find", "gave": "give", "given": "give", "paid": "pay", "spent": "spend",
-    "chose": "choose", "chosen": "choose", "took": "take", "taken": "take", "held": "hold",
-    "won": "win", "built": "build", "sought": "seek", "brought": "bring", "thought": "think",
-}
-NUMBER_WORDS = frozenset(
-    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
-    twenty thirty forty fifty hundred thousand million dozen""".split()
-)
+# An instruction to the system: an imperative "ignore/forget/override ..." opening a clause, a
+# role switch ("act as", "you are now", "system:"), or talk of the system's own instructions.
+# "Why did the trial ignore previous evidence?" uses "ignore" inside a question, not as an order.
+_CLAUSE_START = r"(?:^|[.!?;:]\s+|\band\s+|\bthen\s+)\s*(?:please\s+|now\s+)?"
 INSTRUCTION_RE = re.compile(
-    r"^\s*(?:please\s+)?(?:ignore|disregard|forget|override|pretend|act as|you are now|system)\b"
-    r"|\b(?:ignore|disregard|forget)\b.{0,40}\b(?:instructions?|report|above|previous|context|rules|sources?)\b",
+    _CLAUSE_START + r"(?:ignore|disregard|forget|override|pretend)\b"
+    r"|^\s*(?:please\s+)?(?:act as|you are now)\b|^\s*system\s*:"
+    r"|\b(?:previous|prior|above|earlier|your|all)\s+(?:instructions|rules|prompts?)\b",
     re.IGNORECASE,
 )
-WHY_RE = re.compile(r"^\s*why\b|\bfor what (?:reason|purpose)\b|\bwhat was the (?:reason|purpose)\b", re.IGNORECASE)
-# Orders addressed to a reader-model: "say that X", "you must answer ...".
+WHY_RE = re.compile(r"^\s*why\b|\bfor what (?:reason|purpose)\b", re.IGNORECASE)
+# Orders addressed to a reader-model: an imperative "say/reply/answer ..." opening a clause, or
+# "you must say ...". "Patients should reply with a diary entry" states a fact, not an order.
 ORDER_RE = re.compile(
-    r"\b(?:say|reply|respond|answer|output|write|print)\s+(?:that|with|only|exactly|:)"
-    r"|\byou (?:must|should|will) (?:now )?(?:say|answer|reply|respond)\b",
+    r"(?:^|[.!?;:]\s+)\s*(?:please\s+|now\s+)?(?:say|reply|respond|answer|output|write|print)\b"
+    r"|\byou (?:must|should|will) (?:now )?(?:say|answer|reply|respond|output|write)\b",
     re.IGNORECASE,
 )
 YES_NO_RE = re.compile(
@@ -51,9 +32,9 @@ YES_NO_RE = re.compile(
     re.IGNORECASE,
 )
 MONEY_RE = re.compile(
-    r"£|\$|€|\bpounds?\b|\bsalary\b|\bwages?\b|\bpay\b|\bremuneration\b"
+    r"£|\$|€|\bpounds?\b|\bsalary\b|\bwages?\b|\bremuneration\b"
     r"|\bhow much\b.*\b(?:cost|costs|spend|spent|paid|pay|money|funding|budget|worth|charge)"
-    r"|^\s*what\b.*\b(?:budget|cost|price|expenditure|spend)\b(?!\s+savings?)",
+    r"|^\s*what\b.*\b(?:budget|cost|price|expenditure|spend)\b",
     re.IGNORECASE,
 )
 COUNT_RE = re.compile(r"\bhow many\b|\b(?:what|which) (?:was|is|were) the number of\b|\bnumber of\b", re.IGNORECASE)
@@ -63,7 +44,7 @@ WHEN_RE = re.compile(
 DURATION_RE = re.compile(r"\bhow long\b|\bfor how many (?:days|weeks|months|years)\b", re.IGNORECASE)
 WHO_RE = re.compile(
     r"^\s*(?:who|whom|whose)\b|\bby whom\b"
-    r"|\b(?:which|what) (?:organi[sz]ation|body|department|person|people|authors?|agency|team)\b",
+    r"|\b(?:which|what) (?:organi[sz]ation|body|department|person|people|authors?|agency)\b",
     re.IGNORECASE,
 )
 WHERE_RE = re.compile(
@@ -76,7 +57,7 @@ NAMES_RE = re.compile(
 )
 # Rates and proportions are numbers: "a significant proportion" does not answer "what proportion".
 QUANTITY_RE = re.compile(
-    r"\b(?:what|which) (?:\w+ )?(?:percentage|proportion|rate|ratio|share)\b|\bhow (?:big|large|old)\b"
+    r"\b(?:what|which) (?:\w+ )?(?:percentage|proportion|rate|ratio|share)\b"
     r"|\bper ?cent\b",
     re.IGNORECASE,
 )
@@ -86,10 +67,6 @@ TITLE_RE = re.compile(r"\btitles?\b|\bheadings?\b", re.IGNORECASE)
 EVENT_RE = re.compile(r"^[a-z]{3,}(?:ed|en)$")
 NOT_EVENTS = frozenset("based need needed seen often given open even between".split())
 PARTICLES = frozenset("out up off place about on in".split())
-LIST_RE = re.compile(
-    r"^\s*(?:list|name|what are|what were|which are|which were)\b|\blist\b|\ball the\b|\beach of\b",
-    re.IGNORECASE,
-)
 COMPOUND_RE = re.compile(
     r"[,;]?\s+and\s+(?=(?:what|which|who|whom|where|when|why|how|is|are|was|were|does|do|did|can)\b)",
     re.IGNORECASE,
@@ -104,22 +81,26 @@ class Question:
         text: The question as asked.
         kind: Expected answer type: names, money, quantity, count, duration, when, who, where,
             why, yesno or what.
-        wants_list: The question asks for several items.
         terms: Normalised content terms, in question order, without duplicates.
         focus: For a count question, the normalised nouns being counted.
         events: For a "when" question, the normalised event words ("publish").
         asks_title: The question asks for a title or heading.
         instruction: The "question" is an instruction to the system, not a question.
+        names: Lower-cased capitalised words after the first word ("innovation", "nhs").
+        numbers: Numbers written in digits.
+        negated: The question holds a negation ("not", "never", "n't").
     """
 
     text: str
     kind: str
-    wants_list: bool
     terms: tuple[str, ...]
     focus: tuple[str, ...]
     events: tuple[str, ...]
     asks_title: bool
     instruction: bool
+    names: tuple[str, ...] = ()
+    numbers: tuple[str, ...] = ()
+    negated: bool = False
 
 
 def analyse(text: str) -> Question:
@@ -128,13 +109,22 @@ def analyse(text: str) -> Question:
     return Question(
         text=text,
         kind=kind,
-        wants_list=bool(LIST_RE.search(text)),
         terms=tuple(dict.fromkeys(t for t in content_terms(text) if t not in TYPE_WORDS)),
         focus=_count_focus(text) if kind == "count" else (),
         events=_events(text) if kind == "when" else (),
         asks_title=bool(TITLE_RE.search(text)),
         instruction=bool(INSTRUCTION_RE.search(text)),
+        names=_names(text),
+        numbers=tuple(numbers(text)),
+        negated=negated(text),
     )
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """Capitalised words after the first: a question's names, lower-cased, stopwords left out."""
+    found = [m.group() for m in WORD_RE.finditer(text) if m.start() > 0 and m.group()[0].isupper()]
+    lowered = (w.lower().replace("’", "'") for w in found)
+    return tuple(dict.fromkeys(w for w in lowered if w not in STOPWORDS))
 
 
 def gives_orders(text: str) -> bool:
@@ -148,47 +138,26 @@ def split_compound(text: str) -> list[str]:
     return [p for p in parts if p] if len(parts) > 1 else [text]
 
 
+_KIND_PATTERNS = (
+    ("names", NAMES_RE),
+    ("money", MONEY_RE),
+    ("quantity", QUANTITY_RE),
+    ("count", COUNT_RE),
+    ("duration", DURATION_RE),
+    ("when", WHEN_RE),
+    ("who", WHO_RE),
+    ("where", WHERE_RE),
+    ("why", WHY_RE),
+    ("yesno", YES_NO_RE),
+)
+KINDS = tuple(kind for kind, _ in _KIND_PATTERNS) + ("what",)
+
+
 def _kind(text: str) -> str:
-    for kind, pattern in (
-        ("names", NAMES_RE),
-        ("money", MONEY_RE),
-        ("quantity", QUANTITY_RE),
-        ("count", COUNT_RE),
-        ("duration", DURATION_RE),
-        ("when", WHEN_RE),
-        ("who", WHO_RE),
-        ("where", WHERE_RE),
-        ("why", WHY_RE),
-        ("yesno", YES_NO_RE),
-    ):
+    for kind, pattern in _KIND_PATTERNS:
         if pattern.search(text):
             return kind
     return "what"
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased word tokens without possessive 's; hyphenated words also give their parts."""
-    tokens = (w.lower().replace("’", "'") for w in WORD_RE.findall(text.replace("-", " ")))
-    return [t[:-2] if t.endswith("'s") else t for t in tokens]
-
-
-def content_terms(text: str) -> list[str]:
-    """Normalised (stemmed) content words of a text, stopwords removed."""
-    return [normalise_word(w) for w in words(text) if w not in STOPWORDS]
-
-
-@lru_cache(maxsize=4096)
-def normalise_word(word: str) -> str:
-    """Map a word to a comparable stem: irregular forms first, then the Snowball stemmer."""
-    word = IRREGULAR.get(word, word)
-    return _stemmer().stemWord(word)
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
 
 
 def _events(text: str) -> tuple[str, ...]:
@@ -212,59 +181,3 @@ def _count_focus(text: str) -> tuple[str, ...]:
             break
         phrase.append(normalise_word(word))
     return tuple(phrase)
-
-
-SECTION_SHARE = 0.5
-
-
-@dataclass(frozen=True)
-class UnitTerms:
-    """Normalised terms of a unit's own text and of its section heading."""
-
-    text: frozenset[str]
-    section: frozenset[str]
-
-    def __or__(self, other: UnitTerms) -> UnitTerms:
-        return UnitTerms(self.text | other.text, self.section | other.section)
-
-
-class TermWeights:
-    """Inverse document frequency of terms over the answer units of an index.
-
-    A term that appears nowhere gets the highest weight: a question about something the corpus
-    never mentions should not be answered from a passage that merely shares its common words.
-    """
-
-    def __init__(self, unit_terms: list[UnitTerms]):
-        self.size = len(unit_terms)
-        self.document_frequency = Counter(t for terms in unit_terms for t in terms.text)
-
-    def weight(self, term: str) -> float:
-        frequency = self.document_frequency.get(term, 0)
-        return math.log((self.size + 1) / (frequency + 0.5))
-
-
-def coverage(question: Question, terms: UnitTerms, weights: TermWeights) -> float:
-    """Weighted share of the question's terms that a unit holds (0.0 when the question has none).
-
-    A term found only in the unit's section heading counts half: the heading says what the
-    passage is about, not what it states.
-    """
-    if not question.terms:
-        return 0.0
-    total = sum(weights.weight(t) for t in question.terms)
-    held = sum(weights.weight(t) * _held_share(t, terms) for t in question.terms)
-    return held / total if total > 0 else 0.0
-
-
-def _held_share(term: str, terms: UnitTerms) -> float:
-    if _held(term, terms.text):
-        return 1.0
-    return SECTION_SHARE if _held(term, terms.section) else 0.0
-
-
-def _held(term: str, unit_terms: set[str]) -> bool:
-    if term in unit_terms:
-        return True
-    # Stems of one family can still differ ("commission" vs "commiss"): accept a long shared prefix.
-    return len(term) >= 6 and any(len(u) >= 6 and u[:6] == term[:6] for u in unit_terms)

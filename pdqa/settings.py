@@ -175,19 +175,12 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=5, ge=1, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking in fusion.")
     bm25_weight: float = Field(default=1.5, ge=0, description="Weight of the BM25 ranking in fusion.")
-    # The three answer settings below were chosen on the dev split of eval/gold.jsonl
-    # (grid over alpha, coverage floor and top_k; threshold midway in the best dev range).
-    answer_alpha: float = Field(
-        default=0.3,
+    min_confidence: float | None = Field(
+        default=None,
         ge=0,
         le=1,
-        description="Share of dense similarity (vs. question-term coverage) in a sentence's score.",
-    )
-    answer_threshold: float = Field(
-        default=0.11, description="Lowest sentence score that answers; below it pdqa abstains."
-    )
-    coverage_threshold: float = Field(
-        default=0.0, description="Lowest share of the question's weighted terms a sentence must hold."
+        description="Lowest calibrated confidence that answers; below it pdqa abstains. "
+        "Default: the threshold chosen with the answer model on its validation articles.",
     )
     max_answer_units: int = Field(
         default=3, ge=1, description="Most sentences or lists an extractive answer is made of."

@@ -39,20 +39,12 @@ import numpy as np
 
 from .chunking import split_sentences
 from .embeddings import Embedder
-from .extractive import holds_answer_type
+from .features import TermWeights, UnitTerms, coverage, holds_answer_type
 from .generate import may_echo, unecho
 from .index import IndexData
 from .models import Chunk, Hit, RemovedClaim, Unit
-from .question import (
-    NUMBER_WORDS,
-    STOPWORDS,
-    Question,
-    TermWeights,
-    UnitTerms,
-    content_terms,
-    coverage,
-    gives_orders,
-)
+from .question import Question, gives_orders
+from .text import NUMBER_WORDS, STOPWORDS, content_terms
 from .settings import LLMSettings
 
 MARKER_RE = re.compile(r"\s*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
@@ -82,6 +74,9 @@ DIRECTION_WORDS = {
     ),
 }
 CONTRADICTS = "contradicts the cited passage"
+# The extractive answerer's share of dense similarity (vs. term coverage) when the relevance
+# threshold was chosen on validation data; the score and its threshold go together.
+RELEVANCE_ALPHA = 0.3
 DOES_NOT_ANSWER = "does not answer the question"
 
 
@@ -129,21 +124,19 @@ class Verifier:
         index: The loaded index (its units and their vectors are reused, never re-embedded).
         embedder: Encodes the reply's sentences into the same space as the unit vectors.
         settings: The LLM settings (support and relevance thresholds, reply limits).
-        weights: The extractive answerer's term weights, so relevance scores as it does.
-        alpha: The extractive answerer's share of dense similarity in a score.
+        weights: The extractive answerer's term weights, so relevance scores as it did.
         not_found: The fixed reply for "the passages do not say".
     """
 
     def __init__(
-        self, index: IndexData, embedder: Embedder, settings: LLMSettings, weights: TermWeights, alpha: float,
-        not_found: str,
+        self, index: IndexData, embedder: Embedder, settings: LLMSettings, weights: TermWeights, not_found: str
     ):
         self.index = index
         self.embedder = embedder
         self.settings = settings
         self.threshold = settings.support_threshold
         self.weights = weights
-        self.alpha = alpha
+        self.alpha = RELEVANCE_ALPHA
         self.not_found = _plain(not_found)
         self.chunks = index.chunk_by_id
         self.lower_words = frozenset(w for u in index.units for w in WORD_RE.findall(u.text) if w.islower())

@@ -42,6 +42,15 @@ def qa(built_settings):
     return QA(built_settings)
 
 
+@pytest.fixture(scope="session")
+def answering_qa(built_settings):
+    """A QA that answers whenever a passage can be quoted: tests which units are chosen and how
+    they are composed, apart from the confidence threshold (which the evaluation measures)."""
+    from pdqa.qa import QA
+
+    return QA(built_settings.model_copy(update={"min_confidence": 0.0}))
+
+
 @pytest.fixture
 def scratch_settings(built_settings, tmp_path):
     """A private copy of the corpus and the built index, free to modify in a test."""

@@ -72,8 +72,8 @@ def test_unknown_setting_name_is_one_line_error_naming_the_closest(built_setting
 
 
 def test_non_finite_threshold_is_one_line_error(built_settings):
-    result = invoke(["ask", AUTHORS_QUESTION], built_settings, PDQA_ANSWER_THRESHOLD="nan")
-    assert_one_line_error(result, "invalid setting PDQA_ANSWER_THRESHOLD", "finite")
+    result = invoke(["ask", AUTHORS_QUESTION], built_settings, PDQA_MIN_CONFIDENCE="nan")
+    assert_one_line_error(result, "invalid setting PDQA_MIN_CONFIDENCE", "finite")
 
 
 def test_bad_json_setting_names_the_variable_with_an_example(built_settings):

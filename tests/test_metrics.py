@@ -134,13 +134,10 @@ def test_hit_rate_at_k():
     assert hit_rate_at_k(RANKING, 2) == 1.0
 
 
-def test_recall_at_k():
-    assert recall_at_k(RANKING, 2, 3) == pytest.approx(1 / 3)
-    assert recall_at_k(RANKING, 5, 3) == pytest.approx(2 / 3)
-
-
-def test_recall_at_k_is_capped_when_chunks_outnumber_spans():
-    assert recall_at_k([True, True, True], 3, 2) == 1.0
+def test_recall_at_k_counts_evidence_spans_found_in_time():
+    assert recall_at_k([2, None, 4], 2) == pytest.approx(1 / 3)
+    assert recall_at_k([2, None, 4], 5) == pytest.approx(2 / 3)
+    assert recall_at_k([1, 1], 1) == 1.0
 
 
 def test_mrr_at_k():
@@ -167,7 +164,7 @@ def test_retrieval_rejects_bad_arguments():
     with pytest.raises(ValueError):
         hit_rate_at_k(RANKING, 0)
     with pytest.raises(ValueError):
-        recall_at_k(RANKING, 5, 0)
+        recall_at_k([], 5)
     with pytest.raises(ValueError):
         ndcg_at_k(RANKING, k=5, n_relevant_total=0)
 
@@ -268,3 +265,28 @@ def test_sweep_without_unanswerable_questions():
 def test_sweep_rejects_misaligned_inputs():
     with pytest.raises(ValueError):
         sweep([0.4, 0.5], [], [True])
+
+
+def test_a_fact_joined_to_the_next_word_by_a_dash_is_still_found():
+    recall, missing = fact_recall("the Venetians held the Adriatic—fell in 1420", [["Adriatic"], ["Venice"]])
+    assert recall == 0.5 and missing == [1]
+    assert fact_recall("practice-based evidence", [["practice-based evidence"]]) == (1.0, [])
+
+
+def test_calibration_error_and_reliability_bins():
+    from pdqa.evaluation.metrics import expected_calibration_error, reliability_bins
+
+    probabilities = [0.9, 0.9, 0.1, 0.1]
+    assert expected_calibration_error(probabilities, [True, True, False, False]) == pytest.approx(0.1)
+    assert expected_calibration_error(probabilities, [False, False, True, True]) == pytest.approx(0.9)
+    bins = reliability_bins(probabilities, [True, False, False, False])
+    assert [(b["n"], b["accuracy"]) for b in bins] == [(2, 0.0), (2, 0.5)]
+
+
+def test_sweep_area_is_one_half_on_the_diagonal_and_one_when_separated():
+    from pdqa.evaluation.metrics import sweep_area
+
+    separated = sweep([0.9, 0.8], [0.1, 0.2], [True, True])
+    assert sweep_area(separated) == pytest.approx(1.0)
+    mixed = sweep([0.5, 0.5], [0.5, 0.5], [True, True])
+    assert sweep_area(mixed) == pytest.approx(0.5)

@@ -92,7 +92,7 @@ def test_installed_library_finds_the_cached_index(installed, first_ask, tmp_path
     _, home, _ = first_ask
     script = (
         "import pdqa; from pdqa import QA; qa = QA();"
-        "print(pdqa.__file__); print(qa.settings.index_dir); print(qa.ask('Who wrote the report?').citations[0].quote)"
+        "print(pdqa.__file__); print(qa.settings.index_dir); print(qa.ask('Who wrote the Innovation in Action report?').citations[0].quote)"
     )
     result = subprocess.run([installed / "bin" / "python", "-c", script], cwd=tmp_path, env=_clean_env(home),
                             capture_output=True, text=True, timeout=600)

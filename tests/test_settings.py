@@ -31,7 +31,7 @@ def test_known_variables_are_read(monkeypatch):
 
 @pytest.mark.parametrize(
     ("name", "closest"),
-    [("PDQA_TOPK", "PDQA_TOP_K"), ("PDQA_ANSWER_TRESHOLD", "PDQA_ANSWER_THRESHOLD"), ("PDQA_LLM__BACKEN", "PDQA_LLM__BACKEND")],
+    [("PDQA_TOPK", "PDQA_TOP_K"), ("PDQA_MIN_CONFIDENSE", "PDQA_MIN_CONFIDENCE"), ("PDQA_LLM__BACKEN", "PDQA_LLM__BACKEND")],
 )
 def test_unknown_variable_names_the_closest_real_one(monkeypatch, name, closest):
     monkeypatch.setenv(name, "3")
@@ -49,7 +49,7 @@ def test_unknown_variable_without_a_close_name_gets_the_general_hint(monkeypatch
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
-@pytest.mark.parametrize("name", ["PDQA_ANSWER_THRESHOLD", "PDQA_LLM__TIMEOUT_S", "PDQA_DENSE_WEIGHT"])
+@pytest.mark.parametrize("name", ["PDQA_MIN_CONFIDENCE", "PDQA_LLM__TIMEOUT_S", "PDQA_DENSE_WEIGHT"])
 def test_non_finite_numbers_are_rejected(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(InvalidSetting) as caught:
@@ -59,8 +59,8 @@ def test_non_finite_numbers_are_rejected(monkeypatch, name, value):
 
 
 def test_non_finite_keyword_value_is_rejected_too():
-    with pytest.raises(InvalidSetting, match="PDQA_ANSWER_THRESHOLD"):
-        Settings(answer_threshold=math.nan)
+    with pytest.raises(InvalidSetting, match="PDQA_MIN_CONFIDENCE"):
+        Settings(min_confidence=math.nan)
 
 
 def test_bad_json_names_the_variable_and_shows_an_example(monkeypatch):

@@ -11,7 +11,7 @@ from pdqa.verify import Claim, ReplyReader, contradicts, salient_terms, split_cl
 
 AUTHORS_QUESTION = "Who wrote the Innovation in Action report?"
 AUTHORS_CLAIM = "The report was written by Dr Lisa Wilson and Dr Rex Haigh."
-SAVINGS_QUESTION = "What kind of cost savings did the national pilots achieve?"
+SAVINGS_QUESTION = "What results did the national pilots achieve?"
 SAVINGS_CLAIM = "The national pilots achieved significant results in both human and economic cost savings."
 
 

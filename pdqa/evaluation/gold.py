@@ -111,11 +111,16 @@ class _SquadFile(BaseModel):
     data: list[_SquadArticle]
 
 
-def squad_to_corpus(squad_path: Path, corpus_dir: Path) -> list[GoldQuestion]:
+def squad_to_corpus(squad_path: Path, corpus_dir: Path, articles: set[str] | None = None) -> list[GoldQuestion]:
     """Write each SQuAD 2.0 paragraph as a corpus document and return its questions as gold.
 
     Every question is asked against the whole temporary corpus; ``is_impossible`` questions count
     as unanswerable. A SQuAD answer becomes both the fact and the evidence span.
+
+    Args:
+        squad_path: A SQuAD 2.0 JSON file.
+        corpus_dir: Folder to write the documents into.
+        articles: Titles of the articles to keep; default: all.
 
     Raises:
         GoldError: The file cannot be read or does not have the SQuAD 2.0 shape (named in one line).
@@ -125,6 +130,8 @@ def squad_to_corpus(squad_path: Path, corpus_dir: Path) -> list[GoldQuestion]:
     questions: list[GoldQuestion] = []
     for article_number, article in enumerate(squad.data):
         title = article.title or f"article {article_number}"
+        if articles is not None and title not in articles:
+            continue
         for paragraph_number, paragraph in enumerate(article.paragraphs):
             doc_id = f"{_slug(title)}-{article_number}-{paragraph_number}"
             _write_document(corpus_dir, doc_id, f"{title} ({paragraph_number + 1})", paragraph.context)
@@ -142,6 +149,26 @@ def _read_squad(squad_path: Path) -> _SquadFile:
         raise GoldError(f"cannot read SQuAD file {squad_path}: {exc.strerror}") from exc
     except ValidationError as exc:
         raise GoldError(f"{squad_path} is not a SQuAD 2.0 JSON file: {_first_error(exc)}", SQUAD_HINT) from exc
+
+
+def squad_articles(squad_path: Path, split: str) -> set[str] | None:
+    """Titles of the articles of a SQuAD file in one part of ``eval/squad_split.json`` (None: all).
+
+    Raises:
+        GoldError: The split file names no such part for this file.
+    """
+    if split == "all":
+        return None
+    from ..settings import PROJECT_ROOT
+
+    parts = json.loads((PROJECT_ROOT / "eval" / "squad_split.json").read_text(encoding="utf-8"))
+    articles = parts.get(split, {}).get(squad_path.name)
+    if not articles:
+        raise GoldError(
+            f"eval/squad_split.json names no {split} articles of {squad_path.name}",
+            hint="Use --split all, or a file the split names (e.g. ../shared/data/squad2/dev-8-articles.json).",
+        )
+    return set(articles)
 
 
 def _write_document(corpus_dir: Path, doc_id: str, title: str, context: str) -> None:

@@ -16,12 +16,13 @@ from collections import Counter
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from ..text import MARKER_RE
+
 # z for a two-sided 95% interval: the 0.975 quantile of the standard normal.
 Z_95 = 1.959963984540054
 
 # Citation markers such as "[1]", "[2][3]" or "[1, 4]" are formatting, not
 # content, so they must not cost a prediction its exact match.
-_CITATION_MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 _ARTICLE = re.compile(r"\b(?:a|an|the)\b")
 _EXTRA_PUNCTUATION = frozenset("‘’“”•")
 
@@ -41,7 +42,7 @@ def _is_punctuation(char: str) -> bool:
     )
 
 
-def normalize_answer(text: str) -> str:
+def normalize_answer(text: str, punctuation_to_space: bool = False) -> str:
     """Normalise answer text the SQuAD way, after dropping citation markers.
 
     Steps: strip citation markers like ``[1]``, lowercase, delete punctuation,
@@ -50,13 +51,16 @@ def normalize_answer(text: str) -> str:
 
     Args:
         text: Raw answer or gold text.
+        punctuation_to_space: Turn punctuation into a space instead of deleting it, so that
+            words joined by a dash ("Adriatic—fell") stay separate words.
 
     Returns:
         The normalised text; empty when nothing but noise was given.
     """
-    lowered = _CITATION_MARKER.sub(" ", text).lower()
+    lowered = MARKER_RE.sub(" ", text).lower()
     # Deleting (not spacing) punctuation follows SQuAD: "e-mail" -> "email".
-    without_punctuation = "".join(ch for ch in lowered if not _is_punctuation(ch))
+    gap = " " if punctuation_to_space else ""
+    without_punctuation = "".join(gap if _is_punctuation(ch) else ch for ch in lowered)
     without_articles = _ARTICLE.sub(" ", without_punctuation)
     # str.split() with no argument also splits on U+00A0 (non-breaking space).
     return " ".join(without_articles.split())
@@ -115,7 +119,7 @@ def token_f1(prediction: str, golds: list[str]) -> float:
 
 
 def _contains_phrase(normalized_text: str, phrase: str) -> bool:
-    normalized_phrase = normalize_answer(phrase)
+    normalized_phrase = normalize_answer(phrase, punctuation_to_space=True)
     if not normalized_phrase:
         # An empty phrasing would match every answer and prove nothing.
         return False
@@ -127,7 +131,8 @@ def fact_recall(answer_text: str, facts: list[list[str]]) -> tuple[float, list[i
     """Share of required facts that the answer states, and which ones it misses.
 
     A fact counts as stated when at least one of its phrasings occurs in the
-    normalised answer as a whole-word phrase.
+    normalised answer as a whole-word phrase. Punctuation becomes a space on both
+    sides, so "Adriatic—fell" contains "Adriatic".
 
     Args:
         answer_text: The system's answer.
@@ -139,7 +144,7 @@ def fact_recall(answer_text: str, facts: list[list[str]]) -> tuple[float, list[i
     """
     if not facts:
         return 1.0, []
-    normalized_answer = normalize_answer(answer_text)
+    normalized_answer = normalize_answer(answer_text, punctuation_to_space=True)
     missing = [
         index
         for index, phrasings in enumerate(facts)
@@ -231,21 +236,20 @@ def hit_rate_at_k(relevant: list[bool], k: int) -> float:
     return float(any(relevant[:k]))
 
 
-def recall_at_k(relevant: list[bool], k: int, n_relevant_total: int) -> float:
-    """Share of all relevant items that appear in the top ``k``.
+def recall_at_k(found_at: list[int | None], k: int) -> float:
+    """Share of a question's evidence spans held by a chunk ranked ``k`` or better.
 
     Args:
-        relevant: Relevance of each retrieved chunk, best-ranked first.
+        found_at: For each evidence span, the best rank of a retrieved chunk holding it
+            (None when no retrieved chunk holds it).
         k: Cut-off rank, at least 1.
-        n_relevant_total: Number of relevant items that exist, at least 1.
 
     Returns:
-        Relevant items in the top ``k`` divided by ``n_relevant_total``,
-        capped at 1.0 because several chunks may cover the same evidence.
+        Spans found within the top ``k`` divided by the number of spans.
     """
     _check_k(k)
-    _check_n_relevant_total(n_relevant_total)
-    return min(1.0, sum(relevant[:k]) / n_relevant_total)
+    _check_n_relevant_total(len(found_at))
+    return sum(1 for rank in found_at if rank is not None and rank <= k) / len(found_at)
 
 
 def mrr_at_k(relevant: list[bool], k: int = 10) -> float:
@@ -465,3 +469,58 @@ def best_threshold(
     # Rows are ascending and max() keeps the first maximum: the lowest threshold wins ties.
     best = max(rows, key=lambda row: row["overall_accuracy"])
     return best["threshold"], best["overall_accuracy"]
+
+
+# --------------------------------------------------------------------------
+# Calibration
+# --------------------------------------------------------------------------
+
+
+def reliability_bins(probabilities: list[float], outcomes: list[bool], bins: int = 10) -> list[dict]:
+    """Confidence against observed accuracy in equal-width bins (the reliability diagram).
+
+    Args:
+        probabilities: Stated probability that each answer is right, in [0, 1].
+        outcomes: Whether each answer was right.
+        bins: Number of equal-width bins over [0, 1].
+
+    Returns:
+        One dict per non-empty bin: ``low``, ``high``, ``n``, mean ``confidence`` and ``accuracy``.
+    """
+    p = np.clip(np.asarray(probabilities, dtype=float), 0.0, 1.0)
+    right = np.asarray(outcomes, dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            rows.append({"low": float(edges[b]), "high": float(edges[b + 1]), "n": int(members.sum()),
+                         "confidence": float(p[members].mean()), "accuracy": float(right[members].mean())})
+    return rows
+
+
+def expected_calibration_error(probabilities: list[float], outcomes: list[bool], bins: int = 10) -> float:
+    """Mean |confidence − accuracy| over equal-width bins, weighted by their share of answers."""
+    rows = reliability_bins(probabilities, outcomes, bins)
+    total = sum(row["n"] for row in rows)
+    if not total:
+        raise ValueError("expected_calibration_error needs at least one answer")
+    return sum(row["n"] / total * abs(row["confidence"] - row["accuracy"]) for row in rows)
+
+
+def sweep_area(rows: list[dict]) -> float | None:
+    """Area under the sweep's curve of NoAns accuracy against false abstention rate.
+
+    0.5 is the diagonal (a confidence that does not separate answerable from unanswerable
+    questions); 1.0 abstains on every unanswerable question before any answerable one.
+    """
+    points = sorted(
+        (r["false_abstention_rate"], r["noans_accuracy"])
+        for r in rows
+        if r["false_abstention_rate"] is not None and r["noans_accuracy"] is not None
+    )
+    if len(points) < 2:
+        return None
+    xs, ys = zip(*points)
+    return float(np.trapezoid(ys, xs))

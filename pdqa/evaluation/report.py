@@ -30,7 +30,13 @@ def format_value(value: Rate | Mean) -> str:
 
 def summary_rows(report: Report) -> list[tuple[str, str]]:
     """(metric, formatted value) for the terminal and Markdown summary tables."""
-    return [(name, format_value(report.summary[name])) for name in SUMMARY_ROWS if name in report.summary]
+    rows = [(name, format_value(report.summary[name])) for name in SUMMARY_ROWS if name in report.summary]
+    for split, values in report.calibration.items():
+        if values["ece"] is not None:
+            rows.append((f"calibration error ({split})", f"{values['ece']:.3f}"))
+        if report.sweep_area.get(split) is not None:
+            rows.append((f"abstention sweep area ({split})", f"{report.sweep_area[split]:.3f}"))
+    return rows
 
 
 def write_report(report: Report, out_dir: Path) -> list[Path]:
@@ -40,6 +46,7 @@ def write_report(report: Report, out_dir: Path) -> list[Path]:
     json_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     plots = [_plot_categories(report, out_dir / "category_accuracy.png")]
     plots.append(_plot_sweep(report, out_dir / "abstention_sweep.png"))
+    plots.append(_plot_reliability(report, out_dir / "reliability.png"))
     md_path = out_dir / "report.md"
     md_path.write_text(markdown(report, [p.name for p in plots]), encoding="utf-8")
     return [json_path, md_path, *plots]
@@ -66,9 +73,19 @@ def markdown(report: Report, plot_names: list[str]) -> str:
     for category, values in report.by_category.items():
         cells = [format_value(values[c]) for c in CATEGORY_COLUMNS]
         lines.append(f"| {category} | " + " | ".join(cells) + " |")
-    lines += ["", *_operating_point_lines(report), "", *[f"![{n}]({n})" for n in plot_names], ""]
+    lines += ["", *calibration_lines(report), "", *_operating_point_lines(report), "", *[f"![{n}]({n})" for n in plot_names], ""]
     lines += _failure_lines(report)
     return "\n".join(lines) + "\n"
+
+
+def calibration_lines(report: Report) -> list[str]:
+    """Expected calibration error and sweep area per split, as Markdown."""
+    lines = ["## Confidence", "", "| split | expected calibration error | area under the abstention sweep |", "|---|---|---|"]
+    for split, values in report.calibration.items():
+        ece = "—" if values["ece"] is None else f"{values['ece']:.3f}"
+        area = report.sweep_area.get(split)
+        lines.append(f"| {split} | {ece} | {'—' if area is None else f'{area:.3f}'} |")
+    return lines
 
 
 def _operating_point_lines(report: Report) -> list[str]:
@@ -142,6 +159,31 @@ def _plot_sweep(report: Report, path: Path) -> Path:
     axes.set_ylim(-0.02, 1.02)
     axes.set_title("Abstention trade-off across the threshold sweep")
     axes.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def _plot_reliability(report: Report, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 5))
+    axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
+    for split, values in report.calibration.items():
+        bins = values["bins"]
+        ece = values["ece"]
+        label = f"{split} (ECE {ece:.3f})" if ece is not None else split
+        axes.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o", label=label)
+    axes.set_xlabel("stated confidence (mean per bin)")
+    axes.set_ylabel("share of answers that were right")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_title("Reliability of pdqa's confidence")
+    axes.legend(loc="upper left")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -14,17 +14,13 @@ from ..chunking import split_sentences
 from ..corpus import load_corpus
 from ..models import Answer, Citation, Hit
 from ..qa import QA
-from ..question import STOPWORDS, content_terms
 from ..settings import LLMSettings
+from ..text import CAPITALISED_RE, MARKER_RE, STOPWORDS, content_terms, numbers
 from . import metrics
 from .gold import GoldQuestion
 
 RETRIEVAL_DEPTH = 10
 K_VALUES = (1, 3, 5)
-MARKER_RE = re.compile(r"\[\d+\]")
-CITED_SENTENCE_RE = re.compile(r"(.+?)\s*((?:\[\d+\])+)")
-NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
-NAME_RE = re.compile(r"\b[A-Z][A-Za-z]+")
 # Fixed before any LLM run, not tuned: a verified sentence counts as supported by its quotes only
 # if its numbers and names are in them and at least this share of its content terms is.
 QUOTE_TERM_SHARE = 0.5
@@ -127,7 +123,7 @@ class _Scorer:
 
 def uncited_sentences(answer_text: str) -> int:
     """Sentences of an answer not followed by a citation marker within their own segment."""
-    segments = MARKER_RE.split(answer_text)
+    segments = MARKER_RE.sub("\0", answer_text).split("\0")
     count = 0
     for i, segment in enumerate(segments):
         sentences = len(split_sentences(segment))
@@ -144,10 +140,10 @@ def quote_supports(sentence: str, citations: list[Citation]) -> bool:
     ``QUOTE_TERM_SHARE`` of its content terms.
     """
     source = " ".join(f"{c.quote} {c.title} {c.section}" for c in citations)
-    source_words = set(re.findall(r"\w+", source.lower())) | {n.replace(",", "") for n in NUMBER_RE.findall(source)}
-    numbers = [n.replace(",", "") for n in NUMBER_RE.findall(sentence)]
-    names = [n.lower() for n in NAME_RE.findall(sentence) if n.lower() not in STOPWORDS]
-    if any(term not in source_words for term in numbers + names):
+    source_words = set(re.findall(r"\w+", source.lower())) | set(numbers(source))
+    names = [n.strip("’'-").lower() for n in CAPITALISED_RE.findall(sentence)]
+    names = [n for n in names if n not in STOPWORDS]
+    if any(term not in source_words for term in numbers(sentence) + names):
         return False
     terms = set(content_terms(sentence))
     return not terms or len(terms & set(content_terms(source))) / len(terms) >= QUOTE_TERM_SHARE
@@ -156,10 +152,16 @@ def quote_supports(sentence: str, citations: list[Citation]) -> bool:
 def verified_sentences(answer: Answer) -> list[tuple[str, list[Citation]]]:
     """The sentences of an LLM answer with the citations their [n] markers name."""
     by_number = {c.n: c for c in answer.citations}
-    pairs = []
-    for sentence, markers in CITED_SENTENCE_RE.findall(answer.answer):
-        numbers = [int(n) for n in re.findall(r"\d+", markers)]
-        pairs.append((sentence.strip(), [by_number[n] for n in numbers if n in by_number]))
+    pairs: list[tuple[str, list[Citation]]] = []
+    position = 0
+    for marker in MARKER_RE.finditer(answer.answer):
+        sentence = answer.answer[position : marker.start()].strip()
+        cited = [by_number[int(n)] for n in re.split(r"[,;]", marker.group(1)) if int(n) in by_number]
+        if sentence:
+            pairs.append((sentence, cited))
+        elif pairs:  # "[1][2]": a second marker on the same sentence
+            pairs[-1][1].extend(cited)
+        position = marker.end()
     return pairs
 
 
@@ -254,7 +256,7 @@ def run_eval(
     """
     started = time.perf_counter()
     # The sweep is about the extractive threshold: the permissive twin never calls the LLM.
-    permissive = QA(qa.settings.model_copy(update={"answer_threshold": float("-inf"), "llm": LLMSettings()}))
+    permissive = QA(qa.settings.model_copy(update={"min_confidence": 0.0, "llm": LLMSettings()}))
     scorer = _Scorer(qa.settings.corpus_dir)
     results = []
     for number, gold in enumerate(questions, start=1):
@@ -274,9 +276,10 @@ def run_eval(
 
 
 def _tuned_settings(qa: QA) -> dict:
-    fields = ("top_k", "candidates", "rrf_k", "dense_weight", "bm25_weight", "answer_alpha",
-              "answer_threshold", "coverage_threshold", "max_answer_units", "chunk_max_chars")
+    fields = ("top_k", "candidates", "rrf_k", "dense_weight", "bm25_weight", "max_answer_units", "chunk_max_chars")
     tuned = {name: getattr(qa.settings, name) for name in fields}
+    tuned["min_confidence"] = qa.answerer.min_confidence
+    tuned["answer_model_sha256"] = qa.answerer.model_sha256
     if qa.llm_info is not None:
         tuned["llm"] = {**qa.llm_info.model_dump(), "support_threshold": qa.settings.llm.support_threshold}
     return tuned

@@ -27,6 +27,8 @@ class Report(BaseModel):
     by_category: dict[str, dict[str, Rate | Mean]]
     by_split: dict[str, dict[str, Rate | Mean]]
     sweep: dict[str, list[dict]]
+    sweep_area: dict[str, float | None]
+    calibration: dict[str, dict]
     operating_point: OperatingPoint
 
 
@@ -80,18 +82,12 @@ def _retrieval(answerable: list[QuestionResult]) -> dict[str, Rate | Mean]:
     values: dict[str, Rate | Mean] = {}
     for k in K_VALUES:
         values[f"hit_rate@{k}"] = _rate(scored, lambda r, k=k: metrics.hit_rate_at_k(r.relevant_at_rank, k) == 1)
-        values[f"recall@{k}"] = Mean.of([_recall(r, k) for r in scored])
+        values[f"recall@{k}"] = Mean.of([metrics.recall_at_k(r.evidence_found_at, k) for r in scored])
     values["mrr@10"] = Mean.of([metrics.mrr_at_k(r.relevant_at_rank, 10) for r in scored])
     values["ndcg@10"] = Mean.of(
         [metrics.ndcg_at_k(r.relevant_at_rank, 10, n_relevant_total=len(r.evidence_found_at)) for r in scored]
     )
     return values
-
-
-def _recall(result: QuestionResult, k: int) -> float:
-    """Share of the question's evidence spans held by a chunk in the top k."""
-    found = [rank for rank in result.evidence_found_at if rank is not None and rank <= k]
-    return len(found) / len(result.evidence_found_at)
 
 
 def grouped(results: list[QuestionResult], key) -> dict[str, dict[str, Rate | Mean]]:
@@ -144,14 +140,34 @@ def _at(results: list[QuestionResult], threshold: float) -> dict[str, float | No
 def build_report(run: EvalRun) -> Report:
     """Every aggregate the report shows, computed from the run's per-question results."""
     results = run.questions
+    by_split = _group(results, lambda r: r.split)
+    sweeps = {split: threshold_sweep(rs) for split, rs in by_split.items()}
     return Report(
         run=run,
         summary=summarise(results),
         by_category=grouped(results, lambda r: r.category),
         by_split=grouped(results, lambda r: r.split),
-        sweep={split: threshold_sweep(rs) for split, rs in _group(results, lambda r: r.split).items()},
+        sweep=sweeps,
+        sweep_area={split: metrics.sweep_area(rows) for split, rows in sweeps.items()},
+        calibration={split: calibration(rs) for split, rs in by_split.items()},
         operating_point=operating_point(results),
     )
+
+
+def calibration(results: list[QuestionResult]) -> dict:
+    """How well ``confidence`` states the chance that pdqa's proposed answer is right.
+
+    Each question contributes the answer pdqa would give with no abstention threshold, its
+    confidence and whether it was right (for an unanswerable question, answering is never right).
+    """
+    probabilities = [r.sweep_confidence for r in results]
+    outcomes = [r.sweep_correct for r in results]
+    if not results:
+        return {"ece": None, "bins": []}
+    return {
+        "ece": metrics.expected_calibration_error(probabilities, outcomes),
+        "bins": metrics.reliability_bins(probabilities, outcomes),
+    }
 
 
 def headline(summary: dict[str, Rate | Mean]) -> dict[str, Rate]:

@@ -1,0 +1,79 @@
+"""Feature extraction for the learned answerer: answer-type evidence and per-candidate rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pdqa.features import QUESTION_FEATURES, UNIT_FEATURES, holds_answer_type, holds_count, question_row
+from pdqa.question import analyse
+
+TITLE = "Innovation in Action: Review of the Effectiveness"
+
+
+def test_a_count_needs_the_counted_noun_after_a_number_and_not_a_year():
+    assert holds_count("operating in all four NHS regions", ("nhs", "region"))
+    assert not holds_count("operating in all four NHS regions", ("pilot", "site"))
+    assert not holds_count("commissioned in 2004 by the pilots", ())
+    assert holds_count("for a minimum of 1 day a week", ("day",))
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "expected"),
+    [
+        ("Who commissioned the pilots?", "pilots commissioned by the Department of Health", True),
+        ("Who paid for the pilots?", "‘Innovation in Action’ outlines the outcomes of the pilots", False),
+        ("When were they commissioned?", "commissioned by the Department of Health in 2004", True),
+        ("When were they commissioned?", "commissioned by the Department of Health", False),
+        ("What is the salary?", "a secondment or fixed term contract initially for 12 months", False),
+        ("What is the salary?", "The salary is £52,000 a year", True),
+        ("Which hospitals ran the pilots?", "‘Innovation in Action’ outlines the outcomes", False),
+        ("Where is the team?", "works from NOMS at Clive House, London", True),
+        ("What percentage improved?", "identified in a document (2003) as an area of need", False),
+        ("How long is the contract?", "fixed term contract initially for 12 months", True),
+        ("Why were the pilots set up?", "The aim of the pilots was to identify evidence", True),
+        ("Why were the pilots set up?", "The pilots achieved significant cost savings", False),
+    ],
+)
+def test_answer_type_checks(question, text, expected):
+    assert holds_answer_type(analyse(question), text, TITLE) is expected
+
+
+
+def test_every_retrieved_unit_gets_one_finite_row(qa):
+    question = analyse("Where does the Joint Team currently work from?")
+    vector = qa.embedder.embed([question.text])[0]
+    hits = qa.retriever.retrieve(question.text, vector)
+    found = qa.answerer.extractor.candidates(question, vector, hits, qa.index.chunk_by_id)
+    expected = sum(len(qa.index.units_by_chunk[h.chunk_id]) for h in hits)
+    assert found.matrix.shape == (expected, len(UNIT_FEATURES))
+    assert np.isfinite(found.matrix).all()
+    best_dense = int(np.argmax(found.column("dense")))
+    assert found.column("dense_rank_inv")[best_dense] == 1.0 and found.column("dense_gap")[best_dense] == 0.0
+    clive = next(i for i, u in enumerate(found.units) if "Clive House" in u.text)
+    assert found.column("names_missing_unit")[clive] == 0.0
+
+
+def test_missing_names_and_negation_are_seen(qa):
+    swapped = analyse("Where does the Joint Team of Manchester never work?")
+    assert swapped.names == ("joint", "team", "manchester") and swapped.negated
+    vector = qa.embedder.embed([swapped.text])[0]
+    hits = qa.retriever.retrieve(swapped.text, vector)
+    found = qa.answerer.extractor.candidates(swapped, vector, hits, qa.index.chunk_by_id)
+    clive = next(i for i, u in enumerate(found.units) if "Clive House" in u.text)
+    assert found.column("names_missing_unit")[clive] == pytest.approx(1 / 3)
+    assert found.column("negation_mismatch")[clive] == 1.0
+
+
+def test_question_row_reads_the_best_allowed_candidate(qa):
+    question = analyse("How long is the contract?")
+    vector = qa.embedder.embed([question.text])[0]
+    hits = qa.retriever.retrieve(question.text, vector)
+    found = qa.answerer.extractor.candidates(question, vector, hits, qa.index.chunk_by_id)
+    scores = np.full(len(found.units), -np.inf)
+    scores[0], scores[1] = 2.0, 0.5
+    row = question_row(question, found, scores)
+    assert row[QUESTION_FEATURES.index("top_score")] == 2.0
+    assert row[QUESTION_FEATURES.index("score_gap")] == pytest.approx(1.5)
+    assert row[QUESTION_FEATURES.index("kind_duration")] == 1.0
+    assert row[QUESTION_FEATURES.index("kind_what")] == 0.0
