@@ -112,11 +112,7 @@ def _failure_lines(report: Report) -> list[str]:
 
 
 def _plot_categories(report: Report, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     names = list(report.by_category)
     rates = [report.by_category[n]["overall_accuracy"] for n in names]
     values = [r.value or 0.0 for r in rates]
@@ -129,18 +125,11 @@ def _plot_categories(report: Report, path: Path) -> Path:
     axes.set_ylabel("accuracy (answerable: correct; unanswerable: abstained)")
     axes.set_title(f"pdqa accuracy per category ({report.run.split}) with Wilson 95% intervals")
     axes.tick_params(axis="x", rotation=30)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(plt, figure, path)
 
 
 def _plot_sweep(report: Report, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(7, 5))
     for split, rows in report.sweep.items():
         points = [r for r in rows if r["false_abstention_rate"] is not None and r["noans_accuracy"] is not None]
@@ -159,18 +148,11 @@ def _plot_sweep(report: Report, path: Path) -> Path:
     axes.set_ylim(-0.02, 1.02)
     axes.set_title("Abstention trade-off across the threshold sweep")
     axes.legend(loc="lower right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(plt, figure, path)
 
 
 def _plot_reliability(report: Report, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6, 5))
     axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
     for split, values in report.calibration.items():
@@ -184,6 +166,20 @@ def _plot_reliability(report: Report, path: Path) -> Path:
     axes.set_ylim(0, 1)
     axes.set_title("Reliability of pdqa's confidence")
     axes.legend(loc="upper left")
+    return _save(plt, figure, path)
+
+
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(plt, figure, path: Path) -> Path:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
