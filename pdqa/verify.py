@@ -44,13 +44,9 @@ from .generate import may_echo, unecho
 from .index import IndexData
 from .models import Chunk, Hit, RemovedClaim, Unit
 from .question import Question, gives_orders
-from .text import NUMBER_WORDS, STOPWORDS, content_terms
 from .settings import LLMSettings
+from .text import CAPITALISED_RE, MARKER_RE, NUMBER_WORDS, STOPWORDS, WORD_RE, content_terms, negated, numbers, words
 
-MARKER_RE = re.compile(r"\s*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
-NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
-CAPITALISED_RE = re.compile(r"\b[A-Z][A-Za-z’'-]*")
-WORD_RE = re.compile(r"[A-Za-z0-9]+")
 BULLET_RE = re.compile(r"^\s*(?:[-*•·]|\d+[.)])\s+")
 CLAUSE_RE = re.compile(r"[,;:()]|\s[–—-]\s")
 CLAUSE_UNIT_CHARS = 80  # units shorter than this are compared whole only
@@ -64,7 +60,6 @@ CONNECTIVES = frozenset(
     indeed notably importantly specifically generally typically currently previously initially
     subsequently altogether yes""".split()
 )
-NEGATION_RE = re.compile(r"\b(?:not|no|never|without|none|neither|nor|cannot)\b|n['’]t\b", re.IGNORECASE)
 DIRECTION_WORDS = {
     "up": re.compile(
         r"\b(?:more|increas\w*|higher|above|greater|rise|rises|rising|rose|risen|grew|grow\w*)\b", re.IGNORECASE
@@ -181,7 +176,7 @@ class Verifier:
         chunks = [self.chunks[hits[n - 1].chunk_id] for n in given]
         where = "the cited passage(s)" if claim.cited else "any passage given (uncited)"
         sources = [_chunk_words(chunk) for chunk in chunks]
-        missing = [t for t in self.salient_terms(claim.text) if not any(_holds(words, t) for words in sources)]
+        missing = [t for t in self.salient_terms(claim.text) if not any(_holds(held, t) for held in sources)]
         if missing:
             return _removed(claim, f"{_kind(missing[0])} {missing[0]!r} is not in {where}")
         outcome = self._supported(claim, vector, chunks, where)
@@ -333,7 +328,7 @@ class ReplyReader:
 def contradicts(claim: str, source: str) -> bool:
     """Whether ``claim`` negates ``source``, turns its direction (more vs. less) around, or puts
     a number of its own where ``source`` states another ("in 2003" for "in 2004")."""
-    if bool(NEGATION_RE.search(claim)) != bool(NEGATION_RE.search(source)):
+    if negated(claim) != negated(source):
         return True
     claimed, stated = _numbers(claim), _numbers(source)
     if claimed - stated and stated - claimed:
@@ -343,7 +338,7 @@ def contradicts(claim: str, source: str) -> bool:
 
 
 def _numbers(text: str) -> set[str]:
-    return {n.replace(",", "") for n in NUMBER_RE.findall(text)}
+    return set(numbers(text))
 
 
 def _directions(text: str) -> set[str]:
@@ -368,17 +363,18 @@ def _line_claims(line: str, leading: bool) -> list[Claim]:
     text, markers = "", []
     position = 0
     for match in MARKER_RE.finditer(line):
-        text += line[position : match.start()]
-        numbers = [int(n) for n in re.split(r"[,;]", match.group(1))]
-        markers.append((len(text), numbers))
+        # The space before a marker belongs to it: "so [1]." reads "so." once the marker is gone.
+        text += line[position : match.start()].rstrip()
+        cited = [int(n) for n in re.split(r"[,;]", match.group(1))]
+        markers.append((len(text), cited))
         position = match.end()
     text += line[position:]
     spans = split_sentences(text)
     claims = [Claim(text[start:end]) for start, end in spans]
-    for at, numbers in markers:
+    for at, cited in markers:
         if claims:
-            claims[_owner(spans, at, leading)].cited += numbers
-    return [c for c in claims if WORD_RE.search(c.text)]
+            claims[_owner(spans, at, leading)].cited += cited
+    return [c for c in claims if words(c.text)]
 
 
 def _owner(spans: list[tuple[int, int]], at: int, leading: bool) -> int:
@@ -404,8 +400,8 @@ def salient_terms(text: str, ordinary: Iterable[str] = frozenset()) -> list[str]
     and is ordinary: a connective ("Overall", "However") or one of ``ordinary`` (the words the
     corpus writes in lower case). "Lisa Wilson wrote ..." still opens with a name.
     """
-    terms = [n.replace(",", "") for n in NUMBER_RE.findall(text)]
-    terms += [w for w in WORD_RE.findall(text.lower()) if w in COUNT_WORDS]
+    terms = numbers(text)
+    terms += [w for w in words(text) if w in COUNT_WORDS]
     ordinary = CONNECTIVES | frozenset(ordinary)
     openers = {start for start, _ in split_sentences(text)}
     for match in CAPITALISED_RE.finditer(text):
@@ -423,15 +419,15 @@ def _kind(term: str) -> str:
 
 def _words(text: str) -> set[str]:
     """Lower-cased words plus digit runs with thousands separators removed."""
-    return set(WORD_RE.findall(text.lower())) | {n.replace(",", "") for n in NUMBER_RE.findall(text)}
+    return set(words(text)) | set(numbers(text))
 
 
 def _chunk_words(chunk: Chunk) -> set[str]:
     return _words(" ".join((chunk.text, chunk.title, chunk.section)))
 
 
-def _holds(words: set[str], term: str) -> bool:
-    return term.lower() in words or all(part in words for part in WORD_RE.findall(term.lower()))
+def _holds(held: set[str], term: str) -> bool:
+    return term.lower() in held or all(part in held for part in words(term))
 
 
 def _plain(text: str) -> str:
