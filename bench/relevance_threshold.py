@@ -1,17 +1,16 @@
 """Choose ``PDQA_LLM__RELEVANCE_THRESHOLD`` on validation data only.
 
-Pairs (question, sentence) come from the passages retrieved for each validation question: a
-sentence of the gold document that holds the gold evidence (or SQuAD answer) answers the
-question; every other retrieved sentence, and every sentence for an unanswerable question, does
-not. Each is scored by ``Verifier.relevance`` (the extractive answerer's model), and the
-threshold that best separates the two, by Youden's J (recall on answering sentences minus the
-share of non-answering ones kept), is reported. J ignores how common each class is, which
-differs between these pairs and real LLM replies.
+Every unit of the passages retrieved for a validation question is scored by the learned unit
+scorer (the probability that it answers); units that state the gold answer (SQuAD) or a gold fact
+(the report's dev split) are the answering ones. The threshold that best separates answering from
+other units by Youden's J (share of answering units kept minus share of the others kept), with
+the two domains weighing the same, is reported. J ignores how common each class is, which differs
+between these units and the sentences of real LLM replies.
 
-Validation data: the dev split of eval/gold.jsonl and the SQuAD 2.0 questions of the articles
-Harvard_University, Immune_system and Force (held out for validation; no other test data).
+Validation data: the dev split of eval/gold.jsonl and the SQuAD 2.0 validation articles named in
+eval/squad_split.json (no test data), collected exactly as `pdqa train answerer` collects them.
 
-Usage: python bench/relevance_threshold.py [path/to/dev-8-articles.json]   (after `make setup`)
+Usage: python bench/relevance_threshold.py [../shared/data/squad2] [scratch folder]
 """
 
 from __future__ import annotations
@@ -23,73 +22,47 @@ from pathlib import Path
 
 import numpy as np
 
-from pdqa.evaluation.gold import load_gold, squad_to_corpus
-from pdqa.index import build_index
-from pdqa.qa import QA
-from pdqa.question import analyse, split_compound
-from pdqa.settings import PROJECT_ROOT, Settings
-from pdqa.verify import Asked
+from pdqa.answer_model import load_answer_model
+from pdqa.settings import PROJECT_ROOT
+from pdqa.training import GOLD_FILE, SPLIT_FILE, collect, collect_gold
 
-SQUAD = Path("/work/shared/data/squad2/dev-8-articles.json")
-VALIDATION_ARTICLES = ("Harvard_University", "Immune_system", "Force")
+GRID = np.round(np.arange(0.01, 1.0, 0.01), 2)
 
 
-def scored_pairs(qa: QA, questions) -> tuple[np.ndarray, np.ndarray]:
-    """Relevance scores of every retrieved sentence, and whether it answers its question."""
-    scores, labels = [], []
-    for gold in questions:
-        parts = split_compound(gold.question)
-        asked = Asked([analyse(p) for p in parts], qa.embedder.embed(parts))
-        for hit in qa.retrieve(gold.question):
-            chunk = qa.index.chunk_by_id[hit.chunk_id]
-            for unit in qa.index.units_by_chunk.get(hit.chunk_id, []):
-                vector = qa.index.unit_vectors[unit.unit_id]
-                scores.append(qa.verifier.relevance(asked, unit.text, vector, chunk))
-                labels.append(any(e.doc_id == chunk.doc_id and _norm(e.text) in _norm(unit.text) for e in gold.evidence))
-    return np.array(scores), np.array(labels)
+def probabilities_and_labels(questions) -> tuple[np.ndarray, np.ndarray]:
+    """Unit scorer probabilities of the quotable units of answerable questions, and their labels."""
+    unit = load_answer_model().unit
+    answerable = [q for q in questions if q.answerable]
+    scores = np.concatenate([unit.logits(q.units[q.allowed]) for q in answerable])
+    labels = np.concatenate([q.labels[q.allowed] for q in answerable])
+    return 1.0 / (1.0 + np.exp(-scores)), labels
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
+def youden(probabilities: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float, float]:
+    kept = probabilities >= threshold
+    recall, false_keep = kept[labels].mean(), kept[~labels].mean()
+    return recall - false_keep, recall, false_keep
 
 
-def squad_qa(squad: Path, root: Path) -> tuple[QA, list]:
-    data = json.loads(squad.read_text(encoding="utf-8"))
-    held_out = [a for a in data["data"] if a["title"] in VALIDATION_ARTICLES]
-    (root / "validation.json").write_text(json.dumps({"version": "v2.0", "data": held_out}), encoding="utf-8")
-    questions = squad_to_corpus(root / "validation.json", root / "corpus")
-    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
-    build_index(settings)
-    return QA(settings), questions
-
-
-def best_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float, float, float]:
-    """(threshold, J, recall, share of non-answering kept) with the highest J on a 0.01 grid."""
-    rows = []
-    for threshold in np.arange(0.0, 0.61, 0.01):
-        kept = scores >= threshold
-        recall = kept[labels].mean()
-        false_keep = kept[~labels].mean()
-        rows.append((round(float(threshold), 2), recall - false_keep, recall, false_keep))
-    return max(rows, key=lambda r: r[1])
-
-
-def report(name: str, scores: np.ndarray, labels: np.ndarray) -> None:
-    threshold, j, recall, false_keep = best_threshold(scores, labels)
-    print(f"{name}: {labels.sum()} answering / {(~labels).sum()} other sentences; best threshold {threshold:.2f}"
-          f" (J {j:.3f}: keeps {recall:.1%} of answering, {false_keep:.1%} of other)")
-
-
-def main(squad: Path) -> None:
-    gold = QA(Settings())
-    dev = scored_pairs(gold, load_gold(PROJECT_ROOT / "eval" / "gold.jsonl", split="dev"))
-    report("gold dev", *dev)
-    with tempfile.TemporaryDirectory() as folder:
-        qa, questions = squad_qa(squad, Path(folder))
-        validation = scored_pairs(qa, questions)
-    report(f"SQuAD {'+'.join(VALIDATION_ARTICLES)} ({len(questions)} questions)", *validation)
-    report("both", np.concatenate([dev[0], validation[0]]), np.concatenate([dev[1], validation[1]]))
+def main(data_dir: Path, work: Path) -> None:
+    split = json.loads(SPLIT_FILE.read_text(encoding="utf-8"))
+    domains = {}
+    for file_name, articles in split["validation"].items():
+        group = collect(data_dir / file_name, set(articles), work / f"validation-{Path(file_name).stem}", "squad")
+        domains["SQuAD validation"] = probabilities_and_labels(group.questions)
+    domains["report dev"] = probabilities_and_labels(collect_gold(GOLD_FILE, "dev", work / "report-dev", "dev").questions)
+    best = max(GRID, key=lambda t: np.mean([youden(p, y, t)[0] for p, y in domains.values()]))
+    print(f"best threshold, domains weighing the same: {best:.2f}")
+    for name, (p, y) in domains.items():
+        j, recall, false_keep = youden(p, y, best)
+        print(f"  {name}: {y.sum()} answering / {(~y).sum()} other units; keeps {recall:.1%} of answering, "
+              f"{false_keep:.1%} of the others (J {j:.3f})")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else SQUAD)
+    data = Path(sys.argv[1]) if len(sys.argv) > 1 else PROJECT_ROOT.parent / "shared" / "data" / "squad2"
+    if len(sys.argv) > 2:
+        main(data, Path(sys.argv[2]))
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            main(data, Path(scratch))

@@ -17,7 +17,7 @@ instruction is refused.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -64,6 +64,8 @@ class Draft:
     confidence: float
     related: list[Candidate]
     reason: str
+    unit_probabilities: dict[int, float] = field(default_factory=dict)
+    """The unit scorer's probability that each candidate unit answers, by ``unit_id``."""
 
 
 class ExtractiveAnswerer:
@@ -103,31 +105,39 @@ class ExtractiveAnswerer:
         drafts = [self.answer(q, v, hits) for q, v in zip(questions, vectors)]
         if len(drafts) == 1:
             return drafts[0]
+        # A unit answers a compound question when it answers one of its parts.
+        probabilities: dict[int, float] = {}
+        for draft in drafts:
+            for unit_id, probability in draft.unit_probabilities.items():
+                probabilities[unit_id] = max(probability, probabilities.get(unit_id, 0.0))
         answered = [d for d in drafts if not d.abstained]
         if not answered:
-            return max(drafts, key=lambda d: d.confidence)
+            best = max(drafts, key=lambda d: d.confidence)
+            return Draft(best.parts, True, best.confidence, best.related, best.reason, probabilities)
         parts = {c.unit.unit_id: c for d in answered for c in d.parts}
         ordered = sorted(parts.values(), key=lambda c: (c.chunk.path, c.unit.start))
         # Every part has to be right for the joined answer to be right.
-        return Draft(ordered, False, min(d.confidence for d in answered), drafts[0].related, "")
+        return Draft(ordered, False, min(d.confidence for d in answered), drafts[0].related, "", probabilities)
 
     def answer(self, question: Question, query_vector: np.ndarray, hits: list[Hit]) -> Draft:
         """Choose the answer units for ``question`` among the units of the retrieved chunks."""
         found = self.extractor.candidates(question, query_vector, hits, self.chunks)
         scores = self.model.unit.logits(found.matrix) if len(found.units) else np.zeros(0)
+        probabilities = {u.unit_id: float(p) for u, p in zip(found.units, 1.0 / (1.0 + np.exp(-scores)))}
         allowed = eligible(question, found)
         related = _best(found, scores, allowed, RELATED)
         if question.instruction:
-            return Draft([], True, 0.0, related, "instruction, not a question")
+            return Draft([], True, 0.0, related, "instruction, not a question", probabilities)
         if not allowed.any():
-            return Draft([], True, 0.0, related, "no passage was retrieved that could answer")
+            return Draft([], True, 0.0, related, "no passage was retrieved that could answer", probabilities)
         masked = np.where(allowed, scores, -np.inf)
         confidence = self.model.confidence(question_row(question, found, masked))
         if confidence < self.min_confidence:
             reason = f"confidence {confidence:.2f} is below {self.min_confidence:.2f}"
-            return Draft([], True, confidence, related, reason)
+            return Draft([], True, confidence, related, reason, probabilities)
         best = _best(found, scores, allowed, 1)[0]
-        return Draft(self._compose(question, best, found, masked), False, confidence, related, "")
+        parts = self._compose(question, best, found, masked)
+        return Draft(parts, False, confidence, related, "", probabilities)
 
     def _compose(self, question: Question, best: Candidate, found: Candidates, masked: np.ndarray) -> list[Candidate]:
         parts = [best] + self._list_companions(best, found, masked)

@@ -67,7 +67,7 @@ class QA:
         self.retriever = HybridRetriever(self.index, self.settings)
         self.answerer = ExtractiveAnswerer(self.index, self.settings)
         self.llm, self.llm_info = self._open_llm(llm)
-        self.verifier = Verifier(self.index, self.embedder, self.settings.llm, self.answerer.weights, NOT_FOUND)
+        self.verifier = Verifier(self.index, self.embedder, self.settings.llm, NOT_FOUND)
 
     def _open_index(self, rebuild, progress, allow_stale) -> IndexData:
         if rebuild is True:
@@ -146,7 +146,7 @@ class QA:
             timings["total"] = sum(timings.values())
             yield Done(build_answer(text, draft, hits, timings))
             return
-        answer = yield from self._stream_llm(build_answer(text, draft, hits, timings), Asked(questions, part_vectors), clock)
+        answer = yield from self._stream_llm(build_answer(text, draft, hits, timings), Asked(draft.unit_probabilities), clock)
         timings["total"] = sum(timings.values())
         yield Done(answer.model_copy(update={"timings_ms": timings}))
 

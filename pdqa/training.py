@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 
 from .answer_model import AnswerModel, LinearModel, Platt
 from .embeddings import OnnxEmbedder
+from .errors import IndexCorrupt, IndexNotBuilt, IndexStale
 from .evaluation.gold import load_gold, squad_to_corpus
 from .evaluation.metrics import expected_calibration_error, fact_recall
 from .extractive import _terms_of, eligible
@@ -108,23 +108,29 @@ def train_answerer(
 def collect(squad_path: Path, articles: set[str], work: Path, name: str) -> Group:
     """Build a pdqa index over the SQuAD articles and extract every question's candidates."""
     settings = Settings(corpus_dir=work / "corpus", index_dir=work / "index")
-    if not (work / "index" / "manifest.json").is_file():
-        shutil.rmtree(work, ignore_errors=True)
+    if not settings.corpus_dir.is_dir():
         squad_to_corpus(squad_path, settings.corpus_dir, articles)
-        build_index(settings)
+    _ensure_index(settings)
     return _extract(settings, _squad_questions(squad_path, articles), name)
 
 
 def collect_gold(gold_path: Path, split: str, work: Path, name: str) -> Group:
     """The report's own gold questions of one split, over an index of the bundled corpus."""
     settings = Settings(corpus_dir=default_corpus_dir(), index_dir=work / "index")
-    if not (work / "index" / "manifest.json").is_file():
-        build_index(settings)
+    _ensure_index(settings)
     items = [
         {"id": q.id, "question": q.question, "article": "report", "facts": q.facts}
         for q in load_gold(gold_path, split)
     ]
     return _extract(settings, items, name)
+
+
+def _ensure_index(settings: Settings) -> None:
+    """Build the index unless a usable, fresh one is there (a kept --work folder is reused)."""
+    try:
+        load_index(settings)
+    except (IndexNotBuilt, IndexStale, IndexCorrupt):
+        build_index(settings)
 
 
 def _extract(settings: Settings, items: list[dict], name: str) -> Group:

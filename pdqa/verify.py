@@ -22,8 +22,9 @@ then checked on its own, in this order:
    direction (more/less, increase/decrease, above/below) that differs contradicts it, and so
    does a number put where the span states another (a year from one passage on another's fact);
 6. a sentence supported only by a heading restates a title; it answers nothing;
-7. it must answer the question: scored with the extractive answerer's own model (see
-   :meth:`Verifier.relevance`), it must reach ``settings.llm.relevance_threshold``.
+7. it must answer the question: the learned unit scorer of the extractive path gives the unit that
+   supports it a probability of answering (see :meth:`Verifier.relevance`), which must reach
+   ``settings.llm.relevance_threshold``.
 
 A kept sentence is cited to the unit that supports it best, plus, for each number or name that
 unit lacks, the unit of a cited passage that holds it, so every citation quotes the exact span.
@@ -39,13 +40,12 @@ import numpy as np
 
 from .chunking import split_sentences
 from .embeddings import Embedder
-from .features import TermWeights, UnitTerms, coverage, holds_answer_type
 from .generate import may_echo, unecho
 from .index import IndexData
 from .models import Chunk, Hit, RemovedClaim, Unit
-from .question import Question, gives_orders
+from .question import gives_orders
 from .settings import LLMSettings
-from .text import CAPITALISED_RE, MARKER_RE, NUMBER_WORDS, STOPWORDS, WORD_RE, content_terms, negated, numbers, words
+from .text import CAPITALISED_RE, MARKER_RE, NUMBER_WORDS, STOPWORDS, WORD_RE, negated, numbers, words
 
 BULLET_RE = re.compile(r"^\s*(?:[-*•·]|\d+[.)])\s+")
 CLAUSE_RE = re.compile(r"[,;:()]|\s[–—-]\s")
@@ -69,9 +69,6 @@ DIRECTION_WORDS = {
     ),
 }
 CONTRADICTS = "contradicts the cited passage"
-# The extractive answerer's share of dense similarity (vs. term coverage) when the relevance
-# threshold was chosen on validation data; the score and its threshold go together.
-RELEVANCE_ALPHA = 0.3
 DOES_NOT_ANSWER = "does not answer the question"
 
 
@@ -102,10 +99,10 @@ class Verification:
 
 @dataclass(frozen=True)
 class Asked:
-    """The question as relevance reads it: its parts (one unless compound) and their vectors."""
+    """The question as relevance reads it: the learned unit scorer's probability, for each unit of
+    the retrieved passages, that it answers the question (the best part of a compound question)."""
 
-    parts: list[Question]
-    vectors: np.ndarray
+    unit_probabilities: dict[int, float]
 
 
 class NotFoundClaim(RemovedClaim):
@@ -119,19 +116,16 @@ class Verifier:
         index: The loaded index (its units and their vectors are reused, never re-embedded).
         embedder: Encodes the reply's sentences into the same space as the unit vectors.
         settings: The LLM settings (support and relevance thresholds, reply limits).
-        weights: The extractive answerer's term weights, so relevance scores as it did.
         not_found: The fixed reply for "the passages do not say".
     """
 
     def __init__(
-        self, index: IndexData, embedder: Embedder, settings: LLMSettings, weights: TermWeights, not_found: str
+        self, index: IndexData, embedder: Embedder, settings: LLMSettings, not_found: str
     ):
         self.index = index
         self.embedder = embedder
         self.settings = settings
         self.threshold = settings.support_threshold
-        self.weights = weights
-        self.alpha = RELEVANCE_ALPHA
         self.not_found = _plain(not_found)
         self.chunks = index.chunk_by_id
         self.lower_words = frozenset(w for u in index.units for w in WORD_RE.findall(u.text) if w.islower())
@@ -185,27 +179,22 @@ class Verifier:
         unit, chunk = outcome.support[0]
         if unit.kind == "heading":
             return _removed(claim, "only a heading, not an answer")
-        score = self.relevance(asked, claim.text, vector, chunk)
+        score = self.relevance(asked, unit)
         if score < self.settings.relevance_threshold:
             return _removed(claim, f"{DOES_NOT_ANSWER} (score {score:.2f} < {self.settings.relevance_threshold:.2f})")
         return outcome
 
-    def relevance(self, asked: Asked, text: str, vector: np.ndarray, chunk: Chunk) -> float:
-        """How well ``text`` answers the question, scored as the extractive answerer scores a unit.
+    @staticmethod
+    def relevance(asked: Asked, unit: Unit) -> float:
+        """How likely the passage unit that supports a sentence answers the question.
 
-        The score is ``alpha * cosine(question, sentence) + (1 - alpha) * coverage`` of the
-        question's weighted terms (the section heading counting half), and 0 when the sentence
-        lacks the kind of answer asked for (a number for "how many", a date for "when", ...).
-        For a compound question, the best part counts.
+        The answer-selection model of the extractive path scores every unit of the retrieved
+        passages; a kept sentence is as relevant as the unit it was verified against. A faithful
+        sentence drawn from a unit that does not answer the question ("The pilot services all
+        demonstrated the following fundamental assumptions" for "How many pilot sites were
+        there?") scores low and is removed.
         """
-        terms = UnitTerms(frozenset(content_terms(text)), frozenset(content_terms(chunk.section)))
-        scores = [
-            self.alpha * float(q_vector @ vector) + (1 - self.alpha) * coverage(question, terms, self.weights)
-            if holds_answer_type(question, text, chunk.title)
-            else 0.0
-            for question, q_vector in zip(asked.parts, asked.vectors)
-        ]
-        return max(scores, default=0.0)
+        return asked.unit_probabilities.get(unit.unit_id, 0.0)
 
     def _supported(self, claim: Claim, vector: np.ndarray, chunks: list[Chunk], where: str) -> KeptClaim | RemovedClaim:
         units = [(u, c) for c in chunks for u in self.index.units_by_chunk.get(c.chunk_id, [])]
