@@ -24,6 +24,15 @@ _DELIMITER_RE = re.compile(r"<(/?\s*passages?\b)", re.IGNORECASE)
 # The examples put [n] before each sentence: shown markers after sentences, the small base model
 # used in the tests (Gemma 3 270M) cited none of six trial answers; shown them first, it cites.
 # The verifier reads markers on either side of a sentence.
+# The made-up example source, shown to the model to teach the [n] format.
+EXAMPLE_PASSAGES = """<passages>
+<passage n="1" title="Town guide">
+[1] The library opened in 1901.
+</passage>
+<passage n="2" title="Town guide">
+[2] It was designed by Anna Reed.
+</passage>
+</passages>"""
 INSTRUCTIONS = f"""Answer the question using only the numbered passages below.
 
 Rules:
@@ -34,14 +43,7 @@ Rules:
 4. If the passages do not contain the answer, reply exactly: {NOT_FOUND}
 
 Example (a made-up source, to show the format):
-<passages>
-<passage n="1" title="Town guide">
-[1] The library opened in 1901.
-</passage>
-<passage n="2" title="Town guide">
-[2] It was designed by Anna Reed.
-</passage>
-</passages>
+{EXAMPLE_PASSAGES}
 Question: Who designed the library?
 Answer: [2] The library was designed by Anna Reed.
 Question: When did the library open?
@@ -53,14 +55,6 @@ Now the real passages and question."""
 # Chat models get the rules as the system message and the example as a turn of its own: a small
 # instruction-tuned model (SmolLM2-135M) given the example inside the rules repeated itself more.
 CHAT_RULES = INSTRUCTIONS[: INSTRUCTIONS.index("Example")].strip().replace(" as in the example below", "")
-EXAMPLE_PASSAGES = """<passages>
-<passage n="1" title="Town guide">
-[1] The library opened in 1901.
-</passage>
-<passage n="2" title="Town guide">
-[2] It was designed by Anna Reed.
-</passage>
-</passages>"""
 # A base model continues text: ending the prompt where an answer starts gets it to write one.
 ANSWER_CUE = "\nAnswer:"
 _PROMPT_LINES = frozenset(" ".join(line.split()).lower() for line in INSTRUCTIONS.splitlines() if line.strip())
