@@ -42,7 +42,7 @@ sys.path.insert(0, str(PROJECT_ROOT / "tests"))
 from llama_server import SMOLLM2_ALIAS, gguf_path, serve, smollm2_gguf_path  # noqa: E402
 from test_llm_server import COMMON, MODELS  # noqa: E402
 
-SQUAD = Path("/work/shared/data/squad2/dev-8-articles.json")
+SQUAD = PROJECT_ROOT.parent / "shared" / "data" / "squad2" / "dev-8-articles.json"
 VALIDATION_ARTICLES = ("Harvard_University", "Immune_system", "Force")
 
 
