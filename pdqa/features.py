@@ -109,7 +109,8 @@ class FeatureExtractor:
         by_chunk = {hit.chunk_id: (rank, hit) for rank, hit in enumerate(hits, start=1)}
         chunk_terms = {h.chunk_id: self._chunk_terms(h.chunk_id) for h in hits}
         chunk_cover = {cid: coverage(question, terms, self.weights) for cid, terms in chunk_terms.items()}
-        context = _Context(question, dense, held, by_chunk, chunk_cover, chunk_terms, hits)
+        retrieved = [chunks[hit.chunk_id] for hit in hits]
+        context = _Context(question, dense, held, by_chunk, chunk_cover, chunk_terms, retrieved, hits)
         rows = [self._row(context, i, unit, owners[i]) for i, unit in enumerate(units)]
         return Candidates(units, owners, np.array(rows, dtype=np.float32))
 
@@ -137,7 +138,7 @@ class FeatureExtractor:
         siblings = self.units_by_chunk[unit.chunk_id]
         position = siblings.index(unit)
         unit_words = set(words(unit.text))
-        chunk_words = set(words(chunk.text + " " + chunk.section + " " + chunk.title))
+        chunk_words = context.chunk_words[unit.chunk_id]
         own = self.unit_terms[unit.unit_id]
         unit_terms = own.text
         in_chunk = context.chunk_terms[unit.chunk_id]
@@ -150,10 +151,10 @@ class FeatureExtractor:
             float(holds_answer_type(question, unit.text, chunk.title)),
             float(bool(numbers(unit.text))), float(_has_new_name(unit.text, question)),
             _missing_share(question.names, unit_words), _missing_share(question.names, chunk_words),
-            _missing_share(question.numbers, unit_words | set(numbers(chunk.text))),
+            _missing_share(question.numbers, unit_words | context.chunk_numbers[unit.chunk_id]),
             self._missing_weight(question, unit_terms | own.section),
             self._missing_weight(question, in_chunk.text | in_chunk.section),
-            _bigram_share(question, unit.text),
+            _bigram_share(context.question_pairs, unit.text),
             float(question.negated != negated(unit.text)),
             _missing_share(question.events, unit_terms | own.section),
             position / max(len(siblings) - 1, 1), float(position == 0 or (siblings[0].kind == "heading" and position == 1)),
@@ -206,7 +207,9 @@ def question_facts(question: Question) -> dict[str, float]:
 class _Context:
     """Per-question arrays that every candidate's row compares itself with."""
 
-    def __init__(self, question, dense, held, by_chunk, chunk_cover, chunk_terms, hits: list[Hit]):
+    def __init__(
+        self, question, dense, held, by_chunk, chunk_cover, chunk_terms, retrieved: list[Chunk], hits: list[Hit]
+    ):
         self.question = question
         self.dense, self.held = dense, held
         self.dense_best, self.held_best = float(dense.max()), float(held.max())
@@ -215,6 +218,10 @@ class _Context:
         self.by_chunk = by_chunk
         self.chunk_cover = chunk_cover
         self.chunk_terms = chunk_terms
+        self.question_pairs = _term_pairs(question.text)
+        # Per chunk, not per unit: every unit of a chunk compares itself with the same words.
+        self.chunk_words = {c.chunk_id: set(words(f"{c.text} {c.section} {c.title}")) for c in retrieved}
+        self.chunk_numbers = {c.chunk_id: set(numbers(c.text)) for c in retrieved}
         self.bm25_best = max((h.bm25_score or 0.0) for h in hits)
         self.chunk_dense_best = max((h.dense_score or 0.0) for h in hits)
 
@@ -240,14 +247,17 @@ def _has_new_name(text: str, question: Question) -> bool:
     return any(name.lower() not in asked for name in HAS_NAME_RE.findall(text))
 
 
-def _bigram_share(question: Question, text: str) -> float:
+def _term_pairs(text: str) -> set[tuple[str, str]]:
+    """Neighbouring pairs of a text's content terms."""
+    terms = content_terms(text)
+    return set(zip(terms, terms[1:]))
+
+
+def _bigram_share(pairs: set[tuple[str, str]], text: str) -> float:
     """Share of the question's neighbouring term pairs that stand side by side in the text too."""
-    asked = content_terms(question.text)
-    pairs = set(zip(asked, asked[1:]))
     if not pairs:
         return 0.0
-    terms = content_terms(text)
-    return len(pairs & set(zip(terms, terms[1:]))) / len(pairs)
+    return len(pairs & _term_pairs(text)) / len(pairs)
 
 
 def _novelty(question: Question, unit_terms) -> float:
