@@ -5,6 +5,7 @@ Layout of an index folder::
     manifest.json    what the index was built from (written last: no manifest, no index)
     chunks.jsonl     one Chunk per line        chunks.faiss  their vectors (inner product)
     units.jsonl      one Unit per line         units.npy     their vectors (memory-mapped)
+    bm25/            the BM25 index of the chunks, as bm25s saves it (memory-mapped)
     texts/<file>.txt the extracted text of each corpus file: quotes are cut from it
     encoder/         model.onnx + tokenizer.json, the one network for build and query vectors
 
@@ -49,12 +50,16 @@ from .embeddings import (
 )
 from .errors import IndexCorrupt, IndexNotBuilt, IndexStale, IndexUnwritable
 from .ann import build_chunk_search
+from .bm25 import BM25_DIR, BM25_FILES, BM25Ranker, keyword_text
 from .models import Chunk, ChunkSearch, IndexFileInfo, Manifest, Unit
 from .settings import Settings
 
 # 3: vectors from the ONNX export, unit vectors in units.npy, approximate chunk search when large.
 # 4: size and sha256 of every index file in the manifest.
-INDEX_FORMAT = 4
+# 5: the BM25 index saved in bm25/ at build time.
+INDEX_FORMAT = 5
+# Formats whose chunk stores and vectors a build may reuse: 5 only added bm25/.
+REUSABLE_FORMATS = (4, 5)
 MANIFEST_FILE = "manifest.json"
 ENCODER_DIR = "encoder"
 UNIT_VECTORS_FILE = "units.npy"
@@ -63,11 +68,12 @@ UNIT_VECTORS_FILE = "units.npy"
 # hashing them costs little next to parsing them (0.08 ms for the bundled corpus, sizes included).
 # The vectors and the 90 MB encoder are hashed only by `pdqa index status --verify` and before a
 # build reuses them: that took 80 ms from a warm page cache (more from disk), a tenth of a cold
-# `pdqa ask`, for damage that keeps the size, which a failed load shows otherwise.
+# `pdqa ask`, for damage that keeps the size, which a failed load shows otherwise. BM25 is
+# treated like the vectors: it ranks passages and is never quoted.
 STORE_FILES = ("chunks.jsonl", "units.jsonl")
 VECTOR_FILES = ("chunks.faiss", UNIT_VECTORS_FILE)
 ENCODER_FILES = (f"{ENCODER_DIR}/{ONNX_FILE}", f"{ENCODER_DIR}/{TOKENIZER_FILE}")
-INDEX_FILES = (*STORE_FILES, *VECTOR_FILES, *ENCODER_FILES)
+INDEX_FILES = (*STORE_FILES, *VECTOR_FILES, *BM25_FILES, *ENCODER_FILES)
 # Most texts embedded between two progress reports.
 EMBED_SLICE = 512
 BUILD_STEPS = ("read corpus", "chunk", "prepare encoder", "embed", "write index")
@@ -77,7 +83,7 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class IndexData:
-    """A loaded index: chunk store, units, FAISS index of chunks and unit vectors."""
+    """A loaded index: chunk store, units, FAISS index of chunks, unit vectors and BM25."""
 
     path: Path
     manifest: Manifest
@@ -85,6 +91,7 @@ class IndexData:
     units: list[Unit]
     chunk_index: object  # faiss.Index
     unit_vectors: np.ndarray
+    bm25: BM25Ranker | None  # None where only the vectors were read, for a build to reuse
 
     @property
     def encoder_dir(self) -> Path:
@@ -118,17 +125,6 @@ class IndexStatus:
 def model_dir_of(settings: Settings) -> Path:
     """The configured model folder, or the bundled one."""
     return settings.model_dir or default_model_dir()
-
-
-def keyword_text(chunk: Chunk) -> str:
-    """What BM25 sees of a chunk: its section heading too, so "vacancy" finds the notice.
-
-    The dense retriever sees the chunk text alone: a long heading prepended to a short
-    paragraph pulls its vector towards the heading and away from what the paragraph says.
-    """
-    if chunk.section and not chunk.text.startswith(chunk.section):
-        return f"{chunk.section}\n{chunk.text}"
-    return chunk.text
 
 
 def build_index(settings: Settings, progress: Progress | None = None, reuse_vectors: bool = True) -> Manifest:
@@ -208,6 +204,7 @@ def _build_into(folder: Path, settings: Settings, report: Progress, reuse_vector
     np.save(folder / UNIT_VECTORS_FILE, unit_vectors, allow_pickle=False)
     _write_jsonl(folder / "chunks.jsonl", chunks)
     _write_jsonl(folder / "units.jsonl", units)
+    BM25Ranker.build([keyword_text(chunk) for chunk in chunks]).save(folder / BM25_DIR)
     write_texts(corpus, folder / TEXTS_DIR)
     manifest = _manifest(settings, corpus, model_dir, model_sha, chunks, units, embedder.dimension, search)
     manifest.files = {path.relative_to(folder).as_posix(): _file_info(path) for path in _files_below(folder)}
@@ -223,12 +220,12 @@ def _text_key(text: str) -> bytes:
 def _previous_vectors(index_dir: Path, model_sha: str) -> dict[bytes, np.ndarray]:
     """The previous index's vectors by text hash, when the same network in this format made them."""
     manifest = _read_manifest_or_none(index_dir)
-    if manifest is None or (manifest.index_format, manifest.model_sha256) != (INDEX_FORMAT, model_sha):
+    if manifest is None or manifest.index_format not in REUSABLE_FORMATS or manifest.model_sha256 != model_sha:
         return {}
     if file_problems(index_dir, manifest, hashed=(*STORE_FILES, *VECTOR_FILES)):
         return {}  # damaged vectors must not live on in the new index
     try:
-        previous = _read_index_files(index_dir, manifest)
+        previous = _read_index_files(index_dir, manifest, with_bm25=False)
     except (OSError, ValueError, ValidationError, RuntimeError):
         return {}  # an unreadable index has nothing to offer; the build embeds everything
     chunk_vectors = previous.chunk_index.reconstruct_n(0, previous.chunk_index.ntotal)
@@ -370,9 +367,7 @@ def read_manifest(index_dir: Path) -> Manifest:
 
 def stale_reasons(manifest: Manifest, settings: Settings) -> list[str]:
     """Every way the index differs from the present corpus, model and settings (empty: fresh)."""
-    reasons = []
-    if manifest.index_format != INDEX_FORMAT:
-        reasons.append(f"index format {manifest.index_format} is not the current {INDEX_FORMAT}")
+    reasons = _format_change(manifest)
     if manifest.chunker != chunker_params(settings.chunk_max_chars):
         reasons.append("chunker settings changed")
     reasons.extend(_corpus_changes(manifest, settings.corpus_dir))
@@ -382,6 +377,12 @@ def stale_reasons(manifest: Manifest, settings: Settings) -> list[str]:
         # Answers depend on it; an index built beside another model would give other answers.
         reasons.append("answer model changed")
     return reasons
+
+
+def _format_change(manifest: Manifest) -> list[str]:
+    if manifest.index_format == INDEX_FORMAT:
+        return []
+    return [f"index format {manifest.index_format} is not the current {INDEX_FORMAT} (built by another pdqa version)"]
 
 
 def _corpus_changes(manifest: Manifest, corpus_dir: Path) -> list[str]:
@@ -429,10 +430,12 @@ def file_problems(
 ) -> list[str]:
     """Index files that are missing or differ from the manifest: sizes always, sha256 of ``hashed``.
 
-    ``names`` defaults to every file the manifest records and every file an index must have.
+    ``names`` defaults to every file the manifest records and, for an index of the current
+    format, every file such an index must have (an older index is stale, not damaged).
     """
+    required = INDEX_FILES if manifest.index_format == INDEX_FORMAT else ()
     problems = []
-    for name in names or sorted(set(INDEX_FILES) | manifest.files.keys()):
+    for name in names or sorted(set(required) | manifest.files.keys()):
         path, recorded = folder / name, manifest.files.get(name)
         if not path.is_file():
             problems.append(f"missing index file {name}")
@@ -478,10 +481,10 @@ def load_index(settings: Settings, check: bool = True) -> IndexData:
     """
     folder = settings.index_dir
     manifest = read_manifest(folder)
-    if check:
-        reasons = stale_reasons(manifest, settings)
-        if reasons:
-            raise IndexStale(f"index at {folder} is stale: {'; '.join(reasons)}")
+    # An index of another format is not read even unchecked: its files are not this format's.
+    reasons = stale_reasons(manifest, settings) if check else _format_change(manifest)
+    if reasons:
+        raise IndexStale(f"index at {folder} is stale: {'; '.join(reasons)}")
     damage = file_problems(folder, manifest)
     if damage:
         raise IndexCorrupt(f"index at {folder}: {'; '.join(damage)}")
@@ -492,7 +495,7 @@ def load_index(settings: Settings, check: bool = True) -> IndexData:
         raise IndexCorrupt(f"cannot read index at {folder}: {first_line}") from exc
 
 
-def _read_index_files(folder: Path, manifest: Manifest) -> IndexData:
+def _read_index_files(folder: Path, manifest: Manifest, with_bm25: bool = True) -> IndexData:
     import faiss
 
     chunks = [Chunk.model_validate_json(line) for line in _lines(folder / "chunks.jsonl")]
@@ -502,7 +505,8 @@ def _read_index_files(folder: Path, manifest: Manifest) -> IndexData:
     unit_vectors = np.load(folder / UNIT_VECTORS_FILE, mmap_mode="r", allow_pickle=False)
     if chunk_index.ntotal != len(chunks) or unit_vectors.shape != (len(units), manifest.dimension):
         raise ValueError("vector counts do not match the chunk store")
-    return IndexData(folder, manifest, chunks, units, chunk_index, unit_vectors)
+    bm25 = BM25Ranker.load(folder / BM25_DIR) if with_bm25 else None
+    return IndexData(folder, manifest, chunks, units, chunk_index, unit_vectors, bm25)
 
 
 def _lines(path: Path) -> list[str]:

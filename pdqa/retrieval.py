@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .index import IndexData, keyword_text
+from .index import IndexData
 from .models import Hit
 from .settings import Settings
 
@@ -19,42 +19,9 @@ class _Ranked:
     rank: int
 
 
-class BM25Ranker:
-    """BM25 over the chunk store; built at load time, which takes milliseconds for this corpus."""
-
-    def __init__(self, texts: list[str]):
-        import bm25s
-        import Stemmer
-
-        self._bm25s = bm25s
-        self._stemmer = Stemmer.Stemmer("english")
-        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
-        self._model = bm25s.BM25()
-        self._model.index(tokens, show_progress=False)
-
-    def rank(self, query: str, limit: int) -> list[_Ranked]:
-        """Chunks with a positive BM25 score for ``query``, best first, at most ``limit``."""
-        tokens = self._bm25s.tokenize(
-            [query], stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False
-        )
-        if not tokens[0]:
-            return []
-        return _best_positive(self._model.get_scores(tokens[0]), limit)
-
-
-def _best_positive(scores: np.ndarray, limit: int) -> list[_Ranked]:
-    """The ``limit`` best positive scores, best first, ties in chunk order.
-
-    Selected among the positive scores only: most chunks share no word with a question and
-    score 0, and numpy's argpartition over 100,000 mostly equal values took 64 ms, against 2 ms
-    over the positive ones (bench/scale.py's corpus, this machine).
-    """
-    positive = np.flatnonzero(scores > 0)
-    if len(positive) > limit:
-        cutoff = np.partition(scores[positive], len(positive) - limit)[len(positive) - limit]
-        positive = positive[scores[positive] >= cutoff]  # keeps every chunk tied at the cut
-    order = positive[np.lexsort((positive, -scores[positive]))][:limit]
-    return [_Ranked(int(p), float(scores[p]), rank) for rank, p in enumerate(order, start=1)]
+def _ranking(pairs: list[tuple[int, float]]) -> list[_Ranked]:
+    """(position, score) pairs, best first, with their 1-based ranks."""
+    return [_Ranked(position, score, rank) for rank, (position, score) in enumerate(pairs, start=1)]
 
 
 class HybridRetriever:
@@ -63,7 +30,6 @@ class HybridRetriever:
     def __init__(self, index: IndexData, settings: Settings):
         self.index = index
         self.settings = settings
-        self.bm25 = BM25Ranker([keyword_text(chunk) for chunk in index.chunks])
 
     def dense(self, query_vector: np.ndarray, limit: int) -> list[_Ranked]:
         """Chunks by cosine similarity to the query vector, best first."""
@@ -71,7 +37,7 @@ class HybridRetriever:
         with one_faiss_thread():
             scores, positions = self.index.chunk_index.search(query_vector.reshape(1, -1), k)
         pairs = [(int(p), float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0]
-        return [_Ranked(p, s, rank) for rank, (p, s) in enumerate(pairs, start=1)]
+        return _ranking(pairs)
 
     def retrieve(self, query: str, query_vector: np.ndarray, k: int | None = None) -> list[Hit]:
         """Return the top ``k`` chunks for the query with fused and component scores.
@@ -83,7 +49,7 @@ class HybridRetriever:
         """
         limit = self.settings.candidates
         dense = {r.position: r for r in self.dense(query_vector, limit)}
-        lexical = {r.position: r for r in self.bm25.rank(query, limit)}
+        lexical = {r.position: r for r in _ranking(self.index.bm25.rank(query, limit))}
         fused = {
             position: self._rrf(dense.get(position), lexical.get(position))
             for position in dense.keys() | lexical.keys()

@@ -13,6 +13,7 @@ import pdqa.index
 from pdqa.chunking import chunker_params
 from pdqa.embeddings import default_model_dir
 from pdqa.errors import IndexCorrupt, IndexNotBuilt, IndexStale, IndexUnwritable
+from pdqa.bm25 import BM25_DIR, BM25_FILES
 from pdqa.index import INDEX_FILES, build_index, index_status, load_index, read_manifest
 from pdqa.qa import QA
 
@@ -83,7 +84,7 @@ def test_manifest_counts_match_the_stored_chunks_and_units(built_settings):
 def test_index_folder_holds_the_documented_files(built_settings):
     names = {p.relative_to(built_settings.index_dir).as_posix() for p in built_settings.index_dir.rglob("*")}
     expected = {"manifest.json", "chunks.jsonl", "chunks.faiss", "units.jsonl", "units.npy"}
-    assert expected | {"encoder/model.onnx", "encoder/tokenizer.json"} <= names
+    assert expected | {"encoder/model.onnx", "encoder/tokenizer.json"} | set(BM25_FILES) <= names
     assert not any(name.endswith((".pkl", ".pickle")) for name in names)
 
 
@@ -341,7 +342,8 @@ def test_corrupt_manifest_raises_index_corrupt(scratch_settings, manifest_text):
 
 
 @pytest.mark.parametrize(
-    "missing", ["chunks.jsonl", "units.jsonl", "chunks.faiss", "units.npy", "encoder/model.onnx"]
+    "missing",
+    ["chunks.jsonl", "units.jsonl", "chunks.faiss", "units.npy", "encoder/model.onnx", "bm25/vocab.index.json"],
 )
 def test_missing_index_file_with_valid_manifest_raises_index_corrupt(scratch_settings, missing):
     (scratch_settings.index_dir / missing).unlink()
@@ -479,6 +481,8 @@ def test_incremental_build_embeds_only_new_texts_and_equals_a_full_rebuild(
         incremental_text = (scratch_settings.index_dir / name).read_text(encoding="utf-8")
         assert incremental_text == (full.index_dir / name).read_text(encoding="utf-8")
     assert abs(_all_vectors(scratch_settings.index_dir) - _all_vectors(full.index_dir)).max() <= 1e-6
+    for name in BM25_FILES:  # BM25 is rebuilt whole at every build: the same bytes
+        assert (scratch_settings.index_dir / name).read_bytes() == (full.index_dir / name).read_bytes()
     assert _answers(scratch_settings) == _answers(full)
 
 
@@ -581,7 +585,7 @@ def test_qa_auto_rebuilds_an_edited_chunk_store_and_quotes_the_file(scratch_sett
     assert "99 months" not in path.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("name", ["chunks.faiss", "units.npy", "encoder/tokenizer.json"])
+@pytest.mark.parametrize("name", ["chunks.faiss", "units.npy", "encoder/tokenizer.json", "bm25/data.csc.index.npy"])
 def test_missing_index_file_is_named_by_status(scratch_settings, name):
     (scratch_settings.index_dir / name).unlink()
     status = index_status(scratch_settings)
@@ -651,3 +655,49 @@ def test_embedding_reports_texts_done_rate_and_time_left(scratch_settings, monke
     assert done == sorted(done) and done[-1] == total and len(done) >= total // 8
     assert all(step.endswith(" s left") and "/s, " in step and f"/{total} texts" in step for step in embed[1:])
     assert index.unit_vectors.shape[0] == manifest.unit_count
+
+
+# ---------------------------------------------------------------- an index built before BM25 was saved
+
+
+def _as_format_4(settings) -> None:
+    """Turn a built index into what pdqa wrote before BM25 was saved with it (format 4)."""
+    shutil.rmtree(settings.index_dir / BM25_DIR)
+    manifest = read_manifest(settings.index_dir)
+    files = {name: info for name, info in manifest.files.items() if not name.startswith(f"{BM25_DIR}/")}
+    old = manifest.model_copy(update={"index_format": 4, "files": files})
+    (settings.index_dir / "manifest.json").write_text(old.model_dump_json(indent=2), encoding="utf-8")
+
+
+def test_index_without_saved_bm25_is_stale_with_its_reason_not_damaged(scratch_settings):
+    _as_format_4(scratch_settings)
+
+    status = index_status(scratch_settings)
+
+    assert (status.built, status.stale) == (True, True)
+    assert status.reasons == ["index format 4 is not the current 5 (built by another pdqa version)"]
+    for check in (True, False):
+        with pytest.raises(IndexStale, match="index format 4 is not the current 5"):
+            load_index(scratch_settings, check=check)
+
+
+def test_qa_auto_rebuilds_an_index_without_saved_bm25(scratch_settings):
+    _as_format_4(scratch_settings)
+
+    qa = QA(scratch_settings, rebuild="auto")
+
+    assert qa.rebuilt
+    assert read_manifest(scratch_settings.index_dir).index_format == 5
+    assert all((scratch_settings.index_dir / name).is_file() for name in BM25_FILES)
+    assert qa.retrieve("clive house noms", k=3)[0].bm25_rank is not None
+
+
+def test_rebuilding_an_index_without_saved_bm25_reuses_its_vectors(scratch_settings, monkeypatch):
+    # Format 5 only added bm25/: the vectors of a format-4 index are still the right ones.
+    _as_format_4(scratch_settings)
+    embedded = _record_embedding(monkeypatch)
+
+    build_index(scratch_settings)
+
+    assert embedded == []
+    assert index_status(scratch_settings).reasons == []

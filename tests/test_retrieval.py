@@ -150,22 +150,3 @@ def test_dense_search_runs_on_one_faiss_thread_and_restores_the_count(qa, monkey
         faiss.omp_set_num_threads(previous)
     assert recording.threads == [1]
     assert [h.chunk_id for h in hits] == [h.chunk_id for h in before]
-
-
-def test_best_positive_scores_are_the_top_ones_best_first_ties_in_chunk_order():
-    import numpy as np
-
-    from pdqa.retrieval import _best_positive
-
-    rng = np.random.default_rng(0)
-    scores = np.zeros(5000, dtype=np.float32)
-    scores[rng.choice(5000, 300, replace=False)] = rng.integers(1, 40, 300)  # many ties
-    ranked = _best_positive(scores, 20)
-
-    expected = sorted(np.flatnonzero(scores).tolist(), key=lambda p: (-scores[p], p))[:20]
-    assert [r.position for r in ranked] == expected
-    assert [r.rank for r in ranked] == list(range(1, 21))
-    assert _best_positive(np.zeros(10, dtype=np.float32), 5) == []
-    assert [r.position for r in _best_positive(scores, 1000)] == sorted(
-        np.flatnonzero(scores).tolist(), key=lambda p: (-scores[p], p)
-    )
