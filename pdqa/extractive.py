@@ -28,6 +28,7 @@ from .features import (
     UNIT_FEATURES,
     Candidates,
     FeatureExtractor,
+    LazyUnitTerms,
     TermWeights,
     UnitTerms,
     coverage,
@@ -37,7 +38,6 @@ from .index import IndexData
 from .models import Chunk, Hit, Unit
 from .question import Question
 from .settings import Settings
-from .text import content_terms
 
 ANNOUNCES_LIST_RE = re.compile(r"\bthe following\b|:\s*$", re.IGNORECASE)
 # Coverage a further unit must add to join the answer: it must bring at least a fifth of the
@@ -84,8 +84,9 @@ class ExtractiveAnswerer:
         self.model_sha256 = model_sha256() if model is None else "custom"
         _check_features(self.model)
         self.chunks = index.chunk_by_id
-        self.unit_terms = [_terms_of(unit, self.chunks[unit.chunk_id]) for unit in index.units]
-        self.weights = TermWeights(self.unit_terms)
+        self.unit_terms = LazyUnitTerms(index.units, self.chunks)
+        # Counted at load only for an index whose saved counts other code took.
+        self.weights = index.term_weights or TermWeights.of(self.unit_terms[u.unit_id] for u in index.units)
         self.extractor = FeatureExtractor(index.units_by_chunk, index.unit_vectors, self.unit_terms, self.weights)
 
     @property
@@ -187,11 +188,6 @@ def eligible(question: Question, found: Candidates) -> np.ndarray:
 def _best(found: Candidates, scores: np.ndarray, allowed: np.ndarray, count: int) -> list[Candidate]:
     order = [i for i in np.argsort(-scores) if allowed[i]][:count]
     return [Candidate(found.units[i], found.chunks[i], float(scores[i])) for i in order]
-
-
-def _terms_of(unit: Unit, chunk: Chunk) -> UnitTerms:
-    # The section heading counts too: a notice's heading names what its paragraphs are about.
-    return UnitTerms(frozenset(content_terms(unit.text)), frozenset(content_terms(chunk.section)))
 
 
 def _check_features(model: AnswerModel) -> None:

@@ -17,16 +17,25 @@ Two sets:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .models import Chunk, Hit, Unit
 from .question import KINDS, Question, gives_orders
+from . import text
 from .text import NUMBER_WORDS, content_terms, negated, normalise_word, numbers, words
+
+# What saved term statistics depend on: the tokeniser and stemmer (text.py) and how a unit's
+# terms are taken (this module). Statistics another version of either saved are not used.
+TERMS_CODE_SHA256 = hashlib.sha256(b"".join(Path(m).read_bytes() for m in (text.__file__, __file__))).hexdigest()
 
 UNIT_FEATURES = (
     "dense", "dense_gap", "dense_rank_inv",
@@ -320,20 +329,79 @@ class UnitTerms:
         return UnitTerms(self.text | other.text, self.section | other.section)
 
 
+def unit_terms_of(unit: Unit, chunk: Chunk) -> UnitTerms:
+    """The terms of a unit and of its chunk's section heading."""
+    # The section heading counts too: a notice's heading names what its paragraphs are about.
+    return UnitTerms(frozenset(content_terms(unit.text)), frozenset(content_terms(chunk.section)))
+
+
+class LazyUnitTerms:
+    """The terms of each unit by ``unit_id``, taken when first asked for.
+
+    Taking every unit's terms when an index was loaded cost 0.7 s at 10,000 units (bench/scale.py's
+    corpus); a question looks at the units of its retrieved chunks only.
+    """
+
+    def __init__(self, units: list[Unit], chunk_by_id: Mapping[str, Chunk]):
+        self._units = units
+        self._chunk_by_id = chunk_by_id
+        self._known: dict[int, UnitTerms] = {}
+
+    def __len__(self) -> int:
+        return len(self._units)
+
+    def __getitem__(self, unit_id: int) -> UnitTerms:
+        terms = self._known.get(unit_id)
+        if terms is None:
+            unit = self._units[unit_id]
+            terms = self._known[unit_id] = unit_terms_of(unit, self._chunk_by_id[unit.chunk_id])
+        return terms
+
+
 class TermWeights:
     """Inverse document frequency of terms over the answer units of an index.
 
     A term that appears nowhere gets the highest weight: a question about something the corpus
     never mentions should not be answered from a passage that merely shares its common words.
+    The build saves the counts with the index (:meth:`save`), so a load need not read every unit.
+
+    Args:
+        size: How many units were counted.
+        document_frequency: In how many of them each term occurs.
     """
 
-    def __init__(self, unit_terms: list[UnitTerms]):
-        self.size = len(unit_terms)
-        self.document_frequency = Counter(t for terms in unit_terms for t in terms.text)
+    def __init__(self, size: int, document_frequency: Mapping[str, int]):
+        self.size = size
+        self.document_frequency = document_frequency
+
+    @classmethod
+    def of(cls, unit_terms: Iterable[UnitTerms]) -> TermWeights:
+        """Count the terms of every unit."""
+        counts: Counter[str] = Counter()
+        size = 0
+        for terms in unit_terms:
+            counts.update(terms.text)
+            size += 1
+        return cls(size, counts)
 
     def weight(self, term: str) -> float:
         frequency = self.document_frequency.get(term, 0)
         return math.log((self.size + 1) / (frequency + 0.5))
+
+    def save(self, path: Path) -> None:
+        """Write the counts as JSON, with the hash of the code that took the terms."""
+        record = {"code_sha256": TERMS_CODE_SHA256, "units": self.size, "document_frequency": self.document_frequency}
+        path.write_text(json.dumps(record, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> TermWeights | None:
+        """The counts :meth:`save` wrote, or None when they are missing or other code took them."""
+        if not path.is_file():
+            return None
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("code_sha256") != TERMS_CODE_SHA256:
+            return None
+        return cls(record["units"], record["document_frequency"])
 
 
 def coverage(question: Question, terms: UnitTerms, weights: TermWeights) -> float:

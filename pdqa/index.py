@@ -6,6 +6,7 @@ Layout of an index folder::
     chunks.jsonl     one Chunk per line        chunks.faiss  their vectors (inner product)
     units.jsonl      one Unit per line         units.npy     their vectors (memory-mapped)
     bm25/            the BM25 index of the chunks, as bm25s saves it (memory-mapped)
+    terms.json       in how many units each term occurs, for the answerer's term weights
     texts/<file>.txt the extracted text of each corpus file: quotes are cut from it
     encoder/         model.onnx + tokenizer.json, the one network for build and query vectors
 
@@ -51,6 +52,7 @@ from .embeddings import (
 from .errors import IndexCorrupt, IndexNotBuilt, IndexStale, IndexUnwritable
 from .ann import build_chunk_search
 from .bm25 import BM25_DIR, BM25_FILES, BM25Ranker, keyword_text
+from .features import TermWeights, unit_terms_of
 from .models import Chunk, ChunkSearch, IndexFileInfo, Manifest, Unit
 from .settings import Settings
 
@@ -63,6 +65,9 @@ REUSABLE_FORMATS = (4, 5)
 MANIFEST_FILE = "manifest.json"
 ENCODER_DIR = "encoder"
 UNIT_VECTORS_FILE = "units.npy"
+# Not required of an index (one without is answered, counting the terms at load), but checked
+# like any file when the manifest lists it.
+TERMS_FILE = "terms.json"
 # Every file of an index has its size and sha256 in the manifest. Sizes are checked on every
 # load (a stat each). The chunk stores are hashed on every load too: quotes come from them, and
 # hashing them costs little next to parsing them (0.08 ms for the bundled corpus, sizes included).
@@ -92,6 +97,7 @@ class IndexData:
     chunk_index: object  # faiss.Index
     unit_vectors: np.ndarray
     bm25: BM25Ranker | None  # None where only the vectors were read, for a build to reuse
+    term_weights: TermWeights | None  # None when the saved counts are missing or other code took them
 
     @property
     def encoder_dir(self) -> Path:
@@ -205,6 +211,8 @@ def _build_into(folder: Path, settings: Settings, report: Progress, reuse_vector
     _write_jsonl(folder / "chunks.jsonl", chunks)
     _write_jsonl(folder / "units.jsonl", units)
     BM25Ranker.build([keyword_text(chunk) for chunk in chunks]).save(folder / BM25_DIR)
+    chunk_by_id = {chunk.chunk_id: chunk for chunk in chunks}
+    TermWeights.of(unit_terms_of(unit, chunk_by_id[unit.chunk_id]) for unit in units).save(folder / TERMS_FILE)
     write_texts(corpus, folder / TEXTS_DIR)
     manifest = _manifest(settings, corpus, model_dir, model_sha, chunks, units, embedder.dimension, search)
     manifest.files = {path.relative_to(folder).as_posix(): _file_info(path) for path in _files_below(folder)}
@@ -225,7 +233,7 @@ def _previous_vectors(index_dir: Path, model_sha: str) -> dict[bytes, np.ndarray
     if file_problems(index_dir, manifest, hashed=(*STORE_FILES, *VECTOR_FILES)):
         return {}  # damaged vectors must not live on in the new index
     try:
-        previous = _read_index_files(index_dir, manifest, with_bm25=False)
+        previous = _read_index_files(index_dir, manifest, whole=False)
     except (OSError, ValueError, ValidationError, RuntimeError):
         return {}  # an unreadable index has nothing to offer; the build embeds everything
     chunk_vectors = previous.chunk_index.reconstruct_n(0, previous.chunk_index.ntotal)
@@ -495,7 +503,8 @@ def load_index(settings: Settings, check: bool = True) -> IndexData:
         raise IndexCorrupt(f"cannot read index at {folder}: {first_line}") from exc
 
 
-def _read_index_files(folder: Path, manifest: Manifest, with_bm25: bool = True) -> IndexData:
+def _read_index_files(folder: Path, manifest: Manifest, whole: bool = True) -> IndexData:
+    """The index's files; with ``whole`` False only what a build reuses: stores and vectors."""
     import faiss
 
     chunks = [Chunk.model_validate_json(line) for line in _lines(folder / "chunks.jsonl")]
@@ -505,8 +514,9 @@ def _read_index_files(folder: Path, manifest: Manifest, with_bm25: bool = True) 
     unit_vectors = np.load(folder / UNIT_VECTORS_FILE, mmap_mode="r", allow_pickle=False)
     if chunk_index.ntotal != len(chunks) or unit_vectors.shape != (len(units), manifest.dimension):
         raise ValueError("vector counts do not match the chunk store")
-    bm25 = BM25Ranker.load(folder / BM25_DIR) if with_bm25 else None
-    return IndexData(folder, manifest, chunks, units, chunk_index, unit_vectors, bm25)
+    bm25 = BM25Ranker.load(folder / BM25_DIR) if whole else None
+    weights = TermWeights.load(folder / TERMS_FILE) if whole else None
+    return IndexData(folder, manifest, chunks, units, chunk_index, unit_vectors, bm25, weights)
 
 
 def _lines(path: Path) -> list[str]:

@@ -33,8 +33,8 @@ from .embeddings import OnnxEmbedder
 from .errors import IndexCorrupt, IndexNotBuilt, IndexStale
 from .evaluation.gold import load_gold, squad_to_corpus
 from .evaluation.metrics import expected_calibration_error, fact_recall
-from .extractive import _terms_of, eligible
-from .features import QUESTION_FEATURES, UNIT_FEATURES, FeatureExtractor, TermWeights, question_row
+from .extractive import eligible
+from .features import QUESTION_FEATURES, UNIT_FEATURES, FeatureExtractor, TermWeights, question_row, unit_terms_of
 from .index import build_index, load_index
 from .question import analyse
 from .retrieval import HybridRetriever
@@ -140,8 +140,8 @@ def _extract(settings: Settings, items: list[dict], name: str) -> Group:
     question with no facts is unanswerable and no unit answers it.
     """
     index = load_index(settings, check=False)
-    unit_terms = [_terms_of(u, index.chunk_by_id[u.chunk_id]) for u in index.units]
-    extractor = FeatureExtractor(index.units_by_chunk, index.unit_vectors, unit_terms, TermWeights(unit_terms))
+    unit_terms = [unit_terms_of(u, index.chunk_by_id[u.chunk_id]) for u in index.units]
+    extractor = FeatureExtractor(index.units_by_chunk, index.unit_vectors, unit_terms, TermWeights.of(unit_terms))
     retriever = HybridRetriever(index, settings)
     embedder = OnnxEmbedder(index.encoder_dir)
     texts = [" ".join(item["question"].split()) for item in items]

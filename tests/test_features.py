@@ -77,3 +77,68 @@ def test_question_row_reads_the_best_allowed_candidate(qa):
     assert row[QUESTION_FEATURES.index("score_gap")] == pytest.approx(1.5)
     assert row[QUESTION_FEATURES.index("kind_duration")] == 1.0
     assert row[QUESTION_FEATURES.index("kind_what")] == 0.0
+
+
+# ---------------------------------------------------------------- term weights and unit terms
+
+
+def _all_unit_terms(index):
+    from pdqa.features import unit_terms_of
+
+    return [unit_terms_of(unit, index.chunk_by_id[unit.chunk_id]) for unit in index.units]
+
+
+def test_term_weights_count_in_how_many_units_a_term_occurs():
+    from pdqa.features import TermWeights, UnitTerms
+
+    weights = TermWeights.of(
+        [UnitTerms(frozenset({"pilot", "site"}), frozenset()), UnitTerms(frozenset({"pilot"}), frozenset({"garden"}))]
+    )
+
+    assert (weights.size, dict(weights.document_frequency)) == (2, {"pilot": 2, "site": 1})
+    assert weights.weight("site") > weights.weight("pilot")
+    assert weights.weight("never-seen") > weights.weight("site")
+
+
+def test_term_weights_saved_and_loaded_are_the_same_counts(tmp_path):
+    from pdqa.features import TermWeights
+
+    saved = TermWeights(3, {"pilot": 2, "ørsted": 1})
+    saved.save(tmp_path / "terms.json")
+    loaded = TermWeights.load(tmp_path / "terms.json")
+
+    assert (loaded.size, dict(loaded.document_frequency)) == (3, {"pilot": 2, "ørsted": 1})
+    assert TermWeights.load(tmp_path / "missing.json") is None
+
+
+def test_term_weights_another_version_of_the_code_saved_are_not_used(tmp_path):
+    import json
+
+    from pdqa.features import TermWeights
+
+    TermWeights(3, {"pilot": 2}).save(tmp_path / "terms.json")
+    record = json.loads((tmp_path / "terms.json").read_text(encoding="utf-8"))
+    (tmp_path / "terms.json").write_text(json.dumps(record | {"code_sha256": "0" * 64}), encoding="utf-8")
+
+    assert TermWeights.load(tmp_path / "terms.json") is None
+
+
+def test_lazy_unit_terms_are_the_terms_of_each_unit(qa):
+    from pdqa.features import LazyUnitTerms
+
+    lazy = LazyUnitTerms(qa.index.units, qa.index.chunk_by_id)
+
+    assert len(lazy) == len(qa.index.units)
+    assert [lazy[u.unit_id] for u in qa.index.units] == _all_unit_terms(qa.index)
+    assert any(terms.section for terms in _all_unit_terms(qa.index))  # headings are counted too
+
+
+def test_the_saved_term_counts_are_those_of_every_unit(qa):
+    from pdqa.features import TermWeights
+
+    counted = TermWeights.of(_all_unit_terms(qa.index))
+
+    assert qa.index.term_weights is not None
+    assert qa.answerer.weights is qa.index.term_weights  # read, not counted again at load
+    assert qa.index.term_weights.size == counted.size == len(qa.index.units)
+    assert dict(qa.index.term_weights.document_frequency) == dict(counted.document_frequency)

@@ -84,7 +84,7 @@ def test_manifest_counts_match_the_stored_chunks_and_units(built_settings):
 def test_index_folder_holds_the_documented_files(built_settings):
     names = {p.relative_to(built_settings.index_dir).as_posix() for p in built_settings.index_dir.rglob("*")}
     expected = {"manifest.json", "chunks.jsonl", "chunks.faiss", "units.jsonl", "units.npy"}
-    assert expected | {"encoder/model.onnx", "encoder/tokenizer.json"} | set(BM25_FILES) <= names
+    assert expected | {"encoder/model.onnx", "encoder/tokenizer.json", "terms.json"} | set(BM25_FILES) <= names
     assert not any(name.endswith((".pkl", ".pickle")) for name in names)
 
 
@@ -701,3 +701,26 @@ def test_rebuilding_an_index_without_saved_bm25_reuses_its_vectors(scratch_setti
 
     assert embedded == []
     assert index_status(scratch_settings).reasons == []
+
+
+def test_answers_are_the_same_when_term_counts_are_taken_at_load(scratch_settings):
+    # Counts another version of pdqa's text code saved are not used: the answerer counts again.
+    path = scratch_settings.index_dir / "terms.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    saved = _answers(scratch_settings)
+    path.write_text(json.dumps(record | {"code_sha256": "0" * 64}, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+    _rehash(scratch_settings.index_dir, "terms.json")
+
+    qa = QA(scratch_settings)
+
+    assert qa.index.term_weights is None
+    assert dict(qa.answerer.weights.document_frequency) == record["document_frequency"]
+    assert _answers(scratch_settings) == saved
+
+
+def _rehash(index_dir: Path, name: str) -> None:
+    """Record a file's new size and hash in the manifest, as a build would have."""
+    manifest = read_manifest(index_dir)
+    path = index_dir / name
+    files = manifest.files | {name: manifest.files[name].model_copy(update={"sha256": _sha256(path), "size": path.stat().st_size})}
+    (index_dir / "manifest.json").write_text(manifest.model_copy(update={"files": files}).model_dump_json(), encoding="utf-8")
