@@ -109,7 +109,8 @@ def _open_qa(settings, llm=None):
 
     status = index_status(settings)
     if not status.stale:
-        return QA(settings, llm=llm)
+        # Compared with the corpus just now: comparing again hashes every corpus file twice.
+        return QA(settings, llm=llm, allow_stale=True)
     why = "; ".join(status.reasons)
     state = "is stale" if status.built else "cannot be used"
     click.echo(f"Index {state} ({why}); building it now.", err=True)
