@@ -56,6 +56,8 @@ class CorpusFile:
     path: str
     sha256: str
     extracted: Extracted
+    size: int
+    mtime_ns: int
 
     @property
     def text(self) -> str:
@@ -95,7 +97,7 @@ class Corpus:
         """What the index manifest records of every corpus file, skipped ones included."""
         read = [
             CorpusFileInfo(path=f.path, sha256=f.sha256, text_sha256=f.text_sha256,
-                           format=f.extracted.format, pages=f.extracted.pages)
+                           format=f.extracted.format, pages=f.extracted.pages, size=f.size, mtime_ns=f.mtime_ns)
             for f in self.files
         ]
         return sorted(read + list(self.skipped), key=lambda info: info.path)
@@ -162,7 +164,9 @@ def load_corpus(corpus_dir: Path) -> Corpus:
         except NoText as exc:
             # One line naming the file; the rest of the corpus is still indexed.
             warnings.warn(f"skipped {exc}", CorpusWarning, stacklevel=2)
-            skipped.append(CorpusFileInfo(path=relative, sha256=file_sha256(path), format=format_of(path)))
+            stat = path.stat()
+            skipped.append(CorpusFileInfo(path=relative, sha256=file_sha256(path), format=format_of(path),
+                                          size=stat.st_size, mtime_ns=stat.st_mtime_ns))
             continue
         files.append(corpus_file)
         documents.extend(_documents_of(corpus_file, _read_meta(path)))
@@ -174,13 +178,15 @@ def load_corpus(corpus_dir: Path) -> Corpus:
 
 def _read_file(path: Path, relative: str) -> CorpusFile:
     try:
+        # Taken before the file is read: a change while it is read then shows as a new time.
+        stat = path.stat()
         extracted = read_document(path)
         sha256 = file_sha256(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise CorpusError(f"cannot read corpus file {path}: {exc}") from exc
     if not extracted.text.strip():
         raise CorpusError(f"corpus file {path} is empty")
-    return CorpusFile(path=relative, sha256=sha256, extracted=extracted)
+    return CorpusFile(path=relative, sha256=sha256, extracted=extracted, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
 
 
 def write_texts(corpus: Corpus, folder: Path) -> None:

@@ -127,6 +127,10 @@ class CorpusFileInfo(_Record):
     text_sha256: str = Field(default="", description="Hash of the extracted text stored beside the index ('' when skipped).")
     format: str = Field(default="text", description="text, markdown, pdf, html or docx.")
     pages: int | None = Field(default=None, description="Number of pages (PDF).")
+    size: int | None = Field(default=None, description="Size of the source file, in bytes, when it was read.")
+    mtime_ns: int | None = Field(
+        default=None, description="Its modification time then: a file whose size and time are unchanged is not hashed again."
+    )
 
 
 class ChunkSearch(_Record):

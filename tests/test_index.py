@@ -97,6 +97,42 @@ def test_fresh_index_status(built_settings):
     assert status.manifest == read_manifest(built_settings.index_dir)
 
 
+def test_same_size_edit_of_a_corpus_file_makes_index_stale(scratch_settings):
+    path = scratch_settings.corpus_dir / CORPUS_NAME
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("Wilson", "Wulson", 1), encoding="utf-8")
+
+    assert path.stat().st_size == read_manifest(scratch_settings.index_dir).corpus_files[0].size
+    assert index_status(scratch_settings).reasons == [f"corpus file changed: {CORPUS_NAME}"]
+
+
+def _record_hashing(monkeypatch) -> list[Path]:
+    hashed: list[Path] = []
+    real = pdqa.index.file_sha256
+    monkeypatch.setattr(pdqa.index, "file_sha256", lambda path: hashed.append(Path(path)) or real(path))
+    return hashed
+
+
+def test_unchanged_corpus_files_are_not_hashed_by_a_load(scratch_settings, monkeypatch):
+    recorded = read_manifest(scratch_settings.index_dir).corpus_files[0]
+    stat = (scratch_settings.corpus_dir / recorded.path).stat()
+    assert (recorded.size, recorded.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    hashed = _record_hashing(monkeypatch)
+
+    load_index(scratch_settings)
+
+    assert hashed and not [p for p in hashed if p.is_relative_to(scratch_settings.corpus_dir)]
+
+
+def test_a_touched_but_unchanged_corpus_file_is_hashed_and_fresh(scratch_settings, monkeypatch):
+    path = scratch_settings.corpus_dir / CORPUS_NAME
+    path.touch()
+    hashed = _record_hashing(monkeypatch)
+
+    assert index_status(scratch_settings).reasons == []
+    assert path in hashed
+
+
 def test_changed_corpus_file_makes_index_stale(scratch_settings):
     _append(scratch_settings.corpus_dir / CORPUS_NAME, APPENDED)
 
