@@ -432,7 +432,7 @@ def table(results: list[dict]) -> str:
         ("incremental build, 1 document changed, wall / CPU", _incremental),
         ("dense search", lambda r: _search_label(r)),
         ("dense recall@10 vs exact", lambda r: f"{r['recall_at_10_vs_exact']:.3f}"),
-        ("exact search per query", lambda r: f"{r['exact_search_ms']:.1f} ms"),
+        ("exact search per query", lambda r: f"{r['exact_search_ms']:.2f} ms"),
         ("HNSW on the same vectors: efSearch, recall@10 on questions, search", _forced_hnsw),
         ("warm `QA().ask` p50 / p95", lambda r: f"{r['ask_p50_ms']:.0f} / {r['ask_p95_ms']:.0f} ms"),
         ("cold `pdqa ask` (median of 3)", lambda r: f"{statistics.median(r['cold_ask_s']):.2f} s"),
@@ -480,15 +480,15 @@ def _forced_hnsw(result: dict) -> str:
         return "recall target not reached"
     return (
         f"ef={search['ef_search']}, {result['hnsw_recall_at_10_questions']:.3f}, "
-        f"{result['hnsw_search_ms']:.1f} ms (built in {result['hnsw_build_s']:.0f} s)"
+        f"{result['hnsw_search_ms']:.2f} ms (built in {result['hnsw_build_s']:.1f} s)"
     )
 
 
 def _search_label(result: dict) -> str:
     search = result["chunk_search"]
     if search["kind"] == "exact":
-        return f"exact, {result['dense_search_ms']:.1f} ms"
-    return f"HNSW M={search['hnsw_m']} ef={search['ef_search']}, {result['dense_search_ms']:.1f} ms"
+        return f"exact, {result['dense_search_ms']:.2f} ms"
+    return f"HNSW M={search['hnsw_m']} ef={search['ef_search']}, {result['dense_search_ms']:.2f} ms"
 
 
 def main() -> None:
