@@ -6,6 +6,8 @@ The reply is first read within limits (``settings.llm.reply_max_chars`` characte
 the "Question:" line) are dropped, and a sentence said twice is checked once. Each sentence is
 then checked on its own, in this order:
 
+0. a sentence that ends with a colon ("The main findings were:") only announces what follows;
+   it states nothing, so it is never kept (the items after it are sentences of their own);
 1. its [n] markers must name passages that were given; other numbers are dropped;
 2. a sentence left with no valid citation is unsupported; one written without any [n] is checked
    against every passage given instead (``settings.llm.attribute_uncited``, on by default);
@@ -69,6 +71,7 @@ DIRECTION_WORDS = {
     ),
 }
 CONTRADICTS = "contradicts the cited passage"
+LEAD_IN = "only introduces what follows; it states nothing"
 DOES_NOT_ANSWER = "does not answer the question"
 
 
@@ -157,6 +160,8 @@ class Verifier:
         return Verification(kept, removed, bool(not_found) and not kept)
 
     def _check(self, claim: Claim, vector: np.ndarray, hits: list[Hit], asked: Asked) -> KeptClaim | RemovedClaim:
+        if claim.text.rstrip().endswith(":"):
+            return _removed(claim, LEAD_IN)
         given = [n for n in dict.fromkeys(claim.cited) if 1 <= n <= len(hits)]
         if not claim.cited and self.settings.attribute_uncited:
             # Small instruction-tuned models rarely write [n]; the same checks then search every

@@ -7,7 +7,7 @@ import pytest
 from pdqa.generate import NOT_FOUND
 from pdqa.qa import QA
 from pdqa.question import gives_orders
-from pdqa.verify import Claim, ReplyReader, contradicts, salient_terms, split_claims
+from pdqa.verify import LEAD_IN, Claim, ReplyReader, contradicts, salient_terms, split_claims
 
 AUTHORS_QUESTION = "Who wrote the Innovation in Action report?"
 AUTHORS_CLAIM = "The report was written by Dr Lisa Wilson and Dr Rex Haigh."
@@ -301,6 +301,22 @@ def test_a_negated_contract_contradicts_its_passage_and_the_faithful_one_is_kept
     negated = ask(llm_qa, CONTRACT_QUESTION, CONTRACT.format("that is not ") + f" [{n}].")
     assert negated.mode == "extractive-fallback"
     assert [r.reason for r in negated.removed] == ["contradicts the cited passage"]
+
+
+def test_a_sentence_that_only_introduces_a_list_is_removed_and_its_items_are_checked(llm_qa):
+    n = passage_number(llm_qa, SAVINGS_QUESTION, "economic cost savings")
+    lead_in = "The national pilots achieved the following:"
+    answer = ask(llm_qa, SAVINGS_QUESTION, f"{lead_in} [{n}]\n- {SAVINGS_CLAIM[:-1]} [{n}].")
+    assert answer.mode == "llm"
+    assert [(r.sentence, r.reason) for r in answer.removed] == [(lead_in, LEAD_IN)]
+    assert answer.answer.startswith(SAVINGS_CLAIM[:-1])
+
+
+def test_a_lone_lead_in_is_not_an_answer(llm_qa):
+    n = passage_number(llm_qa, SAVINGS_QUESTION, "economic cost savings")
+    answer = ask(llm_qa, SAVINGS_QUESTION, f"The national pilots achieved significant results in: [{n}]")
+    assert answer.mode == "extractive-fallback"
+    assert [r.reason for r in answer.removed] == [LEAD_IN]
 
 
 def test_a_sentence_opening_with_overall_keeps_its_support(llm_qa):
