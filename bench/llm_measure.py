@@ -3,12 +3,22 @@ correctness next to extractive answers on the same questions, time per answer.
 
 Usage (after `make setup`, from the project root):
 
-    python bench/llm_measure.py gemma-3-270m|smollm2-135m-instruct [SQUAD_SAMPLE] [OUT.json]
+    python bench/llm_measure.py MODEL [--sample 300] [--tuning 100] [--out OUT.json] [--replies DIR]
 
-Questions: the gold dev and test splits, and a fixed sample (seed 0) of SQUAD_SAMPLE (default
-300) questions of the SQuAD 2.0 validation articles Harvard_University, Immune_system and Force.
+MODEL is gemma-3-270m or smollm2-135m-instruct. Question sets, each summarised on its own:
+- the gold dev split and the gold test split;
+- a fixed sample (seed 0) of ``--sample`` questions of the SQuAD 2.0 validation articles
+  Harvard_University, Immune_system and Force;
+- ``--tuning`` further questions of those articles (seed 1, none of them in the sample): with the
+  gold dev split, the questions the verifier's rules and thresholds may be tuned on. The gold test
+  split and the SQuAD sample are only measured.
 The model is served by llama.cpp (tests/llama_server.py) on loopback, with the settings the
 server tests use.
+
+``--replies DIR`` keeps each raw reply (keyed by the exact prompt) in DIR and replays it when
+the same prompt comes again, so a change to verification is measured on the very replies the
+model gave, in seconds. A replayed answer's time is not a model's time: the summary's
+``median_seconds`` counts only answers the model wrote in this run.
 
 The checks were fixed before any run and do not use the verifier's similarity:
 - a sentence *answers* when it holds a gold answer (SQuAD normalisation) or every gold fact;
@@ -22,6 +32,8 @@ Correctness is the eval's: answerable and every fact in the answer, or unanswera
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
 import random
 import statistics
@@ -78,6 +90,41 @@ def correct(answer, gold) -> bool:
     return not answer.abstained and metrics.fact_recall(answer.answer, gold.facts)[0] == 1.0
 
 
+class _Piece:
+    def __init__(self, delta: str):
+        self.delta = delta
+
+
+class ReplayLLM:
+    """A LlamaIndex LLM stand-in that keeps every raw reply in a folder and replays it.
+
+    A reply is read whole from the model before it is handed on, so a reply the reader stops
+    reading early is still kept whole; ``replayed`` tells whether the last reply came from the folder.
+    """
+
+    def __init__(self, llm, folder: Path):
+        self.llm, self.folder, self.replayed = llm, folder, False
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def __getattr__(self, name):
+        return getattr(self.llm, name)
+
+    def stream_chat(self, messages):
+        key = json.dumps([[str(m.role), m.content] for m in messages])
+        return self._replay(key, lambda: self.llm.stream_chat(messages))
+
+    def stream_complete(self, prompt: str):
+        return self._replay(prompt, lambda: self.llm.stream_complete(prompt))
+
+    def _replay(self, key: str, ask):
+        path = self.folder / (hashlib.sha256(key.encode("utf-8")).hexdigest() + ".json")
+        self.replayed = path.exists()
+        if not self.replayed:
+            deltas = [piece.delta or "" for piece in ask()]
+            path.write_text(json.dumps(deltas), encoding="utf-8")
+        return iter([_Piece(d) for d in json.loads(path.read_text(encoding="utf-8"))])
+
+
 def measure(qa_llm: QA, qa_plain: QA, questions, progress: Path) -> dict:
     """Ask every question of both QAs; the summary so far is rewritten to ``progress`` after each."""
     rows = []
@@ -91,11 +138,13 @@ def measure(qa_llm: QA, qa_plain: QA, questions, progress: Path) -> dict:
         raw = [(s, cs) for s, cs in kept] + [(r.sentence, []) for r in answer.removed]
         rows.append({
             "id": gold.id, "answerable": gold.answerable, "mode": answer.mode, "seconds": seconds,
+            "replayed": getattr(qa_llm.llm, "replayed", False), "question": gold.question,
             "correct": correct(answer, gold), "extractive_correct": correct(extractive, gold),
             "raw": len(raw), "raw_unsupported": sum(not supported(s, gold, evidence, cs) for s, cs in raw),
             "kept": len(kept), "kept_unsupported": sum(not supported(s, gold, evidence, cs) for s, cs in kept),
             "kept_irrelevant": sum(not answers(s, gold) for s, _ in kept),
             "kept_sentences": [s for s, _ in kept],
+            "removed": [[r.sentence, r.reason] for r in answer.removed],
         })
         progress.write_text(json.dumps(summarise(rows) | {"rows": rows}, indent=1), encoding="utf-8")
     return summarise(rows) | {"rows": rows}
@@ -119,18 +168,27 @@ def summarise(rows: list[dict]) -> dict:
         "extractive_correct_answerable": share(sum(r["extractive_correct"] for r in answerable), len(answerable)),
         "noans_accuracy": share(sum(r["correct"] for r in unanswerable), len(unanswerable)),
         "extractive_noans_accuracy": share(sum(r["extractive_correct"] for r in unanswerable), len(unanswerable)),
-        "median_seconds": round(statistics.median(r["seconds"] for r in rows), 2) if rows else None,
+        "median_seconds": _median([r["seconds"] for r in rows if not r.get("replayed")]),
+        "answers_written": sum(not r.get("replayed") for r in rows),
     }
 
 
-def squad_sample(root: Path, size: int) -> tuple[Settings, list]:
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def squad_sets(root: Path, size: int, tuning: int) -> tuple[Settings, list, list]:
+    """The SQuAD validation corpus, indexed in ``root`` (kept for the next run), the measured
+    sample and the tuning questions (disjoint from the sample)."""
     data = json.loads(SQUAD.read_text(encoding="utf-8"))
     held_out = [a for a in data["data"] if a["title"] in VALIDATION_ARTICLES]
     (root / "validation.json").write_text(json.dumps({"version": "v2.0", "data": held_out}), encoding="utf-8")
     questions = squad_to_corpus(root / "validation.json", root / "corpus")
     settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
     build_index(settings)
-    return settings, random.Random(0).sample(questions, min(size, len(questions)))
+    sample = random.Random(0).sample(questions, min(size, len(questions)))
+    rest = [q for q in questions if q not in sample]
+    return settings, sample, random.Random(1).sample(rest, min(tuning, len(rest)))
 
 
 def _server(model: str, folder: Path):
@@ -139,22 +197,42 @@ def _server(model: str, folder: Path):
     return serve(gguf_path(folder / "gguf"))
 
 
-def main(model: str, sample: int, out: Path) -> None:
+def main(args: argparse.Namespace) -> None:
     results = {}
-    with tempfile.TemporaryDirectory() as folder, _server(model, Path(folder)) as server:
+    work = args.work or Path(tempfile.mkdtemp(prefix="pdqa-llm-measure-"))
+    work.mkdir(parents=True, exist_ok=True)
+    with _server(args.model, work) as server:
         config = LLMSettings(backend="openai-like", base_url=server.base_url, model=server.model,
-                             **{**COMMON, "strict": False}, **MODELS[model])
-        sets = {"gold dev+test": (Settings(), load_gold(PROJECT_ROOT / "eval" / "gold.jsonl"))}
-        if sample:
-            sets["SQuAD validation sample"] = squad_sample(Path(folder), sample)
+                             **{**COMMON, "strict": False}, **MODELS[args.model])
+        gold = PROJECT_ROOT / "eval" / "gold.jsonl"
+        sets = {"gold dev": (Settings(), load_gold(gold, "dev")), "gold test": (Settings(), load_gold(gold, "test"))}
+        if args.sample or args.tuning:
+            settings, sample, tuning = squad_sets(work, args.sample, args.tuning)
+            sets |= {"SQuAD validation sample": (settings, sample), "SQuAD tuning": (settings, tuning)}
         for name, (settings, questions) in sets.items():
+            if not questions:
+                continue
             llm_qa = QA(settings.model_copy(update={"llm": config}), rebuild="auto")
-            partial = out.with_suffix(f".{len(results)}.partial.json")
+            if args.replies:
+                llm_qa.llm = ReplayLLM(llm_qa.llm, args.replies / args.model)
+            partial = args.out.with_suffix(f".{len(results)}.partial.json")
             results[name] = measure(llm_qa, QA(settings, rebuild="auto"), questions, partial)
             print(name, json.dumps({k: v for k, v in results[name].items() if k != "rows"}, indent=1), flush=True)
-    out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", choices=list(MODELS))
+    parser.add_argument("--sample", type=int, default=300, help="SQuAD validation questions measured")
+    parser.add_argument("--tuning", type=int, default=100, help="further SQuAD questions to tune on")
+    parser.add_argument("--out", type=Path, help="result file (default: MODEL-measure.json)")
+    parser.add_argument("--replies", type=Path, help="folder that keeps and replays raw replies")
+    parser.add_argument("--work", type=Path, help="folder for the SQuAD corpus and index (kept)")
+    args = parser.parse_args()
+    args.out = args.out or Path(f"{args.model}-measure.json")
+    return args
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 300,
-         Path(sys.argv[3]) if len(sys.argv) > 3 else Path(f"{sys.argv[1]}-measure.json"))
+    main(_arguments())
