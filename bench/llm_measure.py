@@ -191,24 +191,24 @@ def squad_sets(root: Path, size: int, tuning: int) -> tuple[Settings, list, list
     return settings, sample, random.Random(1).sample(rest, min(tuning, len(rest)))
 
 
-def _server(model: str, folder: Path):
+def _server(model: str, folder: Path, threads: int | None):
     if model == SMOLLM2_ALIAS:
-        return serve(smollm2_gguf_path(), chat_template=None, alias=SMOLLM2_ALIAS)
-    return serve(gguf_path(folder / "gguf"))
+        return serve(smollm2_gguf_path(), chat_template=None, alias=SMOLLM2_ALIAS, threads=threads)
+    return serve(gguf_path(folder / "gguf"), threads=threads)
 
 
 def main(args: argparse.Namespace) -> None:
     results = {}
     work = args.work or Path(tempfile.mkdtemp(prefix="pdqa-llm-measure-"))
     work.mkdir(parents=True, exist_ok=True)
-    with _server(args.model, work) as server:
+    with _server(args.model, work, args.threads) as server:
         config = LLMSettings(backend="openai-like", base_url=server.base_url, model=server.model,
                              **{**COMMON, "strict": False}, **MODELS[args.model])
         gold = PROJECT_ROOT / "eval" / "gold.jsonl"
-        sets = {"gold dev": (Settings(), load_gold(gold, "dev")), "gold test": (Settings(), load_gold(gold, "test"))}
-        if args.sample or args.tuning:
-            settings, sample, tuning = squad_sets(work, args.sample, args.tuning)
-            sets |= {"SQuAD validation sample": (settings, sample), "SQuAD tuning": (settings, tuning)}
+        settings, sample, tuning = squad_sets(work, args.sample, args.tuning)
+        # The tuning questions first: rules are tuned on them while the measured sets still run.
+        sets = {"gold dev": (Settings(), load_gold(gold, "dev")), "SQuAD tuning": (settings, tuning),
+                "gold test": (Settings(), load_gold(gold, "test")), "SQuAD validation sample": (settings, sample)}
         for name, (settings, questions) in sets.items():
             if not questions:
                 continue
@@ -228,6 +228,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--tuning", type=int, default=100, help="further SQuAD questions to tune on")
     parser.add_argument("--out", type=Path, help="result file (default: MODEL-measure.json)")
     parser.add_argument("--replies", type=Path, help="folder that keeps and replays raw replies")
+    parser.add_argument("--threads", type=int, help="llama.cpp threads (default: all cores)")
     parser.add_argument("--work", type=Path, help="folder for the SQuAD corpus and index (kept)")
     args = parser.parse_args()
     args.out = args.out or Path(f"{args.model}-measure.json")

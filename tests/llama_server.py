@@ -155,6 +155,7 @@ def serve(
     n_ctx: int = 4096,
     chat_template: str | None = BASE_MODEL_TEMPLATE,
     alias: str = MODEL_ALIAS,
+    threads: int | None = None,
 ) -> Iterator[ServerInfo]:
     """Run a llama.cpp server for ``gguf`` in a child process while the block runs.
 
@@ -171,6 +172,9 @@ def serve(
         chat_template: Jinja chat template; ``None`` keeps the GGUF's own
             (llama.cpp falls back to ChatML for a GGUF that has none).
         alias: Model id the server reports.
+        threads: CPU threads for generation and prompt reading; ``None`` keeps llama.cpp's
+            default (all cores). On a CPU shared with other work, 1 avoids llama.cpp's threads
+            spinning while they wait for each other.
 
     Yields:
         Where the server listens and the model id it reports.
@@ -191,6 +195,7 @@ def serve(
         "n_ctx": n_ctx,
         "alias": alias,
         "chat_template": chat_template,
+        "threads": threads,
     }
     # The server logs a lot; keep it in an anonymous file and show its tail only
     # when something goes wrong.
@@ -314,6 +319,8 @@ def _child_main(config_json: str) -> None:
     params.hostnames = [config["host"]]
     params.port = config["port"]
     params.n_ctx = config["n_ctx"]
+    if config.get("threads"):
+        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = config["threads"]
     # A short alias instead of the file path as the id in /v1/models.
     params.model_alias = {config["alias"]}
     if config["chat_template"]:
