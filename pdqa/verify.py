@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -131,7 +132,6 @@ class Verifier:
         self.threshold = settings.support_threshold
         self.not_found = _plain(not_found)
         self.chunks = index.chunk_by_id
-        self.lower_words = frozenset(w for u in index.units for w in WORD_RE.findall(u.text) if w.islower())
         self._clauses: dict[int, tuple[list[str], np.ndarray]] = {}
 
     def verify(self, raw_answer: str, hits: list[Hit], asked: Asked) -> Verification:
@@ -248,6 +248,13 @@ class Verifier:
                 holders.append(holder)
                 have |= _words(holder[0].text)
         return holders
+
+    @cached_property
+    def lower_words(self) -> frozenset[str]:
+        """The words the corpus writes in lower case. Gathered on the first LLM answer, not when
+        the index loads: it reads every unit, seconds at 100,000 chunks, and extractive answers
+        never need it."""
+        return frozenset(w for u in self.index.units for w in WORD_RE.findall(u.text) if w.islower())
 
     def salient_terms(self, text: str) -> list[str]:
         """:func:`salient_terms`, with the corpus's own lower-case words as ordinary words."""
