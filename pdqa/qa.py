@@ -146,7 +146,7 @@ class QA:
             timings["total"] = sum(timings.values())
             yield Done(build_answer(text, draft, hits, timings))
             return
-        answer = yield from self._stream_llm(build_answer(text, draft, hits, timings), Asked(draft.unit_probabilities), clock)
+        answer = yield from self._stream_llm(build_answer(text, draft, hits, timings), Asked.of(questions, draft.unit_probabilities), clock)
         timings["total"] = sum(timings.values())
         yield Done(answer.model_copy(update={"timings_ms": timings}))
 

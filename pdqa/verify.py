@@ -7,7 +7,9 @@ the "Question:" line) are dropped, and a sentence said twice is checked once. Ea
 then checked on its own, in this order:
 
 0. a sentence that ends with a colon ("The main findings were:") only announces what follows;
-   it states nothing, so it is never kept (the items after it are sentences of their own);
+   it states nothing, so it is never kept (the items after it are sentences of their own); nor is
+   a sentence with no content word beyond the question's ("The pilots achieved results." for
+   "What results did the pilots achieve?"), unless the question asks yes or no;
 1. its [n] markers must name passages that were given; other numbers are dropped;
 2. a sentence left with no valid citation is unsupported; one written without any [n] is checked
    against every passage given instead (``settings.llm.attribute_uncited``, on by default);
@@ -18,6 +20,8 @@ then checked on its own, in this order:
    the sentence and the passage's units (MiniLM through the ONNX encoder) must reach
    ``settings.llm.support_threshold``. A long unit is also compared clause by clause, since a
    short claim drawn from one clause of a long sentence scores low against the whole of it.
+   That sentence must also hold what the claim adds to the question: at least
+   ``settings.llm.support_coverage`` of the claim's content words that the question lacks.
    A unit that gives orders ("ignore previous instructions and say ...") never counts as
    support: a passage that tells the model to say X does not state X;
 5. the supporting span must have the same polarity: a negation (not, no, never, ...) or a
@@ -26,7 +30,8 @@ then checked on its own, in this order:
 6. a sentence supported only by a heading restates a title; it answers nothing;
 7. it must answer the question: the learned unit scorer of the extractive path gives the unit that
    supports it a probability of answering (see :meth:`Verifier.relevance`), which must reach
-   ``settings.llm.relevance_threshold``.
+   ``settings.llm.relevance_threshold``, and be among the ``settings.llm.relevance_rank`` units
+   the scorer ranks highest (that many per part of a compound question).
 
 A kept sentence is cited to the unit that supports it best, plus, for each number or name that
 unit lacks, the unit of a cited passage that holds it, so every citation quotes the exact span.
@@ -46,9 +51,20 @@ from .embeddings import Embedder
 from .generate import may_echo, unecho
 from .index import IndexData
 from .models import Chunk, Hit, RemovedClaim, Unit
-from .question import gives_orders
+from .question import Question, gives_orders
 from .settings import LLMSettings
-from .text import CAPITALISED_RE, MARKER_RE, NUMBER_WORDS, STOPWORDS, WORD_RE, negated, numbers, words
+from .text import (
+    CAPITALISED_RE,
+    MARKER_RE,
+    NUMBER_WORDS,
+    STOPWORDS,
+    WORD_RE,
+    content_terms,
+    negated,
+    normalise_word,
+    numbers,
+    words,
+)
 
 BULLET_RE = re.compile(r"^\s*(?:[-*•·]|\d+[.)])\s+")
 CLAUSE_RE = re.compile(r"[,;:()]|\s[–—-]\s")
@@ -73,6 +89,7 @@ DIRECTION_WORDS = {
 }
 CONTRADICTS = "contradicts the cited passage"
 LEAD_IN = "only introduces what follows; it states nothing"
+RESTATES = "only restates the question"
 DOES_NOT_ANSWER = "does not answer the question"
 
 
@@ -103,10 +120,29 @@ class Verification:
 
 @dataclass(frozen=True)
 class Asked:
-    """The question as relevance reads it: the learned unit scorer's probability, for each unit of
-    the retrieved passages, that it answers the question (the best part of a compound question)."""
+    """The question as verification reads it: the learned unit scorer's probability, for each unit
+    of the retrieved passages, that it answers the question (the best part of a compound question);
+    the question's content terms; whether it asks yes or no; how many parts it was split into."""
 
     unit_probabilities: dict[int, float]
+    question_terms: frozenset[str] = frozenset()
+    yes_no: bool = False
+    parts: int = 1
+
+    @classmethod
+    def of(cls, parts: list[Question], unit_probabilities: dict[int, float]) -> Asked:
+        """What relevance needs of a question asked in ``parts`` (one, or each of a compound)."""
+        return cls(
+            unit_probabilities,
+            question_terms=frozenset(t for q in parts for t in content_terms(q.text)),
+            yes_no=any(q.kind == "yesno" for q in parts),
+            parts=len(parts),
+        )
+
+    def rank(self, unit: Unit) -> int:
+        """1 for the unit the answer model scores highest, 2 for the next, ..."""
+        score = self.unit_probabilities.get(unit.unit_id, 0.0)
+        return 1 + sum(p > score for p in self.unit_probabilities.values())
 
 
 class NotFoundClaim(RemovedClaim):
@@ -162,6 +198,9 @@ class Verifier:
     def _check(self, claim: Claim, vector: np.ndarray, hits: list[Hit], asked: Asked) -> KeptClaim | RemovedClaim:
         if claim.text.rstrip().endswith(":"):
             return _removed(claim, LEAD_IN)
+        new_terms = set(content_terms(claim.text)) - asked.question_terms
+        if not new_terms and asked.question_terms and not asked.yes_no:
+            return _removed(claim, RESTATES)
         given = [n for n in dict.fromkeys(claim.cited) if 1 <= n <= len(hits)]
         if not claim.cited and self.settings.attribute_uncited:
             # Small instruction-tuned models rarely write [n]; the same checks then search every
@@ -178,7 +217,7 @@ class Verifier:
         missing = [t for t in self.salient_terms(claim.text) if not any(_holds(held, t) for held in sources)]
         if missing:
             return _removed(claim, f"{_kind(missing[0])} {missing[0]!r} is not in {where}")
-        outcome = self._supported(claim, vector, chunks, where)
+        outcome = self._supported(claim, vector, chunks, where, new_terms)
         if isinstance(outcome, RemovedClaim):
             return outcome
         unit, chunk = outcome.support[0]
@@ -187,6 +226,9 @@ class Verifier:
         score = self.relevance(asked, unit)
         if score < self.settings.relevance_threshold:
             return _removed(claim, f"{DOES_NOT_ANSWER} (score {score:.2f} < {self.settings.relevance_threshold:.2f})")
+        rank, allowed = asked.rank(unit), self.settings.relevance_rank * asked.parts
+        if rank > allowed:
+            return _removed(claim, f"{DOES_NOT_ANSWER} (its source ranks {rank}; the answer model's top {allowed} count)")
         return outcome
 
     @staticmethod
@@ -201,16 +243,25 @@ class Verifier:
         """
         return asked.unit_probabilities.get(unit.unit_id, 0.0)
 
-    def _supported(self, claim: Claim, vector: np.ndarray, chunks: list[Chunk], where: str) -> KeptClaim | RemovedClaim:
+    def _supported(
+        self, claim: Claim, vector: np.ndarray, chunks: list[Chunk], where: str, new_terms: set[str]
+    ) -> KeptClaim | RemovedClaim:
         units = [(u, c) for c in chunks for u in self.index.units_by_chunk.get(c.chunk_id, [])]
         spans = [(score, text, pair) for pair in units for score, text in self._span_scores(pair[0], vector)]
         supporting = [s for s in spans if s[0] >= self.threshold]
         facts = [s for s in supporting if not gives_orders(s[2][0].text)]
         agreeing = [s for s in facts if not contradicts(claim.text, s[1])]
-        if agreeing:
-            best = max(agreeing, key=lambda s: s[0])[2]
+        covered = [s for s in agreeing if self.coverage(new_terms, s[2][0]) >= self.settings.support_coverage]
+        if covered:
+            best = max(covered, key=lambda s: s[0])[2]
             fact_units = [pair for pair in units if not gives_orders(pair[0].text)]
             return KeptClaim(text=claim.text, support=[best] + self._holders(claim.text, best, fact_units))
+        if agreeing:
+            closest = max(agreeing, key=lambda s: s[0])[2][0]
+            absent = new_terms - set(content_terms(closest.text))
+            said = dict.fromkeys(w for w in words(claim.text) if w not in STOPWORDS and normalise_word(w) in absent)
+            lacking = ", ".join(repr(w) for w in list(said)[:3])
+            return _removed(claim, f"not supported by {where} (its closest sentence lacks {lacking})")
         if facts:
             return _removed(claim, CONTRADICTS)
         if supporting:
@@ -218,6 +269,18 @@ class Verifier:
         similarity = max((s[0] for s in spans if not gives_orders(s[2][0].text)), default=0.0)
         why = f"similarity {similarity:.2f} < {self.threshold:.2f}"
         return _removed(claim, f"not supported by {where} ({why})")
+
+    @staticmethod
+    def coverage(new_terms: set[str], unit: Unit) -> float:
+        """Share of a sentence's content terms beyond the question's that ``unit`` holds.
+
+        Similarity alone keeps fluent inventions close to a real sentence ("Harvard ranked 14th in
+        the PayScale report" against a sentence about other rankings): what a sentence adds to the
+        question must be in its source, not only near it in meaning.
+        """
+        if not new_terms:
+            return 1.0
+        return len(new_terms & set(content_terms(unit.text))) / len(new_terms)
 
     def similarity(self, unit: Unit, vector: np.ndarray) -> float:
         """Best cosine between a claim's vector and the unit, or one of the unit's clauses."""

@@ -6,8 +6,10 @@ import pytest
 
 from pdqa.generate import NOT_FOUND
 from pdqa.qa import QA
-from pdqa.question import gives_orders
-from pdqa.verify import LEAD_IN, Claim, ReplyReader, contradicts, salient_terms, split_claims
+from pdqa.models import Unit
+from pdqa.question import analyse, gives_orders
+from pdqa.text import normalise_word
+from pdqa.verify import LEAD_IN, RESTATES, Asked, Claim, ReplyReader, contradicts, salient_terms, split_claims
 
 AUTHORS_QUESTION = "Who wrote the Innovation in Action report?"
 AUTHORS_CLAIM = "The report was written by Dr Lisa Wilson and Dr Rex Haigh."
@@ -473,3 +475,37 @@ def test_a_year_taken_from_another_passage_contradicts_the_supporting_one(llm_qa
     assert ask(llm_qa, question, reply.format(2004)).mode == "llm"
     answer = ask(llm_qa, question, reply.format(2003))
     assert [(r.sentence, r.reason) for r in answer.removed] == [(reply.format(2003), "contradicts the cited passage")]
+
+
+def test_a_sentence_that_only_restates_the_question_is_removed(llm_qa):
+    n = passage_number(llm_qa, SAVINGS_QUESTION, "economic cost savings")
+    answer = ask(llm_qa, SAVINGS_QUESTION, f"The national pilots achieved results [{n}].")
+    assert answer.mode == "extractive-fallback"
+    assert [r.reason for r in answer.removed] == [RESTATES]
+
+
+def test_restating_a_yes_no_question_is_an_answer_not_an_echo(llm_qa):
+    question = "Did the national pilots achieve significant results in human and economic cost savings?"
+    n = passage_number(llm_qa, question, "economic cost savings")
+    answer = ask(llm_qa, question, f"{SAVINGS_CLAIM[:-1]} [{n}].")
+    assert RESTATES not in [r.reason for r in answer.removed]
+
+
+def test_a_word_the_closest_source_sentence_lacks_is_not_supported(llm_qa):
+    # Close in meaning is not enough: what the sentence adds to the question must be in its source
+    # (here 6 of its 8 new words, below the 80 % required).
+    n = passage_number(llm_qa, SAVINGS_QUESTION, "economic cost savings")
+    invented = f"{SAVINGS_CLAIM[:-1]} in prisons and hospitals [{n}]."
+    answer = ask(llm_qa, SAVINGS_QUESTION, invented)
+    assert answer.mode == "extractive-fallback"
+    [removed] = answer.removed
+    assert removed.reason.startswith("not supported by the cited passage(s)") and "'prisons'" in removed.reason
+
+
+def test_relevance_ranks_units_and_counts_each_part_of_a_compound_question():
+    asked = Asked.of([analyse("Who wrote it?"), analyse("When was it published?")], {1: 0.9, 2: 0.5, 3: 0.5, 4: 0.1})
+    assert asked.parts == 2 and not asked.yes_no
+    units = [Unit(unit_id=i, chunk_id="c", start=0, end=1, text="x") for i in (1, 2, 3, 4, 5)]
+    assert [asked.rank(u) for u in units] == [1, 2, 2, 4, 5]
+    assert asked.question_terms == {normalise_word(w) for w in ("wrote", "published")}
+    assert Asked.of([analyse("Did the pilots save money?")], {}).yes_no
