@@ -251,14 +251,16 @@ class Verifier:
         supporting = [s for s in spans if s[0] >= self.threshold]
         facts = [s for s in supporting if not gives_orders(s[2][0].text)]
         agreeing = [s for s in facts if not contradicts(claim.text, s[1])]
-        covered = [s for s in agreeing if self.coverage(new_terms, s[2][0]) >= self.settings.support_coverage]
+        # A unit's terms once, not once per clause span of it.
+        held = {s[2][0].unit_id: set(content_terms(s[2][0].text)) for s in agreeing}
+        covered = [s for s in agreeing if coverage(new_terms, held[s[2][0].unit_id]) >= self.settings.support_coverage]
         if covered:
             best = max(covered, key=lambda s: s[0])[2]
             fact_units = [pair for pair in units if not gives_orders(pair[0].text)]
             return KeptClaim(text=claim.text, support=[best] + self._holders(claim.text, best, fact_units))
         if agreeing:
             closest = max(agreeing, key=lambda s: s[0])[2][0]
-            absent = new_terms - set(content_terms(closest.text))
+            absent = new_terms - held[closest.unit_id]
             said = dict.fromkeys(w for w in words(claim.text) if w not in STOPWORDS and normalise_word(w) in absent)
             lacking = ", ".join(repr(w) for w in list(said)[:3])
             return _removed(claim, f"not supported by {where} (its closest sentence lacks {lacking})")
@@ -269,18 +271,6 @@ class Verifier:
         similarity = max((s[0] for s in spans if not gives_orders(s[2][0].text)), default=0.0)
         why = f"similarity {similarity:.2f} < {self.threshold:.2f}"
         return _removed(claim, f"not supported by {where} ({why})")
-
-    @staticmethod
-    def coverage(new_terms: set[str], unit: Unit) -> float:
-        """Share of a sentence's content terms beyond the question's that ``unit`` holds.
-
-        Similarity alone keeps fluent inventions close to a real sentence ("Harvard ranked 14th in
-        the PayScale report" against a sentence about other rankings): what a sentence adds to the
-        question must be in its source, not only near it in meaning.
-        """
-        if not new_terms:
-            return 1.0
-        return len(new_terms & set(content_terms(unit.text))) / len(new_terms)
 
     def similarity(self, unit: Unit, vector: np.ndarray) -> float:
         """Best cosine between a claim's vector and the unit, or one of the unit's clauses."""
@@ -387,6 +377,17 @@ class ReplyReader:
             return RemovedClaim(sentence=claim.text, reason="repeats an earlier sentence")
         self.seen.add(key)
         return claim
+
+
+def coverage(new_terms: set[str], held: set[str]) -> float:
+    """Share of a sentence's content terms beyond the question's (``new_terms``) that a source
+    unit's content terms (``held``) include.
+
+    Similarity alone keeps fluent inventions close to a real sentence ("Harvard ranked 14th in
+    the PayScale report" against a sentence about other rankings): what a sentence adds to the
+    question must be in its source, not only near it in meaning.
+    """
+    return len(new_terms & held) / len(new_terms) if new_terms else 1.0
 
 
 def contradicts(claim: str, source: str) -> bool:
