@@ -35,13 +35,14 @@ def stored_texts(rows: list[ReportQuestion], reports: Path | None, texts: Path |
             folder = texts / Path(doc).stem
             info = json.loads((folder / "info.json").read_text(encoding="utf-8"))
             text = (folder / "text.txt").read_text(encoding="utf-8")
-            found[doc] = (StoredText(text, info.get("page_starts") or ()), info["sha256"])
+            starts = info.get("page_starts") or ()
+            found[doc] = (StoredText(text, [(start, page) for page, start in enumerate(starts, start=1)]), info["sha256"])
         else:
             from pdqa.readers import read_document
 
             extracted = read_document(reports / doc)
             sha = hashlib.sha256((reports / doc).read_bytes()).hexdigest()
-            found[doc] = (StoredText(extracted.text, extracted.page_starts), sha)
+            found[doc] = (StoredText(extracted.text, extracted.page_map), sha)
     return found
 
 

@@ -1,0 +1,776 @@
+"""PDF reader: pypdfium2's characters, with font size, weight and position, laid out into blocks.
+
+What a report's pages hold besides running prose, and what becomes of it:
+
+* running headers and footers (lines repeated at the top or bottom of most pages) and page
+  numbers are dropped; the printed page numbers become the pages' labels when the PDF has none;
+* table-of-contents lines (dot leaders) are navigation, not text, and are dropped;
+* headings are lines set larger than the body text, or bold lines standing alone; a heading that
+  wraps is one heading; a bold phrase opening a paragraph ("Time constraints The timescales …") is
+  a run-in heading of its own;
+* bullets drawn with symbol fonts (private-use code points) become list items ("• ");
+* superscript footnote markers are kept apart from their word ("Tyneside⁹"); footnotes at a
+  page's foot go after that page's text, as footnotes;
+* a table drawn with ruling lines or shaded cells becomes one line per row, "Header: value; …",
+  under its caption;
+* a paragraph continued across a page or column break is joined (the page of each part kept),
+  and a word hyphenated at a line end is joined only when the document (or an English word list)
+  spells it without the hyphen: "inter-" + "vention" is "intervention", "e-" + "survey" stays "e-survey";
+* a page without a text layer is read by OCR when the ``ocr`` extra is installed.
+
+The constants below follow typesetting conventions; they were not tuned on any one document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from statistics import median
+
+from ..errors import CorpusWarning
+from ..settings import CorpusSettings
+from .base import Extracted, NoText
+from .layout import BULLET_GLYPHS, PRIVATE_USE_RE, SUPERSCRIPT_DIGITS, Block, TextBuilder, is_caption
+from .tables import Table, find_tables, has_grid
+
+# A line alone at a page edge that is only a page number: "7", "Page 7", "7 of 12", "- 7 -", "3/20".
+PAGE_NUMBER_RE = re.compile(r"^[\W_]*(page\s+)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?[\W_]*$", re.IGNORECASE)
+# Dot leaders of a contents line: "Introduction ........ 4".
+LEADER_RE = re.compile(r"(?:\.\s?){4,}\s*\d*\s*$|…{2,}|(?:\s\.){4,}")
+# pdfium marks a hyphen it found at a line end with one of these.
+SOFT_HYPHENS = "\x02\ufffe\u00ad"
+SENTENCE_END = (".", "!", "?", ":", ";")
+# Lines edging a page that repeat on at least this share of pages are running headers/footers.
+RUNNING_SHARE = 0.6
+EDGE_LINES = 2
+RUNNING_KEY_CHARS = 40
+# Headings are conventionally set ≥ 1.2× the body size (12 pt on 10 pt); bold or italic body text
+# keeps the body's size.
+HEADING_SIZE_RATIO = 1.15
+HEADING_MAX_CHARS = 120
+# A baseline step this much larger than the usual line pitch starts a paragraph: line spacing is
+# 1.0–1.2× the usual pitch within a paragraph, and a paragraph gap adds at least half a line.
+PARAGRAPH_PITCH_RATIO = 1.3
+# Footnotes and superscripts are set smaller than the body (conventionally 8 pt on 10–12 pt).
+SMALL_RATIO = 0.85
+SUPERSCRIPT_RATIO = 0.8
+SUPERSCRIPT_RISE = 0.2  # of the body size, above the baseline
+BOLD_WEIGHT = 600
+# A title page holds few words: a cover, not a page of text.
+FRONT_MAX_WORDS = 120
+ITEM_MAX_CHARS = 160
+PROSE_LINE_CHARS = 60  # a line of running prose, not a title line  # an item of a list printed without bullets fits on one line
+RUN_IN_MAX_WORDS = 10
+# A character of the usual report fonts is about half an em wide on average.
+AVERAGE_CHAR_WIDTH = 0.5
+CONTENTS_HEADING_RE = re.compile(r"^(?:table of )?contents$", re.IGNORECASE)
+NUMBERED_RE = re.compile(r"^\(?(?:\d{1,2}|[a-z]|[ivx]{1,4})[.)]\s+\S")
+
+
+@dataclass
+class _Line:
+    text: str
+    size: float  # the size most of its characters are set in
+    baseline: float  # y of its characters' origin (PDF y grows upwards)
+    x0: float
+    x1: float
+    bold: bool  # every letter bold
+    bold_prefix: int = 0  # characters of a bold run opening the line (0: none)
+    bullet: bool = False
+    bullet_level: int = 0
+    page: int = 0
+    order: int = 0  # index of its first character in the page (pdfium's reading order)
+
+
+@dataclass
+class _Page:
+    number: int
+    lines: list[_Line]
+    tables: list[Table] = field(default_factory=list)
+    folio: str = ""
+    footnotes: list[str] = field(default_factory=list)
+    ocr: bool = False
+
+
+def read(path: Path, limits: CorpusSettings) -> Extracted:
+    """Read a PDF into text with pages, headings, lists, tables and footnotes."""
+    import pypdfium2 as pdfium
+
+    pdf = _open(path)
+    try:
+        if len(pdf) == 0:
+            raise NoText(f"{path.name}: the PDF has no pages")
+        pages = [_read_page(pdf, index, cover=index == 0 and len(pdf) > 1) for index in range(len(pdf))]
+        _ocr_scanned_pages(path, pdf, pages)
+        labels = [pdf.get_page_label(index) for index in range(len(pdf))]
+        metadata_title = (pdf.get_metadata_dict().get("Title") or "").strip()
+    except pdfium.PdfiumError as exc:
+        raise NoText(f"{path.name}: pdfium cannot read its pages ({exc})") from exc
+    finally:
+        pdf.close()
+    if not any(page.lines or page.tables for page in pages):
+        from . import ocr
+
+        raise NoText(f"{path.name}: the PDF has no text layer (a scan?); {ocr.unavailable_reason()}",
+                     "Install OCR with pip install 'pdqa[ocr]' and Debian's tesseract-ocr, or add the text as a .txt file.")
+    return _lay_out(pages, labels, metadata_title)
+
+
+def _open(path: Path):
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        if _page_count_is_zero(path):
+            raise NoText(f"{path.name}: the PDF has no pages") from exc
+        raise
+
+
+def _page_count_is_zero(path: Path) -> bool:
+    """pdfium refuses to open a valid PDF of 0 pages ("PDFium: Success"); its page tree says /Count 0.
+
+    Each dictionary is read with the dictionaries nested in it left out (a page tree may hold
+    ``/Resources << >>`` before its ``/Count``), and the page tree is the one of ``/Type /Pages``.
+    """
+    head = path.read_bytes()[: 1 << 20]
+    opened: list[tuple[int, list[bytes]]] = []  # (where the dictionary's own text resumes, its parts)
+    for match in re.finditer(rb"<<|>>", head):
+        if match.group() == b"<<":
+            if opened:
+                start, parts = opened[-1]
+                parts.append(head[start : match.start()])
+            opened.append((match.end(), []))
+            continue
+        if not opened:
+            continue
+        start, parts = opened.pop()
+        own = b" ".join(parts + [head[start : match.start()]])
+        if re.search(rb"/Type\s*/Pages\b", own) and re.search(rb"/Count\s+0\b", own):
+            return True
+        if opened:
+            opened[-1] = (match.end(), opened[-1][1])
+    return False
+
+
+# ---------------------------------------------------------------- one page
+
+
+def _read_page(pdf, index: int, cover: bool = False) -> _Page:
+    """One page's lines and tables (``cover``: the page may be a title page, whose boxes are layout)."""
+    import pypdfium2.raw as raw
+
+    page = pdf[index]
+    textpage = page.get_textpage()
+    count = textpage.count_chars()
+    text = textpage.get_text_range() if count else ""
+    if len(text) != count:  # characters beyond the BMP: read them one by one
+        text = "".join(chr(raw.FPDFText_GetUnicode(textpage.raw, i)) for i in range(count))
+    reader = _CharReader(textpage.raw)
+    spans = _line_spans(text)
+    tables = []
+    # A page turned by /Rotate (a landscape table) draws its grid turned too: its rows are read
+    # as lines instead, as a cover's boxes are (layout, not a table).
+    if count and page.get_rotation() == 0 and has_grid(page) and not (cover and _few_words(text)):
+        tables = find_tables(page, [reader.char(text, i) for start, end in spans for i in range(start, end)])
+    taken = {i for table in tables for i in table.char_indexes}
+    lines = [line for start, end in spans if (line := _make_line(reader, text, start, end, taken, index + 1)) is not None]
+    textpage.close()
+    page.close()
+    return _Page(index + 1, lines, tables)
+
+
+def _few_words(text: str) -> bool:
+    """A page of few words (a cover): its boxes and rules are layout, not a table."""
+    return len(text.split()) <= FRONT_MAX_WORDS
+
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character indexes of pdfium's text lines (split at its \\r\\n).
+
+    pdfium writes a hyphen it finds at a line end as U+FFFE (older builds: U+0002) and runs the
+    next line on without a line break ("e\\ufffesurvey"): such a line ends after its hyphen, so
+    the join decides whether the hyphen splits one word, and a page number under a hyphenated
+    last line is a line of its own.
+    """
+    spans, start = [], 0
+    for match in re.finditer(r"\r\n|\r|\n|(?<=[\ufffe\x02])", text):
+        if match.start() > start:
+            spans.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+class _CharReader:
+    """A character's size, weight and origin from pdfium, each read only when it is needed.
+
+    Every pdfium call costs about 2 µs and a page holds thousands of characters, so a line's size
+    is taken from a sample of its characters, its boldness from its opening letters (and a sample
+    when they are bold), and positions only at a line's ends, for small characters that may be
+    superscripts, and on pages that draw a table grid.
+    """
+
+    def __init__(self, handle):
+        import ctypes
+
+        import pypdfium2.raw as raw
+
+        self.handle = handle
+        self._size, self._weight, self._origin = raw.FPDFText_GetFontSize, raw.FPDFText_GetFontWeight, raw.FPDFText_GetCharOrigin
+        self._loose_box, self.box = raw.FPDFText_GetLooseCharBox, raw.FS_RECTF()
+        self.x, self.y = ctypes.c_double(), ctypes.c_double()
+        self.positions: dict[int, tuple[float, float]] = {}
+
+    def size(self, i: int) -> float:
+        """The character's size in points. Text drawn at font size 1 and scaled by its matrix (as
+        many PDF makers write it) reports 1.0; its loose box (the font's ascent to descent) then
+        gives its size as printed."""
+        size = self._size(self.handle, i)
+        if abs(size - 1.0) < 1e-6:
+            self._loose_box(self.handle, i, self.box)
+            size = round((self.box.top - self.box.bottom) / LOOSE_BOX_RATIO, 1)
+        return size
+
+    def bold(self, i: int) -> bool:
+        """Set in a bold face: by the font's weight, or by its name ("Arial-BoldMT" may say weight 380)."""
+        if self._weight(self.handle, i) >= BOLD_WEIGHT:
+            return True
+        return BOLD_NAME_RE.search(_font_name(self.handle, i)) is not None
+
+    def origin(self, i: int) -> tuple[float, float]:
+        found = self.positions.get(i)
+        if found is None:
+            self._origin(self.handle, i, self.x, self.y)
+            found = self.positions[i] = (self.x.value, self.y.value)
+        return found
+
+    def char(self, text: str, i: int) -> tuple:
+        """(char, x, y, size, weight, index): what the table finder reads of each character."""
+        x, y = self.origin(i)
+        return (text[i], x, y, self.size(i), 0, i)
+
+
+SIZE_SAMPLE = 8
+BOLD_RUN_LETTERS = 48
+BOLD_NAME_RE = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
+# A font's ascent-to-descent box is about 1.15 em for the usual report fonts (Arial, Calibri, Verdana).
+LOOSE_BOX_RATIO = 1.15
+BOLD_SAMPLE = 4
+
+
+def _make_line(reader: _CharReader, text: str, start: int, end: int, taken: set[int], page: int) -> _Line | None:
+    indexes = [i for i in range(start, end) if i not in taken] if taken else range(start, end)
+    visible = [i for i in indexes if not text[i].isspace() and text[i] not in SOFT_HYPHENS]
+    if not visible:
+        return None
+    step = max(1, len(visible) // SIZE_SAMPLE)
+    sampled = {i: reader.size(i) for i in visible[::step]}
+    size = _most_common(sampled.values())
+    anchor = next(i for i, s in sampled.items() if s == size)
+    baseline = reader.origin(anchor)[1]
+    small = SUPERSCRIPT_RATIO * size
+    chars = []
+    for i in indexes:
+        ch = text[i]
+        if ch.isdigit() or (ch == "," and chars and chars[-1] in "⁰¹²³⁴⁵⁶⁷⁸⁹"):
+            char_size = sampled.get(i) or reader.size(i)
+            if char_size <= small and reader.origin(i)[1] >= baseline + SUPERSCRIPT_RISE * size:
+                ch = ch.translate(SUPERSCRIPT_DIGITS)
+        chars.append(ch)
+    joined = "".join(chars).rstrip()
+    # pdfium marks a hyphen it found at a line end: it is a "-" there (the join decides whether
+    # it splits one word), and nothing anywhere else.
+    if joined and joined[-1] in SOFT_HYPHENS:
+        joined = joined[:-1] + "-"
+    joined = "".join(ch for ch in joined if ch not in SOFT_HYPHENS)
+    stripped = " ".join(joined.split())
+    letters = [i for i in visible if text[i].isalpha()]
+    bold_run, all_bold = _boldness(reader, letters, indexes)
+    first_index = visible[0]
+    bullet, level = _bullet(reader, text[first_index], first_index, stripped)
+    prefix = len(" ".join(joined[:bold_run].split())) if 0 < bold_run and not all_bold else 0
+    if prefix and not joined[bold_run:].strip(" :.–-"):
+        prefix = 0
+    if bullet:
+        stripped, prefix = stripped[1:].lstrip(), 0
+    stripped = PRIVATE_USE_RE.sub("", stripped).strip()
+    if not stripped:
+        return None
+    x0 = reader.origin(first_index)[0]
+    x1 = reader.origin(visible[-1])[0] + size * 0.5
+    return _Line(stripped, round(size, 1), round(baseline, 1), x0, x1, all_bold, prefix, bullet, level, page, start)
+
+
+def _boldness(reader: _CharReader, letters: list[int], indexes) -> tuple[int, bool]:
+    """How many characters of the line its opening bold run covers, and whether all of it is bold.
+
+    Letters are looked at from the line's start until the first that is not bold, then one in
+    four: a line whose first letter is not bold costs one look.
+    """
+    if not letters or not reader.bold(letters[0]):
+        return 0, False
+    run_end = None
+    for position, i in enumerate(letters[1:], start=1):
+        if position > BOLD_RUN_LETTERS and position % BOLD_SAMPLE:
+            continue
+        if not reader.bold(i):
+            run_end = i
+            break
+    positions = list(indexes)
+    if run_end is None:
+        return 0, True
+    return positions.index(run_end) if run_end in positions else 0, False
+
+
+def _most_common(values) -> float:
+    counts: dict[float, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return max(counts, key=counts.get)
+
+
+def _bullet(reader: _CharReader, glyph: str, index: int, text: str) -> tuple[bool, int]:
+    """Whether a line opens with a bullet glyph (a symbol font's, or Unicode's), and its level."""
+    if glyph in BULLET_GLYPHS:
+        return len(text) > 1, 0
+    if glyph == "o" and len(text) > 2 and text[1] == " " and _font_name(reader.handle, index).lower().startswith("courier"):
+        return True, 1  # Word's second-level bullet: a Courier "o"
+    return False, 0
+
+
+def _font_name(handle, index: int) -> str:
+    import ctypes
+
+    import pypdfium2.raw as raw
+
+    buffer = ctypes.create_string_buffer(128)
+    flags = ctypes.c_int()
+    raw.FPDFText_GetFontInfo(handle, index, buffer, 128, flags)
+    return buffer.value.decode("latin-1", "replace")
+
+
+def _ocr_scanned_pages(path: Path, pdf, pages: list[_Page]) -> None:
+    """Read the pages without a text layer by OCR, where the ``ocr`` extra is installed."""
+    from . import ocr
+
+    scanned = [page for page in pages if not page.lines and not page.tables]
+    if not scanned or not ocr.available():
+        if scanned and any(page.lines for page in pages):
+            import warnings
+
+            warnings.warn(f"{path.name}: {len(scanned)} page(s) have no text layer and were skipped; "
+                          f"{ocr.unavailable_reason()}", CorpusWarning, stacklevel=4)
+        return
+    for page in scanned:
+        page.lines = [_Line(text, size, baseline, x0, x1, False, page=page.number, order=order)
+                      for order, (text, size, baseline, x0, x1) in enumerate(ocr.page_lines(pdf[page.number - 1]))]
+        page.ocr = True
+
+
+# ---------------------------------------------------------------- the document
+
+
+def _lay_out(pages: list[_Page], labels: list[str], metadata_title: str) -> Extracted:
+    # Whether the first page is a title page is decided once, on the page as printed: dropping
+    # running lines can leave a page of text with few enough lines to pass for a cover.
+    cover = _has_title_page(pages)
+    _drop_running_lines(pages, keep_first=cover)
+    body_size = _body_size(pages)
+    pitch = _usual_pitch(pages)
+    _take_footnotes(pages, body_size)
+    vocabulary = _vocabulary(pages)
+    front, title = _front_matter(pages, body_size, cover)
+    per_page = [_page_blocks(page, body_size, pitch, vocabulary) for page in pages]
+    blocks = _join_across_pages(per_page, pages, vocabulary)
+    builder = TextBuilder()
+    if front is not None:
+        builder.add(front)
+    for block in blocks:
+        builder.add(block)
+    return Extracted(
+        text=builder.text,
+        format="pdf",
+        title=title or _useful(metadata_title) or next((b.text for b in blocks if b.kind == "heading"), ""),
+        page_map=tuple(builder.page_map),
+        page_labels=_labels(pages, labels),
+        regions=tuple(builder.regions),
+        pages=len(pages),
+    )
+
+
+def _useful(title: str) -> str:
+    """A PDF's metadata title, unless it is a file or template name ("Microsoft Word - x.doc")."""
+    junk = ("microsoft word", "untitled", "report template", ".doc", ".pdf", "powerpoint", "contents")
+    return "" if not title or any(j in title.lower() for j in junk) or len(title) < 4 else title
+
+
+def _labels(pages: list[_Page], pdf_labels: list[str]) -> tuple[str, ...]:
+    """Printed page labels: the PDF's own, else the folios printed on the pages (when most have one);
+    none when they are only the page numbers again (a label then tells a reader nothing more)."""
+    if any(pdf_labels):
+        if all(label == str(page.number) for label, page in zip(pdf_labels, pages)):
+            return ()
+        return tuple(pdf_labels)
+    folios = [page.folio for page in pages]
+    if sum(1 for f in folios if f) >= 0.5 * len(pages) and any(f != str(page.number) for f, page in zip(folios, pages) if f):
+        return tuple(folios)
+    return ()
+
+
+def _edges(page: _Page) -> list[_Line]:
+    ordered = sorted(page.lines, key=lambda line: -line.baseline)
+    return ordered[:EDGE_LINES] + ordered[-EDGE_LINES:]
+
+
+def _edge_key(line: _Line) -> str:
+    # "Page 3 of 9" and "Page 4 of 9" are the same running line; so are a long footer's copies
+    # that a browser's print cut at different lengths ("…/government-resp… 10/20", "…-respo… 9/20").
+    return re.sub(r"\d+", "#", line.text.lower())[:RUNNING_KEY_CHARS]
+
+
+def _has_title_page(pages: list[_Page]) -> bool:
+    """A title page comes before the text: a document of one page has none, that page is its text."""
+    return len(pages) > 1 and _is_title_page(pages[0])
+
+
+def _is_title_page(page: _Page) -> bool:
+    """A first page of few words and hardly any prose: a cover or title page, not a page of text."""
+    if not page.lines or sum(len(line.text.split()) for line in page.lines) > FRONT_MAX_WORDS:
+        return False
+    body = Counter(line.size for line in page.lines for _ in line.text).most_common(1)[0][0]
+    prose = [line for line in page.lines if abs(line.size - body) < 0.5 and len(line.text) >= PROSE_LINE_CHARS]
+    return len(prose) <= 2
+
+
+def _drop_running_lines(pages: list[_Page], keep_first: bool = False) -> None:
+    """Drop page numbers (kept as the page's folio) and lines repeated at the top or bottom of most pages.
+
+    A title page keeps its lines: the running header of later pages often repeats its title.
+    Lines set in a heading's size that differ from page to page only in their numbers ("Chapter 1",
+    "Chapter 2" opening each page) are headings, not a running "Page 1", "Page 2".
+    """
+    counts = Counter(key for page in pages for key in {_edge_key(line) for line in _edges(page)})
+    threshold = max(2, RUNNING_SHARE * len(pages))
+    running = {key for key, count in counts.items() if count >= threshold}
+    heading_size = HEADING_SIZE_RATIO * _body_size(pages)
+    for page in pages[1:] if keep_first else pages:
+        edges = {id(line) for line in _edges(page)}
+        kept = []
+        for line in page.lines:
+            if id(line) in edges and PAGE_NUMBER_RE.match(line.text):
+                page.folio = page.folio or re.sub(r"(?i)^\W*page\s+|\W+$|^\W+|\s*(of|/)\s*\d+\W*$", "", line.text)
+                continue
+            if id(line) in edges and _edge_key(line) in running and not (line.size >= heading_size and re.search(r"\d", line.text)):
+                continue
+            kept.append(line)
+        page.lines = kept
+
+
+def _body_size(pages: list[_Page]) -> float:
+    """The font size most characters are set in."""
+    weights = Counter()
+    for page in pages:
+        for line in page.lines:
+            weights[round(line.size, 1)] += len(line.text)
+    return weights.most_common(1)[0][0] if weights else 0.0
+
+
+def _usual_pitch(pages: list[_Page]) -> float:
+    steps = [step for page in pages for step in _steps(page)]
+    return median(steps) if steps else 0.0
+
+
+def _steps(page: _Page) -> list[float]:
+    """Baseline steps between neighbouring lines of one size: the line pitch, and paragraph gaps."""
+    return [a.baseline - b.baseline for a, b in zip(page.lines, page.lines[1:])
+            if a.baseline > b.baseline and abs(a.size - b.size) < 0.5]
+
+
+def _page_pitch(page: _Page, document_pitch: float) -> float:
+    """The page's own usual line pitch (spacing can differ between pages), else the document's."""
+    steps = _steps(page)
+    return median(steps) if len(steps) >= 2 else document_pitch
+
+
+def _take_footnotes(pages: list[_Page], body_size: float) -> None:
+    """Move footnotes (small lines at a page's foot, opening with a number) out of the body."""
+    for page in pages:
+        ordered = sorted(page.lines, key=lambda line: line.baseline)
+        foot = []
+        for line in ordered:
+            if line.size > SMALL_RATIO * body_size or line.bullet:
+                break
+            foot.append(line)
+        if not foot or not any(_footnote_marker(line.text) for line in foot):
+            continue
+        foot.sort(key=lambda line: -line.baseline)
+        notes: list[str] = []
+        for line in foot:
+            marker = _footnote_marker(line.text)
+            if marker or not notes:
+                number = marker or ""
+                rest = line.text[len(marker):].lstrip() if marker else line.text
+                notes.append(f"{number.translate(SUPERSCRIPT_DIGITS)} {rest}".strip())
+            else:
+                notes[-1] = _join(notes[-1], line.text, frozenset())
+        taken = {id(line) for line in foot}
+        page.lines = [line for line in page.lines if id(line) not in taken]
+        page.footnotes = notes
+
+
+def _footnote_marker(text: str) -> str:
+    match = re.match(r"^([0-9⁰¹²³⁴⁵⁶⁷⁸⁹]{1,3})(?=\s|[A-Z(])", text)
+    return match.group(1).translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")) if match else ""
+
+
+def _vocabulary(pages: list[_Page]) -> frozenset[str]:
+    """The words the document writes, hyphenated ones whole: what decides a line-end hyphen."""
+    found = set()
+    for page in pages:
+        for line in page.lines:
+            found.update(word.lower() for word in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)*", line.text))
+    return frozenset(found)
+
+
+def _front_matter(pages: list[_Page], body_size: float, cover: bool) -> tuple[Block | None, str]:
+    """A title page as one citable block (title, authors, publisher, date), and the title."""
+    first = pages[0]
+    if not first.lines:
+        return None, ""
+    largest = max(line.size for line in first.lines)
+    # The title is the first run of lines in the largest size (a title wrapped over lines), not
+    # every line of that size: a page of text may hold several headings set as large as its title.
+    title_lines: list[str] = []
+    for line in first.lines:
+        if abs(line.size - largest) < 0.5 and not LEADER_RE.search(line.text):
+            title_lines.append(line.text)
+        elif title_lines:
+            break
+    title = " ".join(title_lines)[:300]
+    if not cover or first.tables:
+        return None, title if largest >= HEADING_SIZE_RATIO * body_size else ""
+    lines = [line.text for line in first.lines if not LEADER_RE.search(line.text)]
+    first.lines = []  # the title page is this one block
+    return Block([("\n".join(lines), first.number)], "front"), title
+
+
+def _is_heading(line: _Line, body_size: float) -> bool:
+    return line.size >= HEADING_SIZE_RATIO * body_size and len(line.text) <= HEADING_MAX_CHARS and not line.bullet
+
+
+def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> list[Block]:
+    pitch = _page_pitch(page, pitch)
+    blocks: list[Block] = []
+    previous: _Line | None = None
+    right = max((line.x1 for line in page.lines if not _is_heading(line, body_size)), default=0.0)
+    tables = sorted(page.tables, key=lambda t: t.first_char)
+    for line in page.lines:
+        while tables and tables[0].first_char < line.order:
+            blocks.extend(_table_blocks(tables.pop(0), page.number, blocks))
+            previous = None
+        if LEADER_RE.search(line.text):
+            previous = None
+            if blocks and blocks[-1].kind == "heading" and CONTENTS_HEADING_RE.match(blocks[-1].text):
+                blocks.pop()  # the contents' own heading goes with its lines
+            continue  # a contents line: navigation, not text
+        if _is_heading(line, body_size):
+            if (previous is not None and blocks and blocks[-1].kind == "heading" and abs(previous.size - line.size) < 0.5
+                    and not blocks[-1].text.endswith(SENTENCE_END) and 0 < previous.baseline - line.baseline <= 2.2 * line.size):
+                blocks[-1].pieces[-1] = (blocks[-1].pieces[-1][0] + " " + line.text, page.number)  # a wrapped heading
+            else:
+                blocks.append(Block([(line.text, page.number)], "heading"))
+            previous = line
+            continue
+        if line.bullet:
+            blocks.append(Block([(line.text, page.number)], "item", level=line.bullet_level))
+        elif NUMBERED_RE.match(line.text) and (previous is None or _starts_paragraph(previous, line, pitch, blocks[-1], right)):
+            blocks.append(Block([(line.text, page.number)], "item", meta={"numbered": True}))
+        elif previous is None or blocks[-1].kind == "heading" or _starts_paragraph(previous, line, pitch, blocks[-1], right):
+            blocks.extend(_opening(line, page.number))
+        elif _bold_lead(blocks[-1], line):
+            blocks[-1] = Block(blocks[-1].pieces, "heading")  # a bold line over the paragraph it heads
+            blocks.extend(_opening(line, page.number))
+        else:
+            text, number = blocks[-1].pieces[-1]
+            blocks[-1].pieces[-1] = (_join(text, line.text, vocabulary), number)
+            blocks[-1].meta["all_bold"] = blocks[-1].meta.get("all_bold", False) and line.bold
+            blocks[-1].meta["lines"] = blocks[-1].meta.get("lines", 1) + 1
+        previous = line
+    for table in tables:
+        blocks.extend(_table_blocks(table, page.number, blocks))
+    blocks = _unmarked_lists([_bold_paragraph_as_heading(block) for block in blocks])
+    blocks += [Block([(note, page.number)], "footnote") for note in page.footnotes]
+    return blocks
+
+
+def _unmarked_lists(blocks: list[Block]) -> list[Block]:
+    """Short one-line paragraphs under a lead-in ending with ":" are the items of a list printed
+    without bullets ("They include:" / "The need for multiple scenario planning." / …)."""
+    out: list[Block] = []
+    for i, block in enumerate(blocks):
+        if block.kind == "paragraph" and block.meta.get("lines", 1) == 1 and len(block.text) <= ITEM_MAX_CHARS:
+            previous = out[-1] if out else None
+            opens = previous is not None and previous.kind == "paragraph" and previous.text.endswith(":")
+            continues = previous is not None and previous.kind == "item" and previous.meta.get("unmarked")
+            following = blocks[i + 1] if i + 1 < len(blocks) else None
+            if opens and following is not None and following.kind == "paragraph" and following.meta.get("lines", 1) == 1 or continues:
+                block = Block(block.pieces, "item", meta={"unmarked": True})
+        out.append(block)
+    return out
+
+
+def _opening(line: _Line, page: int) -> list[Block]:
+    """A paragraph's first line: with a run-in bold heading split off, and a bold line marked."""
+    if line.bold_prefix and len(line.text[: line.bold_prefix].split()) <= RUN_IN_MAX_WORDS:
+        heading, rest = line.text[: line.bold_prefix].strip(), line.text[line.bold_prefix :].strip()
+        if rest and heading and (rest[0].isupper() or heading.endswith((":", ".", "–", "-"))):
+            return [Block([(heading, page)], "heading", meta={"run_in": True}),
+                    Block([(rest, page)], "paragraph", meta={"all_bold": False})]
+    return [Block([(line.text, page)], "paragraph", meta={"all_bold": line.bold})]
+
+
+def _bold_lead(block: Block, line: _Line) -> bool:
+    """A paragraph so far one bold line, not ending a sentence, followed by a line that is not bold."""
+    text = block.text
+    return (block.kind == "paragraph" and block.meta.get("all_bold") and block.meta.get("lines", 1) == 1
+            and not line.bold and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";", ":")))
+
+
+def _bold_paragraph_as_heading(block: Block) -> Block:
+    """A short paragraph set wholly in bold, not ending a sentence, is a heading (a bold subhead)."""
+    text = block.text
+    if block.kind == "paragraph" and block.meta.get("all_bold") and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";")):
+        return Block(block.pieces, "heading")
+    return block
+
+
+def _starts_paragraph(previous: _Line, line: _Line, pitch: float, block: Block, right: float) -> bool:
+    step = previous.baseline - line.baseline
+    if NUMBERED_RE.match(line.text):
+        return True
+    if block.kind == "item" and step > 0 and line.x0 >= previous.x0 - 1 and step <= PARAGRAPH_PITCH_RATIO * max(pitch, 1):
+        return False  # a list item's wrapped line
+    if step <= 0:  # up to the top of the next column: a new paragraph unless a sentence runs on
+        return previous.text.endswith(SENTENCE_END)
+    if abs(previous.size - line.size) >= 1.0:
+        return True
+    if _deliberate_break(previous, line, right):
+        return True
+    return step > PARAGRAPH_PITCH_RATIO * pitch
+
+
+def _deliberate_break(previous: _Line, line: _Line, right: float) -> bool:
+    """The writer broke the line, not the wrap: the next line's first word would have fitted on it.
+
+    True of a list printed without bullets, of names one per line, of a paragraph's last line.
+    """
+    first_word = line.text.split(" ", 1)[0]
+    width = (len(first_word) + 1) * AVERAGE_CHAR_WIDTH * line.size
+    return previous.x1 + width < right - 1 and (line.text[:1].isupper() or line.text[:1].isdigit() or previous.text.endswith(SENTENCE_END))
+
+
+def _join(paragraph: str, line: str, vocabulary) -> str:
+    """Add a line to its paragraph, joining a word hyphenated across the line end only when it is one word."""
+    if paragraph and paragraph[-1] in SOFT_HYPHENS:
+        paragraph = paragraph[:-1] + "-"
+    match = re.search(r"([A-Za-z]+)-$", paragraph)
+    if match and line[:1].islower():
+        head = match.group(1)
+        tail = re.match(r"[A-Za-z]+", line)
+        tail = tail.group(0) if tail else ""
+        if _one_word(head, tail, vocabulary):
+            return paragraph[:-1] + line
+        return paragraph + line  # a real hyphen: "e-" + "survey" is "e-survey"
+    return paragraph + " " + line
+
+
+def _one_word(head: str, tail: str, vocabulary) -> bool:
+    joined, hyphened = (head + tail).lower(), f"{head}-{tail}".lower()
+    if joined in vocabulary:
+        return True
+    if hyphened in vocabulary:
+        return False
+    return joined in _english_words()
+
+
+@lru_cache(maxsize=1)
+def _english_words() -> frozenset[str]:
+    """pyspellchecker's English word list, where it is installed (else none: hyphens are kept)."""
+    try:
+        import gzip
+        import json
+        from importlib.resources import files
+
+        data = json.loads(gzip.decompress((files("spellchecker") / "resources" / "en.json.gz").read_bytes()))
+    except (ImportError, OSError, ValueError, ModuleNotFoundError):
+        return frozenset()
+    return frozenset(data)
+
+
+def _table_blocks(table: Table, page: int, blocks: list[Block]) -> list[Block]:
+    out = []
+    caption = table.caption
+    if not caption and blocks and blocks[-1].kind in ("paragraph", "heading") and is_caption(blocks[-1].text):
+        caption = blocks.pop().text
+    if caption:
+        out.append(Block([(caption, page)], "heading"))
+    header = table.header()
+    previous = next((b for b in reversed(blocks) if b.kind == "row"), None)
+    if previous is not None and not caption and _continues_table(previous, table):
+        # A table cut into parts (a page break, a gap in its rules): this part has no header row
+        # of its own, and reads under the first part's.
+        header = previous.meta["header"]
+        table.header_rows = 0
+    out.extend(Block([(row, page)], "row", meta={"header": header}) for row in table.row_texts(header))
+    return out
+
+
+def _continues_table(previous: Block, table: Table) -> bool:
+    """A table part whose first row is not a header (it opens with a row label alone, like "Age")
+    continues the table before it when they have as many columns."""
+    first = table.rows[0]
+    header = previous.meta.get("header") or []
+    return len(header) == len(first) and bool(first[0]) and not any(first[1:])
+
+
+def _join_across_pages(per_page: list[list[Block]], pages: list[_Page], vocabulary) -> list[Block]:
+    """Blocks of all pages, a paragraph (or list item) running over a page break joined into one.
+
+    The page's footnotes wait until the joined paragraph is complete, so a sentence is never cut
+    by the notes of the page it starts on.
+    """
+    out: list[Block] = []
+    waiting: list[Block] = []  # footnotes of the previous page
+    for blocks in per_page:
+        body = [b for b in blocks if b.kind != "footnote"]
+        notes = [b for b in blocks if b.kind == "footnote"]
+        previous = next((b for b in reversed(out) if b.kind in ("paragraph", "item", "heading", "row")), None)
+        if body and previous is not None and _continues(previous, body[0]):
+            first = body.pop(0)
+            text, page = previous.pieces[-1]
+            joined = _join(text, first.text, vocabulary)
+            # The continuation keeps its own page: the join adds " " (or nothing, for a hyphen) to
+            # the first part, and the second part starts where the new page begins.
+            previous.pieces[-1] = (joined[: len(joined) - len(first.text)], page)
+            previous.pieces.append((first.text, first.page))
+        out.extend(waiting)
+        out.extend(body)
+        waiting = notes
+    out.extend(waiting)
+    return out
+
+
+def _continues(previous: Block, first: Block) -> bool:
+    if previous.kind not in ("paragraph", "item") or first.kind != "paragraph":
+        return False
+    text = previous.text.rstrip()
+    if not text or text.endswith(SENTENCE_END) or text[-1] in "”\")":
+        return False
+    start = first.text.lstrip()[:1]
+    return start.islower() or text.endswith(("-", ",")) or text[-1] in SOFT_HYPHENS
+
