@@ -1,7 +1,8 @@
-"""Build hook: ship the top-level corpus/ inside the wheel as pdqa/bundled_corpus.
+"""Build hook: ship the top-level corpus/ inside the wheel as pdqa/bundled_corpus, and the
+bundled report's evaluation files (eval/gold.jsonl, eval/squad_split.json) as pdqa/bundled_eval.
 
-corpus/ stays the one copy of the report in git; an installed pdqa has no checkout to read
-it from, so the build copies it into the package. Editable installs read corpus/ directly.
+corpus/ and eval/ stay the one copy in git; an installed pdqa has no checkout to read them from,
+so the build copies them into the package. Editable installs read them from the checkout.
 """
 
 import shutil
@@ -10,8 +11,10 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
+ROOT = Path(__file__).resolve().parent
+CORPUS = ROOT / "corpus"
 CORPUS_PATTERNS = ("*.txt", "*.md", "*.meta.json")
+EVAL_FILES = ("gold.jsonl", "squad_split.json")
 
 
 class build_py_with_corpus(build_py):
@@ -26,6 +29,10 @@ class build_py_with_corpus(build_py):
         for pattern in CORPUS_PATTERNS:
             for path in sorted(CORPUS.glob(pattern)):
                 shutil.copyfile(path, target / path.name)
+        evaluation = Path(self.build_lib) / "pdqa" / "bundled_eval"
+        evaluation.mkdir(parents=True, exist_ok=True)
+        for name in EVAL_FILES:
+            shutil.copyfile(ROOT / "eval" / name, evaluation / name)
 
 
 setup(cmdclass={"build_py": build_py_with_corpus})

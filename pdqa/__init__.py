@@ -1,17 +1,25 @@
-"""pdqa: citation-grounded answers about the Innovation in Action review, offline.
+"""pdqa: question answering over folders of reports, offline, where every statement of an answer
+is an exact, cited quote of a document, or pdqa says the documents do not say.
 
-Quick start::
+Quick start (the bundled corpus, the *Innovation in Action* review, is the default)::
 
     from pdqa import QA
-    answer = QA().ask("Who wrote the Innovation in Action report?")
+    with QA(on_stale="rebuild") as qa:
+        answer = qa.ask("Who wrote the Innovation in Action report?")
     print(answer.answer, answer.citations[0].quote)
+
+Any folder of PDF, HTML, DOCX, Markdown or text files::
+
+    from pdqa import QA, Settings
+    with QA(Settings(corpus={"dir": "reports/"}), on_stale="rebuild") as qa:
+        print(qa.ask("What was the dementia diagnosis rate in 2019?").answer)
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from .version import __version__
 __all__ = ["QA", "Answer", "Citation", "Hit", "Settings", "ask", "__version__"]
 
 if TYPE_CHECKING:
@@ -42,4 +50,8 @@ def ask(question: str, **settings_overrides) -> "Answer":
     from .qa import QA
     from .settings import Settings
 
-    return QA(Settings(**settings_overrides)).ask(question)
+    qa = QA(Settings(**settings_overrides))
+    try:
+        return qa.ask(question)
+    finally:
+        qa.close()  # release the index: nothing else holds this QA

@@ -15,18 +15,20 @@ import numpy as np
 
 from .models import Chunk
 
-BM25_DIR = "bm25"
-# What bm25s.BM25.save writes without a corpus for the default (Lucene) scoring.
-BM25_FILES = tuple(
-    f"{BM25_DIR}/{name}"
-    for name in (
-        "data.csc.index.npy",
-        "indices.csc.index.npy",
-        "indptr.csc.index.npy",
-        "vocab.index.json",
-        "params.index.json",
-    )
-)
+BM25_DIR = "bm25"  # over the chunks (passage retrieval)
+UNIT_BM25_DIR = "bm25_units"  # over the units (the answer stage's candidates from the whole index)
+_SAVED = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", "vocab.index.json", "params.index.json")
+
+
+def bm25_files(folder: str) -> tuple[str, ...]:
+    """What bm25s.BM25.save writes without a corpus for the default (Lucene) scoring, below ``folder``."""
+    return tuple(f"{folder}/{name}" for name in _SAVED)
+
+
+BM25_FILES = bm25_files(BM25_DIR)
+UNIT_BM25_FILES = bm25_files(UNIT_BM25_DIR)
+# Words of two letters or more; superscript footnote markers ("years²⁴") are not part of a word.
+TOKEN_PATTERN = r"(?u)[^\W_⁰¹²³⁴⁵⁶⁷⁸⁹]{2,}"
 
 
 def keyword_text(chunk: Chunk) -> str:
@@ -81,8 +83,16 @@ class BM25Ranker:
 
     def _tokenize(self, texts: list[str], return_ids: bool):
         return self._bm25s.tokenize(
-            texts, stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=return_ids
+            texts, stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=return_ids,
+            token_pattern=TOKEN_PATTERN,
         )
+
+    def scores(self, query: str):
+        """The BM25 score of every indexed text for ``query`` (zeros when it has no known word)."""
+        tokens = self._tokenize([query], return_ids=False)[0]
+        if not tokens:
+            return None
+        return self._model.get_scores(tokens)
 
 
 def best_positive(scores: np.ndarray, limit: int) -> list[tuple[int, float]]:

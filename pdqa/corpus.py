@@ -10,8 +10,11 @@ the file into several documents, each starting at the first occurrence of its ``
         {"doc_id": "report", "title": "...", "authors": ["..."], "starts_with": "Title line"},
         {"doc_id": "notice", "title": "...", "starts_with": "Second heading"}]}
 
-Without metadata a file is one document whose id is the file stem and whose title is the
-document's own (PDF, HTML, DOCX metadata) or its first non-empty line.
+Without metadata a file is one document whose id is the file stem (the file name, when two
+files share a stem) and whose title is the document's own (PDF, HTML, DOCX metadata) or its first
+non-empty line. A file's metadata may also say what the corpus calls itself when it does not
+answer (``"calls_itself": "the report"`` gives "The report does not say."); without that, pdqa
+says "The documents do not say."
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import shutil
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -30,8 +34,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .errors import CorpusError, CorpusWarning
 from .models import CorpusFileInfo, DocumentInfo
 from .readers import FORMATS, Extracted, NoText, format_of, read_document
+from .settings import CorpusSettings
 
 TEXTS_DIR = "texts"
+NOT_FOUND = "The documents do not say."
 
 
 class _PartMeta(BaseModel):
@@ -45,6 +51,7 @@ class _PartMeta(BaseModel):
 class _FileMeta(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: str = ""
+    calls_itself: str = ""
     documents: list[_PartMeta] = []
 
 
@@ -72,16 +79,24 @@ class CorpusFile:
 
 @dataclass(frozen=True)
 class Corpus:
-    """All corpus files, the documents they hold, and the files skipped (no text to read)."""
+    """All corpus files, the documents they hold, the files skipped (no text to read), and what
+    pdqa answers when the corpus does not say."""
 
     files: list[CorpusFile]
     documents: list[DocumentInfo]
     skipped: tuple[CorpusFileInfo, ...] = ()
+    not_found: str = NOT_FOUND
 
     @cached_property
     def _file_by_path(self) -> dict[str, CorpusFile]:
         # Looked up once per chunk and unit: a scan of the file list would be quadratic.
         return {corpus_file.path: corpus_file for corpus_file in self.files}
+
+    def file(self, path: str) -> CorpusFile:
+        """The corpus file at ``path`` (relative to the corpus root)."""
+        if path not in self._file_by_path:
+            raise CorpusError(f"no corpus file {path!r}")
+        return self._file_by_path[path]
 
     def text_of(self, path: str) -> str:
         """Return the full text of the corpus file at ``path`` (relative to the corpus root)."""
@@ -89,15 +104,14 @@ class Corpus:
             raise CorpusError(f"no corpus file {path!r}")
         return self._file_by_path[path].text
 
-    def page_at(self, path: str, offset: int) -> int | None:
-        """The 1-based page of ``offset`` in the corpus file at ``path`` (PDF), else None."""
-        return self._file_by_path[path].extracted.page_at(offset)
-
     def file_infos(self) -> list[CorpusFileInfo]:
         """What the index manifest records of every corpus file, skipped ones included."""
         read = [
-            CorpusFileInfo(path=f.path, sha256=f.sha256, text_sha256=f.text_sha256,
-                           format=f.extracted.format, pages=f.extracted.pages, size=f.size, mtime_ns=f.mtime_ns)
+            CorpusFileInfo(path=f.path, sha256=f.sha256, text_sha256=f.text_sha256, format=f.extracted.format,
+                           title=f.extracted.title, pages=f.extracted.pages,
+                           page_map=list(f.extracted.page_map) or None,
+                           page_labels=list(f.extracted.page_labels) or None,
+                           regions=list(f.extracted.regions) or None, size=f.size, mtime_ns=f.mtime_ns)
             for f in self.files
         ]
         return sorted(read + list(self.skipped), key=lambda info: info.path)
@@ -154,38 +168,80 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_corpus(corpus_dir: Path) -> Corpus:
-    """Read every corpus file and split it into documents as its metadata says."""
-    files, documents, skipped = [], [], []
-    for path in corpus_file_paths(corpus_dir):
+def load_corpus(
+    corpus_dir: Path,
+    limits: CorpusSettings | None = None,
+    known: Callable[[str, str], Extracted | None] | None = None,
+) -> Corpus:
+    """Read every corpus file and split it into documents as its metadata says.
+
+    Args:
+        corpus_dir: The corpus folder.
+        limits: Bounds a reader keeps to (the ``corpus`` settings); default: their defaults.
+        known: Given a file's relative path and sha256, what was extracted from those bytes
+            before (an incremental build), or None to read the file.
+
+    A file with no text (an empty file, a scan, a PDF without pages) is skipped with one warning
+    naming it; the rest of the corpus is indexed.
+
+    Raises:
+        CorpusError: The folder is missing or empty, a file cannot be read, or metadata is wrong.
+    """
+    files, documents, skipped, metas = [], [], [], []
+    paths = corpus_file_paths(corpus_dir)
+    stems = Counter(path.stem for path in paths)
+    for path in paths:
         relative = path.relative_to(corpus_dir).as_posix()
         try:
-            corpus_file = _read_file(path, relative)
+            corpus_file = _read_file(path, relative, limits, known)
         except NoText as exc:
-            # One line naming the file; the rest of the corpus is still indexed.
             warnings.warn(f"skipped {exc}", CorpusWarning, stacklevel=2)
             stat = path.stat()
             skipped.append(CorpusFileInfo(path=relative, sha256=file_sha256(path), format=format_of(path),
                                           size=stat.st_size, mtime_ns=stat.st_mtime_ns))
             continue
+        meta = _read_meta(path)
         files.append(corpus_file)
-        documents.extend(_documents_of(corpus_file, _read_meta(path)))
+        metas.append(meta)
+        # Two files of one stem (report.txt, report.md) are told apart by their whole names.
+        own_id = path.stem if stems[path.stem] == 1 else path.name
+        documents.extend(_documents_of(corpus_file, meta, own_id))
     if not files:
         raise CorpusError(f"no document with text in corpus folder {corpus_dir}")
     _check_unique_ids(documents)
-    return Corpus(files=files, documents=documents, skipped=tuple(skipped))
+    return Corpus(files=files, documents=documents, skipped=tuple(skipped), not_found=_not_found(metas))
 
 
-def _read_file(path: Path, relative: str) -> CorpusFile:
+def _not_found(metas: list[_FileMeta | None]) -> str:
+    """'The report does not say.' when every file's metadata calls the corpus 'the report'."""
+    names = {meta.calls_itself.strip() if meta else "" for meta in metas}
+    if len(names) == 1 and (name := names.pop()):
+        return f"{name[0].upper()}{name[1:]} does not say."
+    return NOT_FOUND
+
+
+def metadata_hash(corpus_dir: Path) -> str:
+    """Hash of every ``.meta.json`` of the corpus: titles and document splits depend on them."""
+    digest = hashlib.sha256()
+    for path in sorted(corpus_dir.glob("*.meta.json")):
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue  # removed since it was listed: hashed as absent, as the next look will see it
+        digest.update(path.name.encode() + b"\0" + data)
+    return digest.hexdigest()
+
+
+def _read_file(path: Path, relative: str, limits: CorpusSettings | None, known) -> CorpusFile:
     try:
         # Taken before the file is read: a change while it is read then shows as a new time.
         stat = path.stat()
-        extracted = read_document(path)
         sha256 = file_sha256(path)
+        extracted = (known and known(relative, sha256)) or read_document(path, limits)
     except (OSError, UnicodeDecodeError) as exc:
         raise CorpusError(f"cannot read corpus file {path}: {exc}") from exc
     if not extracted.text.strip():
-        raise CorpusError(f"corpus file {path} is empty")
+        raise NoText(f"{path.name}: the file holds no text")
     return CorpusFile(path=relative, sha256=sha256, extracted=extracted, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
 
 
@@ -211,9 +267,9 @@ def _read_meta(path: Path) -> _FileMeta | None:
         raise CorpusError(f"bad metadata file {meta_path.name}: {first_line}") from exc
 
 
-def _documents_of(corpus_file: CorpusFile, meta: _FileMeta | None) -> list[DocumentInfo]:
+def _documents_of(corpus_file: CorpusFile, meta: _FileMeta | None, own_id: str) -> list[DocumentInfo]:
     if meta is None or not meta.documents:
-        part = _PartMeta(doc_id=Path(corpus_file.path).stem, title=_title_of(corpus_file.extracted))
+        part = _PartMeta(doc_id=own_id, title=_title_of(corpus_file.extracted))
         return [_document(corpus_file, part, 0, len(corpus_file.text), meta)]
     starts = [_part_start(corpus_file, part) for part in meta.documents]
     if starts != sorted(starts) or starts[0] != _first_text_offset(corpus_file.text):
@@ -261,40 +317,14 @@ def _first_text_offset(text: str) -> int:
 
 
 def _check_unique_ids(documents: list[DocumentInfo]) -> None:
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for document in documents:
         if document.doc_id in seen:
-            raise CorpusError(f"duplicate doc_id {document.doc_id!r} in corpus metadata")
-        seen.add(document.doc_id)
-
-
-def list_documents(corpus_dir: Path, max_chars: int, project_root: Path) -> list[dict]:
-    """One row per document: doc_id, title, path (relative to the project), format, pages, sha256, chunks."""
-    from .chunking import chunk_corpus
-
-    corpus = load_corpus(corpus_dir)
-    chunks, _ = chunk_corpus(corpus, max_chars)
-    chunk_counts = Counter(chunk.doc_id for chunk in chunks)
-    files = {f.path: f for f in corpus.files}
-    return [
-        {
-            "doc_id": document.doc_id,
-            "title": document.title,
-            "path": _display_path(corpus_dir / document.path, project_root),
-            "format": files[document.path].extracted.format,
-            "pages": files[document.path].extracted.pages,
-            "sha256": files[document.path].sha256,
-            "chunks": chunk_counts[document.doc_id],
-        }
-        for document in corpus.documents
-    ]
-
-
-def _display_path(path: Path, project_root: Path) -> str:
-    try:
-        return path.resolve().relative_to(project_root).as_posix()
-    except ValueError:
-        return str(path.resolve())
+            raise CorpusError(
+                f"two documents have the id {document.doc_id!r}: in {seen[document.doc_id]} and {document.path}",
+                "Give one of them another doc_id in its .meta.json.",
+            )
+        seen[document.doc_id] = document.path
 
 
 def add_files(corpus_dir: Path, sources: list[Path], link: bool = False) -> list[DocumentInfo]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -61,21 +62,43 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def _quiet_build_libraries() -> None:
-    """Keep model loading offline and silent: the CLI shows its own progress bar."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+def model_name(model_dir: Path) -> str:
+    """The model's name for the manifest: the bundled model's hub name, else its folder's name."""
+    try:
+        if model_dir.resolve() == default_model_dir().resolve():
+            return MODEL_NAME
+    except BackendUnavailable:
+        pass
+    return model_dir.name
+
+
+# The export runs offline and quietly (pdqa shows its own progress), and changes nothing in the
+# process once it is done: these variables are set only for its duration.
+_EXPORT_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
+
+
+@contextmanager
+def _quiet_export():
+    """Offline, without progress bars or the exporter's warnings, for the export only."""
     import warnings
 
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
-    transformers_logging.set_verbosity_error()
-    warnings.filterwarnings("ignore", module=r"torch\.onnx.*|transformers.*")
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"torch.*")
-    # The TorchScript exporter is deprecated but exports this BERT exactly, without onnxscript.
-    warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+    saved = {name: os.environ.get(name) for name in _EXPORT_ENVIRONMENT}
+    for name, value in _EXPORT_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"torch\.onnx.*|transformers.*")
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"torch.*")
+            # The TorchScript exporter is deprecated but exports this BERT exactly, without onnxscript.
+            warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class OnnxEmbedder:
@@ -137,9 +160,17 @@ def _padded(values: list[int], width: int) -> list[int]:
 
 def export_onnx(model_dir: Path, encoder_dir: Path) -> None:
     """Export the transformer of ``model_dir`` to ONNX, with its tokenizer, into ``encoder_dir``."""
-    _quiet_build_libraries()
+    with _quiet_export():
+        _export(model_dir, encoder_dir)
+
+
+def _export(model_dir: Path, encoder_dir: Path) -> None:
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
 
     class _HiddenStates(torch.nn.Module):
         # Keyword arguments keep the export independent of the model's positional signature.
@@ -167,4 +198,5 @@ def export_onnx(model_dir: Path, encoder_dir: Path) -> None:
         opset_version=17,
         dynamo=False,
     )
+    transformers_logging.set_verbosity(verbosity)
     shutil.copyfile(model_dir / TOKENIZER_FILE, encoder_dir / TOKENIZER_FILE)

@@ -19,13 +19,13 @@ class PdqaError(Exception):
 class CorpusError(PdqaError):
     """The corpus folder is missing, empty, unreadable, or its metadata is wrong."""
 
-    hint = "Check PDQA_CORPUS_DIR and the .meta.json files beside the corpus texts."
+    hint = "Check PDQA_CORPUS__DIR and the .meta.json files beside the corpus texts."
 
 
 class InvalidSetting(PdqaError, ValueError):
     """A ``PDQA_*`` variable or a Settings value is unknown or invalid."""
 
-    hint = "See the configuration table in the README for every PDQA_* name and its range."
+    hint = "See docs/configuration.md (or `pdqa settings`) for every PDQA_* name and its range."
 
 
 class IndexNotBuilt(PdqaError):
@@ -37,7 +37,7 @@ class IndexNotBuilt(PdqaError):
 class IndexStale(PdqaError):
     """The index was built from another corpus, model or pdqa version."""
 
-    hint = "Run `pdqa index build`, or pass rebuild=True / rebuild='auto' to QA()."
+    hint = "Run `pdqa index build`, or open it with QA(on_stale=\"rebuild\")."
 
 
 class IndexCorrupt(PdqaError):
@@ -49,7 +49,7 @@ class IndexCorrupt(PdqaError):
 class IndexUnwritable(PdqaError):
     """The index must be built, but its folder cannot be written (read-only, no permission)."""
 
-    hint = "Point PDQA_INDEX_DIR at a folder you can write, e.g. PDQA_INDEX_DIR=$HOME/pdqa-index."
+    hint = "Point PDQA_INDEX__DIR at a folder you can write."
 
 
 class BackendUnavailable(PdqaError):
@@ -70,3 +70,7 @@ class CorpusWarning(UserWarning):
 
 class LLMFallbackWarning(UserWarning):
     """The configured LLM failed, so the answer is extractive; the CLI prints it as one line."""
+
+
+class IndexFallbackWarning(UserWarning):
+    """A needed rebuild failed (a corpus file, the disk), so pdqa answers from the previous index of the same corpus."""

@@ -21,7 +21,7 @@ def as_retriever(qa: QA, k: int | None = None):
 
     Args:
         qa: The QA object whose index and settings to use.
-        k: Nodes per query; default ``qa.settings.top_k``.
+        k: Nodes per query; default ``qa.settings.retrieval.top_k``.
 
     Returns:
         A ``llama_index.core.retrievers.BaseRetriever`` whose nodes carry pdqa's chunk ids,

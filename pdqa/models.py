@@ -24,30 +24,41 @@ class DocumentInfo(_Record):
 
 
 class Chunk(_Record):
-    """A retrievable passage; ``text == file_text[start:end]`` always holds."""
+    """A retrievable passage; ``text == stored_text[start:end]`` always holds."""
 
     chunk_id: str = Field(description="Stable id derived from path, offsets and text.")
-    doc_id: str
-    title: str
+    doc_id: str = Field(description="The document the passage belongs to.")
+    title: str = Field(description="The document's title.")
     section: str = Field(description="Heading the passage falls under ('' when none).")
     path: str = Field(description="Corpus file, relative to the corpus folder.")
-    start: int
-    end: int
+    start: int = Field(description="Offset of the passage in the stored text of its file.")
+    end: int = Field(description="Offset where the passage ends in the stored text of its file.")
     text: str
-    kind: Literal["paragraph", "list", "heading"] = "paragraph"
-    page: int | None = Field(default=None, description="1-based page where the passage starts (PDF), else None.")
+    kind: Literal["paragraph", "list", "heading", "table", "footnote", "front"] = "paragraph"
+    page: int | None = Field(default=None, description="1-based PDF page where the passage starts, else None.")
+    page_label: str | None = Field(default=None, description="The page's printed label (folio), where the PDF has one.")
 
 
 class Unit(_Record):
-    """An answer-sized span inside a chunk: a sentence or a list item (with its lead-in)."""
+    """An answer-sized span inside a chunk: a sentence, a list (item) or a table row."""
 
     unit_id: int
     chunk_id: str
     start: int
     end: int
     text: str
-    kind: Literal["sentence", "list", "heading"] = "sentence"
-    page: int | None = Field(default=None, description="1-based page where the span starts (PDF), else None.")
+    kind: Literal["sentence", "list", "heading", "item", "row", "footnote"] = "sentence"
+    page: int | None = Field(default=None, description="1-based PDF page where the span starts, else None.")
+    page_label: str | None = Field(default=None, description="The page's printed label (folio), where the PDF has one.")
+
+
+# The fields by which a hit and a citation name their chunk: the chunk's own names for them.
+CHUNK_REFERENCE = ("chunk_id", "doc_id", "title", "section", "path")
+
+
+def reference(chunk: Chunk) -> dict:
+    """The fields a hit or citation takes from its chunk, under the chunk's names."""
+    return chunk.model_dump(include=set(CHUNK_REFERENCE))
 
 
 class Hit(_Record):
@@ -58,10 +69,12 @@ class Hit(_Record):
     doc_id: str
     title: str
     section: str
+    path: str = Field(description="Corpus file, relative to the corpus folder.")
     start: int
     end: int
     text: str
-    page: int | None = Field(default=None, description="1-based page where the passage starts (PDF), else None.")
+    page: int | None = Field(default=None, description="1-based PDF page where the passage starts, else None.")
+    page_label: str | None = Field(default=None, description="The page's printed label, where the PDF has one.")
     score: float = Field(description="Reciprocal-rank-fusion score.")
     dense_score: float | None = Field(description="Cosine similarity, None when not in the dense top list.")
     dense_rank: int | None
@@ -70,18 +83,19 @@ class Hit(_Record):
 
 
 class Citation(_Record):
-    """The exact span of a corpus file that supports one part of an answer."""
+    """The exact span of a stored corpus text that supports one part of an answer."""
 
     n: int = Field(description="Marker number as it appears in the answer text, [n].")
+    chunk_id: str
     doc_id: str
     title: str
     section: str
-    chunk_id: str
+    path: str = Field(description="Corpus file, relative to the corpus folder.")
     start: int = Field(description="Start offset of the quote in the stored text of the corpus file.")
     end: int = Field(description="End offset of the quote in the stored text of the corpus file.")
     quote: str = Field(description="Exactly stored_text[start:end].")
-    page: int | None = Field(default=None, description="1-based page of the quote (PDF), else None.")
-    source_path: str = Field(default="", description="The source document, relative to the corpus folder.")
+    page: int | None = Field(default=None, description="1-based PDF page of the quote, else None.")
+    page_label: str | None = Field(default=None, description="The page's printed label (what a reader finds), where the PDF has one.")
 
 
 class RemovedClaim(_Record):
@@ -92,6 +106,8 @@ class RemovedClaim(_Record):
 
 
 class LLMInfo(_Record):
+    """Which language model wrote an answer."""
+
     backend: str
     model: str
 
@@ -102,7 +118,9 @@ class Answer(_Record):
     question: str
     answer: str = Field(description="Answer text with [n] markers, or a plain not-found reply.")
     abstained: bool = Field(description="True when the corpus does not answer the question.")
-    mode: str = Field(description="'extractive', 'llm', or 'extractive-fallback'.")
+    mode: Literal["extractive", "llm", "extractive-fallback"] = Field(
+        description="'extractive' (quoted sentences), 'llm' (verified LLM sentences), or 'extractive-fallback' (the LLM failed or nothing it wrote was verified)."
+    )
     confidence: float = Field(
         default=0.0,
         description="Calibrated probability that the extractive answer is right; pdqa abstains below min_confidence.",
@@ -126,7 +144,15 @@ class CorpusFileInfo(_Record):
     sha256: str = Field(description="Hash of the source file's bytes.")
     text_sha256: str = Field(default="", description="Hash of the extracted text stored beside the index ('' when skipped).")
     format: str = Field(default="text", description="text, markdown, pdf, html or docx.")
+    title: str = Field(default="", description="The document's own title, as its reader found it.")
     pages: int | None = Field(default=None, description="Number of pages (PDF).")
+    page_map: list[tuple[int, int]] | None = Field(
+        default=None, description="(offset, page): where each page's text begins in the stored text (PDF)."
+    )
+    page_labels: list[str] | None = Field(default=None, description="Each page's printed label (PDF), where it has them.")
+    regions: list[tuple[int, int, str]] | None = Field(
+        default=None, description="(start, end, kind) of table rows, footnotes and the title page in the stored text."
+    )
     size: int | None = Field(default=None, description="Size of the source file, in bytes, when it was read.")
     mtime_ns: int | None = Field(
         default=None, description="Its modification time then: a file whose size and time are unchanged is not hashed again."
@@ -154,17 +180,21 @@ class IndexFileInfo(_Record):
 
 
 class Manifest(_Record):
-    """What an index was built from; any difference with the present means the index is stale."""
+    """What an index generation was built from; any difference with the present means it is stale."""
 
     pdqa_version: str
     index_format: int
+    corpus_dir: str = Field(description="The corpus folder (resolved) the index was built from; it serves no other.")
     embedding_model: str
     model_sha256: str
     model_size: int
     model_mtime_ns: int
     dimension: int
     chunker: dict[str, int | str]
+    readers_sha256: str = Field(description="Hash of the readers' code: a new reader makes the index stale.")
     corpus_files: list[CorpusFileInfo]
+    documents: list[DocumentInfo] = Field(default_factory=list, description="The documents of the corpus.")
+    not_found: str = Field(default="The documents do not say.", description="What pdqa answers when the corpus does not say.")
     metadata_sha256: str
     chunk_count: int
     unit_count: int
@@ -173,6 +203,5 @@ class Manifest(_Record):
     )
     built_at: str
     files: dict[str, IndexFileInfo] = Field(
-        default_factory=dict, description="Every index file (path relative to the index folder) as written."
+        default_factory=dict, description="Every file of the generation (path relative to it) as written."
     )
-    answer_model_sha256: str = Field(default="", description="The answer model the index was built beside.")

@@ -1,27 +1,31 @@
-"""The public entry point: ``QA().ask(question)`` and ``QA().retrieve(question)``."""
+"""The public entry point: ``QA().ask(question)`` and ``QA().retrieve(question)``.
+
+QA only wires the stages together: the index (opened once, by its one lifecycle), the embedder,
+the retriever, the extractive answerer, and, with an LLM, generation and verification. What an
+answer is made of is decided in the answer stage (``answers.py``).
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal
 
-from .errors import BackendUnavailable, IndexCorrupt, IndexNotBuilt, IndexStale, InvalidQuestion, LLMFallbackWarning
-from .extractive import Candidate, Draft, ExtractiveAnswerer
-from .generate import NOT_FOUND, reply_stream
-from .index import IndexData, Progress, build_index, load_index
-from .models import Answer, Chunk, Citation, Hit, LLMInfo, Unit
+from .answers import extractive_answer, llm_answer, would_answer
+from .errors import BackendUnavailable, InvalidQuestion, LLMFallbackWarning
+from .extractive import Draft, ExtractiveAnswerer
+from .generate import reply_stream
+from .index import Index, OnStale, Progress, build_index
+from .llm import Backend, make_backend
+from .models import Answer, Citation, Hit, Manifest
 from .question import analyse, split_compound
 from .retrieval import HybridRetriever
 from .settings import Settings, check_top_k
-from .verify import Asked, KeptClaim, ReplyReader, Verification, Verifier
-
-if TYPE_CHECKING:
-    from llama_index.core.llms import LLM
+from .text import words
+from .verify import Asked, KeptClaim, ReplyReader, Verifier
 
 MAX_QUESTION_CHARS = 2000
 
@@ -31,77 +35,70 @@ class QA:
 
     Args:
         settings: pdqa settings; default: read from ``PDQA_*`` environment variables.
-        rebuild: False raises IndexNotBuilt/IndexStale/IndexCorrupt when the index is missing,
-            stale or damaged; "auto" builds it in that case; True always rebuilds first.
-        progress: Called with build progress when a build happens.
-        llm: A LlamaIndex LLM to write answers with, used instead of the one
-            ``settings.llm`` names (tests pass a scripted fake here).
-        corpus_dir: Answer over this folder instead of ``settings.corpus_dir``; it gets its
-            own index (see ``Settings.for_corpus``).
-        allow_stale: Load the index even if the corpus or model changed since it was built
-            (it must still be intact); for answering while a rebuild is impossible.
+        on_stale: When the index is missing, stale or damaged: "raise" the error (the default:
+            nothing is built behind your back), "rebuild" it, or "use" a stale but intact index
+            as it is. See :meth:`Index.open`.
+        progress: Told each build step, when a build happens.
+        notice: Told in one line why a build starts.
 
     Raises:
+        IndexNotBuilt, IndexStale, IndexCorrupt: As ``on_stale`` says.
         BackendUnavailable: ``settings.llm`` names a backend that cannot be set up.
 
+    A QA may be shared between threads: its stages keep no per-question state, and questions
+    pass through the reader one at a time (under a lock).
+
     Example:
-        >>> QA().ask("Who wrote the Innovation in Action report?").citations[0].quote
+        >>> QA(on_stale="rebuild").ask("Who wrote the Innovation in Action report?").citations[0].quote
     """
 
     def __init__(
         self,
         settings: Settings | None = None,
-        rebuild: bool | Literal["auto"] = False,
+        on_stale: OnStale = "raise",
         progress: Progress | None = None,
-        llm: LLM | None = None,
-        corpus_dir: Path | str | None = None,
-        allow_stale: bool = False,
+        notice=None,
     ):
-        settings = settings or Settings()
-        self.settings = settings if corpus_dir is None else settings.for_corpus(Path(corpus_dir))
-        self.rebuilt = False
-        self.index = self._open_index(rebuild, progress, allow_stale)
-        from .embeddings import OnnxEmbedder
-
-        self.embedder = OnnxEmbedder(self.index.encoder_dir)
-        self.retriever = HybridRetriever(self.index, self.settings)
-        self.answerer = ExtractiveAnswerer(self.index, self.settings)
-        self.llm, self.llm_info = self._open_llm(llm)
-        self.verifier = Verifier(self.index, self.embedder, self.settings.llm, NOT_FOUND)
-
-    def _open_index(self, rebuild, progress, allow_stale) -> IndexData:
-        if rebuild is True:
-            build_index(self.settings, progress)
-            self.rebuilt = True
-            return load_index(self.settings, check=False)
+        self.settings = settings or Settings()
+        self.index = Index.open(self.settings, on_stale, progress=progress, notice=notice)
         try:
-            return load_index(self.settings, check=not allow_stale)
-        except (IndexNotBuilt, IndexStale, IndexCorrupt):
-            if rebuild != "auto":
-                raise
-        build_index(self.settings, progress)
-        self.rebuilt = True
-        return load_index(self.settings, check=False)
+            from .embeddings import OnnxEmbedder
 
-    def _open_llm(self, llm) -> tuple[LLM | None, LLMInfo | None]:
-        config = self.settings.llm
-        if llm is None and config.backend == "none":
-            return None, None
-        if llm is None:
-            from .llm import make_llm
+            self.embedder = OnnxEmbedder(self.index.encoder_dir)
+            self.retriever = HybridRetriever(self.index, self.settings.retrieval)
+            self.answerer = ExtractiveAnswerer(self.index, self.settings.answer)
+            self.backend: Backend | None = make_backend(self.settings.llm)
+        except BaseException:
+            self.index.close()  # no QA is returned to close it later (an unknown backend, a missing extra)
+            raise
+        self.not_found = self.index.manifest.not_found
+        answerer = self.answerer
+        self.verifier = Verifier(self.index, self.embedder, self.settings.verify, self.not_found,
+                                 reader=lambda: answerer.reader, gives_orders=lambda vectors: answerer.model.orders(vectors))
+        self._lock = threading.Lock()
 
-            llm = make_llm(config)
-        backend = config.backend if config.backend != "none" else type(llm).__name__
-        return llm, LLMInfo(backend=backend, model=config.model or llm.metadata.model_name)
+    @property
+    def rebuilt(self) -> bool:
+        """Whether opening this QA built the index."""
+        return self.index.rebuilt
 
-    def _uses_chat(self) -> bool:
-        from .llm import uses_chat
+    @property
+    def manifest(self) -> Manifest:
+        return self.index.manifest
 
-        return uses_chat(self.settings.llm) if self.settings.llm.backend != "none" else self.llm.metadata.is_chat_model
+    def close(self) -> None:
+        """Release the index (a build in another process may then remove its files)."""
+        self.index.close()
+
+    def __enter__(self) -> QA:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
-        """Return the top ``k`` hits (default ``settings.top_k``) with fused and component scores."""
-        text = _checked(question)
+        """Return the top ``k`` hits (default ``retrieval.top_k``) with fused and component scores."""
+        text = checked_question(question)
         check_top_k(k)
         return self.retriever.retrieve(text, self.embedder.embed([text])[0], k)
 
@@ -113,11 +110,28 @@ class QA:
         extractive answer is given with ``mode="extractive-fallback"``.
 
         Raises:
-            InvalidQuestion: The question is not text, not valid Unicode, empty or too long.
-            BackendUnavailable: The LLM failed and ``settings.llm.strict`` is set.
+            InvalidQuestion: The question is not text, not valid Unicode, has no words or is too long.
+            BackendUnavailable: The LLM failed and ``llm.strict`` is set.
         """
         *_, done = self.ask_stream(question, k)
         return done.answer
+
+    def trace(self, question: str, k: int | None = None, depth: int | None = None) -> Trace:
+        """The extractive answer with what the evaluation scores beside it (one pass, no LLM).
+
+        Args:
+            question: The question.
+            k: Passages to answer from (default ``retrieval.top_k``).
+            depth: Passages to retrieve and return in ``Trace.hits`` (at least ``k``); the answer
+                uses the first ``k``, which fusion ranks the same at any depth.
+        """
+        text = checked_question(question)
+        check_top_k(k)
+        k = k or self.settings.retrieval.top_k
+        timings: dict[str, float] = {}
+        hits, draft = self._extract(text, k, max(depth or k, k), timings)
+        answer = extractive_answer(text, draft, hits[:k], timings, self.not_found)
+        return Trace(answer, hits, draft, would_answer(draft))
 
     def ask_stream(self, question: str, k: int | None = None) -> Iterator[Waiting | Sentence | Done]:
         """Answer as :meth:`ask` does, telling each verified LLM sentence as soon as it is known.
@@ -127,40 +141,68 @@ class QA:
         never yielded); always, last: ``Done`` with the whole Answer, as :meth:`ask` returns it.
 
         Raises:
-            InvalidQuestion: The question is empty or too long.
-            BackendUnavailable: The LLM failed and ``settings.llm.strict`` is set.
+            InvalidQuestion: The question is empty, has no words or is too long.
+            BackendUnavailable: The LLM failed and ``llm.strict`` is set.
         """
-        text = _checked(question)
+        text = checked_question(question)
         check_top_k(k)
+        k = k or self.settings.retrieval.top_k
         timings: dict[str, float] = {}
+        hits, draft = self._extract(text, k, k, timings)
+        answer = extractive_answer(text, draft, hits, timings, self.not_found)
+        if self.backend is not None:
+            parts = [analyse(part) for part in split_compound(text)]
+            answer = yield from self._stream_llm(answer, self._asked(parts, draft), timings)
+        timings["total"] = round(sum(v for name, v in timings.items() if name != "total"), 2)
+        yield Done(answer.model_copy(update={"timings_ms": timings}))
+
+    def _asked(self, parts, draft: Draft) -> Asked:
+        """The question as verification reads it: the reader's scores of the candidates, and of any
+        other unit a sentence turns out to be supported by (the best part of a compound question)."""
+
+        def score(unit_ids: list[int]) -> dict[int, float]:
+            found: dict[int, float] = {}
+            for part in parts:
+                for unit_id, probability in self.answerer.probabilities_of(part.text, unit_ids).items():
+                    found[unit_id] = max(probability, found.get(unit_id, 0.0))
+            return found
+
+        return Asked.of(parts, draft.unit_probabilities, score)
+
+    def _extract(self, text: str, k: int, depth: int, timings: dict) -> tuple[list[Hit], Draft]:
         clock = _Clock(timings)
         parts = split_compound(text)
         compound = len(parts) > 1
         # One batch: the whole question for retrieval, then each part of a compound question.
         vectors = clock.run("embed", lambda: self.embedder.embed([text] + (parts if compound else [])))
-        hits = clock.run("retrieve", lambda: self.retriever.retrieve(text, vectors[0], k))
+        hits = clock.run("retrieve", lambda: self.retriever.retrieve(text, vectors[0], depth))
         part_vectors = vectors[1:] if compound else vectors
         questions = [analyse(part) for part in parts]
-        draft = clock.run("answer", lambda: self.answerer.answer_all(questions, part_vectors, hits))
-        if self.llm is None:
-            timings["total"] = sum(timings.values())
-            yield Done(build_answer(text, draft, hits, timings))
-            return
-        answer = yield from self._stream_llm(build_answer(text, draft, hits, timings), Asked.of(questions, draft.unit_probabilities), clock)
-        timings["total"] = sum(timings.values())
-        yield Done(answer.model_copy(update={"timings_ms": timings}))
+        with self._lock:  # one question at a time through the reader: ONNX Runtime gives one batch both cores
+            draft = clock.run("answer", lambda: self.answerer.answer_all(questions, part_vectors, hits[:k]))
+        return hits, draft
 
-    def _stream_llm(self, extractive: Answer, asked: Asked, clock: _Clock):
+    def _stream_llm(self, extractive: Answer, asked: Asked, timings: dict):
         """Yield Waiting and each kept Sentence; return the final Answer."""
-        config, hits = self.settings.llm, extractive.hits
-        reader, numbering, verdicts = ReplyReader(config.reply_max_chars, config.reply_max_sentences), _Numbering(), []
-        yield Waiting(self._llm_words())
-        reply = reply_stream(self.llm, extractive.question, hits, self._llm_words(), self._uses_chat())
+        from .answers import Numbering
+        from .verify import Verifier as _Verifier
+
+        backend, hits, clock = self.backend, extractive.hits, _Clock(timings)
+        config = backend.settings
+        reader = ReplyReader(config.reply_max_chars, config.reply_max_sentences, self.not_found)
+        numbering, verdicts = Numbering(), []
+        yield Waiting(backend.describe())
+        reply = reply_stream(backend, extractive.question, hits, self.not_found)
+
+        def check(claim):
+            with self._lock:  # as for answering; the verifier also fills its word list on first use
+                return self.verifier.check(claim, hits, asked)
+
         try:
             with closing(reply):  # leaving early (a full reader) closes the connection
                 for delta in clock.timed("generate", reply):
                     for claim in reader.feed(delta):
-                        verdicts.append(clock.add("verify", lambda: self.verifier.check(claim, hits, asked)))
+                        verdicts.append(clock.add("verify", lambda: check(claim)))
                         yield from _kept_sentence(verdicts[-1], numbering)
                     if reader.full:
                         break
@@ -170,20 +212,27 @@ class QA:
             if not any(isinstance(v, KeptClaim) for v in verdicts):
                 # One line, not a traceback: the user asked for an answer and still gets one.
                 warnings.warn(f"{exc}; answering without the LLM", LLMFallbackWarning, stacklevel=4)
-                return extractive.model_copy(update={"mode": "extractive-fallback", "llm": self.llm_info})
+                return extractive.model_copy(update={"mode": "extractive-fallback", "llm": backend.info})
             warnings.warn(f"{exc}; the reply was cut short", LLMFallbackWarning, stacklevel=4)
         for claim in reader.finish():
-            verdicts.append(clock.add("verify", lambda: self.verifier.check(claim, hits, asked)))
+            verdicts.append(clock.add("verify", lambda: check(claim)))
             yield from _kept_sentence(verdicts[-1], numbering)
-        return llm_answer(extractive, reader.text, Verifier.conclude(verdicts), self.llm_info)
-
-    def _llm_words(self) -> str:
-        from .llm import describe
-
-        return describe(self.settings.llm) if self.settings.llm.backend != "none" else self.llm_info.backend
+        return llm_answer(extractive, reader.text, _Verifier.conclude(verdicts), backend.info, self.not_found)
 
 
-def _checked(question: str) -> str:
+def build(settings: Settings, progress: Progress | None = None, reuse: bool = True) -> Manifest:
+    """Build the index for ``settings``.
+
+    Args:
+        settings: Where the corpus, model and index are.
+        progress: Told each build step.
+        reuse: Reuse the live index's encoder, vectors and texts where they still match (False: a full rebuild).
+    """
+    return build_index(settings, progress, reuse=reuse)
+
+
+def checked_question(question: str) -> str:
+    """The question with spaces folded, or InvalidQuestion saying why it cannot be asked."""
     if question is not None and not isinstance(question, str):
         raise InvalidQuestion(f"the question must be text, not {type(question).__name__}")
     text = " ".join((question or "").split())
@@ -197,7 +246,26 @@ def _checked(question: str) -> str:
         raise InvalidQuestion("the question is empty")
     if len(text) > MAX_QUESTION_CHARS:
         raise InvalidQuestion(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+    if not words(text):
+        raise InvalidQuestion("the question has no words (only punctuation or symbols)")
     return text
+
+
+@dataclass
+class Trace:
+    """An extractive answer with what evaluation needs beside it.
+
+    Attributes:
+        answer: The Answer, as :meth:`QA.ask` gives it without an LLM.
+        hits: The passages retrieved, to the depth asked for.
+        draft: The answerer's choice, with its confidence and unit scores.
+        forced: The answer text at any confidence ('' when nothing could be quoted).
+    """
+
+    answer: Answer
+    hits: list[Hit]
+    draft: Draft
+    forced: str
 
 
 class _Clock:
@@ -255,112 +323,7 @@ class Done:
     answer: Answer
 
 
-class _Numbering:
-    """Numbers supporting units [1], [2], ... in the order the kept sentences first cite them."""
-
-    def __init__(self):
-        self.citations: dict[int, Citation] = {}
-
-    def cite(self, claim: KeptClaim) -> Sentence:
-        new = []
-        for unit, chunk in claim.support:
-            if unit.unit_id not in self.citations:
-                self.citations[unit.unit_id] = cite_unit(len(self.citations) + 1, unit, chunk)
-                new.append(self.citations[unit.unit_id])
-        markers = "".join(f"[{self.citations[unit.unit_id].n}]" for unit, _ in claim.support)
-        return Sentence(f"{claim.text} {markers}", new)
-
-
-def _kept_sentence(verdict, numbering: _Numbering) -> Iterator[Sentence]:
+def _kept_sentence(verdict, numbering) -> Iterator[Sentence]:
     if isinstance(verdict, KeptClaim):
-        yield numbering.cite(verdict)
-
-
-def cite(n: int, candidate: Candidate) -> Citation:
-    """A citation of a candidate unit's exact span."""
-    return cite_unit(n, candidate.unit, candidate.chunk)
-
-
-def cite_unit(n: int, unit: Unit, chunk: Chunk) -> Citation:
-    """A citation of a unit's exact span."""
-    return Citation(
-        n=n,
-        doc_id=chunk.doc_id,
-        title=chunk.title,
-        section=chunk.section,
-        chunk_id=chunk.chunk_id,
-        start=unit.start,
-        end=unit.end,
-        quote=unit.text,
-        page=unit.page,
-        source_path=chunk.path,
-    )
-
-
-def build_answer(question: str, draft: Draft, hits: list[Hit], timings: dict) -> Answer:
-    """Turn the answerer's choice into an Answer whose text carries a [n] after each part."""
-    related = [cite(n, c) for n, c in enumerate(draft.related, start=1)]
-    if draft.abstained:
-        return Answer(
-            question=question,
-            answer=NOT_FOUND,
-            abstained=True,
-            mode="extractive",
-            confidence=draft.confidence,
-            abstain_reason=draft.reason,
-            related=related,
-            hits=hits,
-            timings_ms=timings,
-        )
-    citations = [cite(n, c) for n, c in enumerate(draft.parts, start=1)]
-    text = " ".join(f"{display_text(c.quote)} [{c.n}]" for c in citations)
-    return Answer(
-        question=question,
-        answer=text,
-        abstained=False,
-        mode="extractive",
-        confidence=draft.confidence,
-        citations=citations,
-        hits=hits,
-        timings_ms=timings,
-    )
-
-
-def llm_answer(extractive: Answer, raw: str, verification: Verification, info: LLMInfo) -> Answer:
-    """The verified LLM answer; the extractive one when nothing survives verification.
-
-    Args:
-        extractive: The extractive answer to the same question over the same hits.
-        raw: The model's reply as received.
-        verification: What verification kept and removed.
-        info: Backend and model, recorded in the answer.
-    """
-    common = {"raw_answer": raw, "removed": verification.removed, "llm": info}
-    if verification.kept:
-        text, citations = _cited_text(verification)
-        return extractive.model_copy(
-            update={"answer": text, "citations": citations, "abstained": False, "abstain_reason": "",
-                    "related": [], "mode": "llm", **common}
-        )
-    if verification.not_found:
-        return extractive.model_copy(
-            update={"answer": NOT_FOUND, "citations": [], "abstained": True, "mode": "llm",
-                    "abstain_reason": "the model found no answer in the passages",
-                    "related": extractive.related or extractive.citations, **common}
-        )
-    return extractive.model_copy(update={"mode": "extractive-fallback", **common})
-
-
-def _cited_text(verification: Verification) -> tuple[str, list[Citation]]:
-    """Kept sentences with [n] markers, and one citation per distinct supporting unit."""
-    numbering = _Numbering()
-    sentences = [numbering.cite(claim).text for claim in verification.kept]
-    return " ".join(sentences), list(numbering.citations.values())
-
-
-def display_text(quote: str) -> str:
-    """A quote as it reads in an answer: spaces folded, list items on lines of their own."""
-    lines = [" ".join(line.split()) for line in quote.splitlines() if line.strip()]
-    if len(lines) == 1:
-        return lines[0]
-    return lines[0] + "".join(f"\n- {line}" for line in lines[1:])
+        text, new = numbering.cite(verdict)
+        yield Sentence(text, new)

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .index import IndexData
-from .models import Hit
-from .settings import Settings
+from .index import Index
+from .models import Hit, reference
+from .settings import RetrievalSettings
 
 
 @dataclass
 class _Ranked:
-    position: int  # index into IndexData.chunks
+    position: int  # the chunk's row in the index
     score: float
     rank: int
 
@@ -27,13 +27,13 @@ def _ranking(pairs: list[tuple[int, float]]) -> list[_Ranked]:
 class HybridRetriever:
     """Dense + BM25 retrieval over a loaded index, fused with reciprocal rank fusion."""
 
-    def __init__(self, index: IndexData, settings: Settings):
+    def __init__(self, index: Index, settings: RetrievalSettings):
         self.index = index
         self.settings = settings
 
     def dense(self, query_vector: np.ndarray, limit: int) -> list[_Ranked]:
         """Chunks by cosine similarity to the query vector, best first."""
-        k = min(limit, len(self.index.chunks))
+        k = min(limit, self.index.chunk_count)
         with one_faiss_thread():
             scores, positions = self.index.chunk_index.search(query_vector.reshape(1, -1), k)
         pairs = [(int(p), float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0]
@@ -69,17 +69,15 @@ class HybridRetriever:
         return score
 
     def _hit(self, rank, position, score, dense: _Ranked | None, lexical: _Ranked | None) -> Hit:
-        chunk = self.index.chunks[position]
+        chunk = self.index.chunk(position)
         return Hit(
             rank=rank,
-            chunk_id=chunk.chunk_id,
-            doc_id=chunk.doc_id,
-            title=chunk.title,
-            section=chunk.section,
+            **reference(chunk),
             start=chunk.start,
             end=chunk.end,
             text=chunk.text,
             page=chunk.page,
+            page_label=chunk.page_label,
             score=score,
             dense_score=dense.score if dense else None,
             dense_rank=dense.rank if dense else None,
@@ -104,3 +102,58 @@ def one_faiss_thread():
         yield
     finally:
         faiss.omp_set_num_threads(threads)
+
+
+@dataclass
+class UnitCandidate:
+    """A unit the answer stage considers, with what the first stage saw of it."""
+
+    unit_id: int
+    score: float  # the first stage's fused score (reciprocal ranks)
+    chunk_rank: int | None  # rank of its chunk among the retrieved passages, None when only BM25 found it
+    dense: float = 0.0  # cosine similarity of the unit to the question
+    bm25_rank: int | None = None  # rank by BM25 over units, None when not among its best
+
+
+def candidate_units(index: Index, query: str, query_vector: np.ndarray, hits: list[Hit], lexical: int,
+                    rrf_k: int = 5) -> list[UnitCandidate]:
+    """The units an answer may come from, best first: those of the retrieved passages, and the
+    units of the whole index that BM25 over units ranks highest (a sentence whose passage the
+    passage retrievers missed). Ranked by reciprocal-rank fusion of their similarity to the
+    question, their BM25 rank and their passage's rank.
+
+    Args:
+        index: The loaded index.
+        query: The question.
+        query_vector: Its embedding.
+        hits: The retrieved passages, best first.
+        lexical: How many units BM25 over units adds from the whole index.
+        rrf_k: The fusion constant.
+    """
+    chunk_rank: dict[int, int] = {}
+    for rank, hit in enumerate(hits, start=1):
+        for unit in index.units_of(hit.chunk_id):
+            chunk_rank.setdefault(unit.unit_id, rank)
+    bm25_rank: dict[int, int] = {}
+    if lexical and index.unit_bm25 is not None:
+        scores = index.unit_bm25.scores(query)
+        if scores is not None:
+            from .bm25 import best_positive
+
+            bm25_rank = {unit_id: rank for rank, (unit_id, _) in enumerate(best_positive(scores, lexical), start=1)}
+    ids = list(dict.fromkeys([*chunk_rank, *bm25_rank]))
+    if not ids:
+        return []
+    dense = np.asarray(index.unit_vectors[ids]) @ query_vector
+    order = np.argsort(-dense, kind="stable")
+    dense_rank = {ids[i]: rank for rank, i in enumerate(order, start=1)}
+    fused = []
+    for position, unit_id in enumerate(ids):
+        score = 1.0 / (rrf_k + dense_rank[unit_id])
+        if unit_id in bm25_rank:
+            score += 1.0 / (rrf_k + bm25_rank[unit_id])
+        if unit_id in chunk_rank:
+            score += 1.0 / (rrf_k + chunk_rank[unit_id])
+        fused.append(UnitCandidate(unit_id, score, chunk_rank.get(unit_id), float(dense[position]),
+                                   bm25_rank.get(unit_id)))
+    return sorted(fused, key=lambda c: (-c.score, c.unit_id))

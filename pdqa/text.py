@@ -17,6 +17,13 @@ MARKER_RE = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 # A capitalised word, with inner apostrophes and hyphens ("O’Neill", "Co-operative").
 CAPITALISED_RE = re.compile(r"\b[A-Z][A-Za-z’'-]*")
+# Glyphs that open a list item at the start of a line ("•", "-", "▪" ...), and the ones that are
+# only layout (a bullet drawn as text), never part of a sentence a citation quotes.
+BULLET_GLYPHS = "•*-–·▪●◦○■□►➢"
+BULLET_MARKS = "•·▪●◦○■□►➢"
+# A list item's opening at a line start: indent, then a glyph or "3." / "3)", then a space.
+# Group 1 is the indent, group 2 the marker.
+BULLET_RE = re.compile(r"^([ \t\u00a0]*)([" + re.escape(BULLET_GLYPHS) + r"]|\d{1,2}[.)])[ \t\u00a0]+")
 
 STOPWORDS = frozenset(
     """a an the of to in on at by for with from into about as and or but if then than so
@@ -53,6 +60,17 @@ def words(text: str) -> list[str]:
 def numbers(text: str) -> list[str]:
     """Numbers written in digits, thousands separators removed: "30,000" → "30000"."""
     return [n.replace(",", "") for n in NUMBER_RE.findall(text)]
+
+
+def word_set(text: str) -> set[str]:
+    """Every word of a text, lower-cased, and its numbers as digits: what a name or number is looked up in."""
+    return set(words(text)) | set(numbers(text))
+
+
+def capitalised_names(text: str) -> list[str]:
+    """Capitalised words of a text, lower-cased, stopwords left out ("Lisa", "nhs", "o’neill")."""
+    found = (match.strip("’'-").lower() for match in CAPITALISED_RE.findall(text))
+    return [name for name in found if len(name) > 1 and name not in STOPWORDS]
 
 
 def content_terms(text: str) -> list[str]:

@@ -7,7 +7,7 @@ import pytest
 
 import pdqa.ann
 from pdqa.ann import MIN_RECALL, build_chunk_search, recall_at_k
-from pdqa.index import build_index, load_index, read_manifest
+from pdqa.index import Index, build_index, read_manifest
 from pdqa.qa import QA
 
 
@@ -60,17 +60,18 @@ def test_hnsw_that_cannot_reach_the_recall_target_falls_back_to_exact(monkeypatc
 
 
 @pytest.mark.slow
-def test_index_above_the_exact_limit_uses_hnsw_recorded_in_the_manifest(scratch_settings, tmp_path, monkeypatch):
-    exact_answer = QA(scratch_settings).ask("Who wrote the Innovation in Action report?")
+def test_index_above_the_exact_limit_uses_hnsw_recorded_in_the_manifest(built_settings, tmp_path, monkeypatch):
+    exact_answer = QA(built_settings).ask("Who wrote the Innovation in Action report?")
     monkeypatch.setattr(pdqa.ann, "EXACT_MAX_CHUNKS", 5)
-    settings = scratch_settings.model_copy(update={"index_dir": tmp_path / "hnsw" / "default"})
+    settings = built_settings.changed(index={"dir": tmp_path / "hnsw" / "default"})
 
     build_index(settings)
 
-    manifest = read_manifest(settings.index_dir)
+    index = Index.open(settings)
+    manifest = read_manifest(index.path)
     assert manifest.chunk_search.kind == "hnsw"
     assert manifest.chunk_search.recall_at_10 >= MIN_RECALL
-    index = load_index(settings)
     assert index.chunk_index.hnsw.efSearch == manifest.chunk_search.ef_search
+    index.close()
     answer = QA(settings).ask("Who wrote the Innovation in Action report?")
     assert answer.citations == exact_answer.citations

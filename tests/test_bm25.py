@@ -8,7 +8,7 @@ import pytest
 import Stemmer
 
 from pdqa.bm25 import BM25_DIR, BM25_FILES, BM25Ranker, best_positive, keyword_text
-from pdqa.index import load_index
+from pdqa.index import Index
 
 QUERIES = [
     "Who wrote the Innovation in Action report?",
@@ -21,14 +21,16 @@ QUERIES = [
 
 @pytest.fixture(scope="module")
 def index(built_settings):
-    return load_index(built_settings)
+    index = Index.open(built_settings)
+    yield index
+    index.close()
 
 
 @pytest.fixture(scope="module")
 def in_memory(index):
     """bm25s over the same texts, tokenised as pdqa documents it, never saved."""
     stemmer = Stemmer.Stemmer("english")
-    texts = [keyword_text(chunk) for chunk in index.chunks]
+    texts = [keyword_text(chunk) for chunk in index.store.iter_chunks()]
     model = bm25s.BM25()
     model.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
     return model, stemmer
@@ -76,7 +78,7 @@ def test_build_save_load_round_trip_keeps_every_score(tmp_path):
 
 
 def test_keyword_text_adds_the_section_unless_the_text_starts_with_it(index):
-    chunk = next(c for c in index.chunks if c.section and not c.text.startswith(c.section))
+    chunk = next(c for c in index.store.iter_chunks() if c.section and not c.text.startswith(c.section))
     assert keyword_text(chunk) == f"{chunk.section}\n{chunk.text}"
     assert keyword_text(chunk.model_copy(update={"text": chunk.section + " body"})) == chunk.section + " body"
 

@@ -13,16 +13,19 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+import documents as docs
+from pdqa.answers import cite
 from pdqa.chunking import ABBREVIATIONS, _is_abbreviation, chunk_corpus, chunk_document, split_sentences, units_of
 from pdqa.corpus import load_corpus
 from pdqa.models import DocumentInfo
+from pdqa.readers import read_document
 from pdqa.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS_DIR = REPO / "corpus"
 CORPUS_NAME = "innovation-in-action.txt"
 META_NAME = "innovation-in-action.meta.json"
-MAX_CHARS = Settings().chunk_max_chars
+MAX_CHARS = Settings().index.chunk_max_chars
 VACANCY_HEADING = "Joint Head of the Offender Personality Disorder Programme: Vacancy details"
 LIST_ITEMS = [
     "human relationships",
@@ -160,17 +163,18 @@ def test_list_chunk_keeps_lead_in_announcing_sentence_and_all_items(chunked):
         assert _chunk_holding(chunks, item) == chunk
 
 
-def test_list_is_one_unit_after_its_announcing_sentence(chunked):
+def test_list_items_are_units_of_their_own_after_their_lead_ins(chunked):
     _, chunks, units = chunked
     chunk = _chunk_holding(chunks, "The importance of:")
     chunk_units = [unit for unit in units if unit.chunk_id == chunk.chunk_id]
 
-    assert [unit.kind for unit in chunk_units] == ["sentence", "list"]
+    # One chunk holds the announcing sentence, the lead-in and the items: a list question is
+    # answered from one chunk, and each item can be cited on its own.
+    assert [unit.kind for unit in chunk_units] == ["sentence", "sentence"] + ["item"] * len(LIST_ITEMS)
     assert chunk_units[0].text.startswith(ANNOUNCING_SENTENCE)
-    assert chunk_units[1].text.startswith("The importance of:")
-    assert chunk_units[1].text.endswith(LIST_ITEMS[-1])
-    for item in LIST_ITEMS:
-        assert item in chunk_units[1].text
+    assert chunk_units[1].text == "The importance of:"
+    for unit, item in zip(chunk_units[2:], LIST_ITEMS):
+        assert item in unit.text and len(unit.text) <= len(item) + 1
 
 
 def test_vacancy_chunks_fall_under_the_vacancy_heading(chunked):
@@ -241,7 +245,9 @@ def test_markdown_lead_in_with_short_bullets_is_one_list_chunk(tmp_path):
     for item in ("visiting is daily", "meals are shared", "groups meet on Mondays"):
         assert _chunk_holding(chunks, item) == chunk
     assert [u.text for u in units if u.kind == "heading"] == ["Ward handbook"]
-    assert [u.text for u in units if u.kind == "list"] == [chunk.text]
+    assert [u.text for u in units if u.chunk_id == chunk.chunk_id] == [
+        "Key points:", "visiting is daily", "meals are shared", "groups meet on Mondays"]
+    assert [u.kind for u in units if u.chunk_id == chunk.chunk_id] == ["sentence", "item", "item", "item"]
 
 
 def test_long_paragraph_is_split_at_sentences_within_max_chars(tmp_path):
@@ -365,3 +371,206 @@ def _is_abbreviation_searching_everything(text: str, dot: int) -> bool:
 def test_bounded_abbreviation_check_agrees_with_searching_everything(text):
     for dot in (i for i, char in enumerate(text) if char == "."):
         assert _is_abbreviation(text, dot) == _is_abbreviation_searching_everything(text, dot), (text, dot)
+
+
+# ---------------------------------------------------------------- units of real report layouts
+# Documents generated in the test (tests/documents.py), each laid out as a report's maker prints
+# one behaviour; what the chunker makes of the reader's text is checked here.
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory):
+    """``layout(name)``: (stored text, chunks, units) of a corpus holding one generated document."""
+    root = tmp_path_factory.mktemp("layouts")
+    font = docs.bullet_font(root / "SymbolBullets.ttf")
+    makers = {
+        "page_break.pdf": docs.make_page_break_pdf,
+        "bullets.pdf": lambda path: docs.make_bullets_pdf(path, font),
+        "footnotes.pdf": docs.make_footnotes_pdf,
+        "table.pdf": docs.make_table_pdf,
+        "table.docx": docs.make_table_docx,
+        "table.html": docs.make_table_html,
+        "front.pdf": docs.make_front_matter_pdf,
+        "folios_cover.pdf": lambda path: docs.make_numbered_pages_pdf(path, cover=True),
+        "folios_agree.pdf": lambda path: docs.make_numbered_pages_pdf(path, cover=False),
+        "numbered.docx": docs.make_numbered_docx,
+    }
+    made = {}
+
+    def get(name: str):
+        if name not in made:
+            folder = root / name.replace(".", "_")
+            folder.mkdir()
+            makers[name](folder / name)
+            corpus = load_corpus(folder)
+            chunks, units = chunk_corpus(corpus, MAX_CHARS)
+            made[name] = (corpus.file(name).text, chunks, units)
+        return made[name]
+
+    return get
+
+
+def _unit(units, text: str):
+    found = [unit for unit in units if unit.text == text]
+    assert len(found) == 1, f"{len(found)} units read {text!r}"
+    return found[0]
+
+
+def _spans_hold(text: str, chunks, units) -> None:
+    for record in [*chunks, *units]:
+        assert text[record.start : record.end] == record.text
+
+
+def test_sentence_running_over_page_breaks_is_one_unit_on_the_page_it_starts(layout):
+    text, chunks, units = layout("page_break.pdf")
+    _spans_hold(text, chunks, units)
+    first = _unit(units, docs.BREAK_SENTENCE_1)  # pages 1 and 2
+    second = _unit(units, docs.BREAK_SENTENCE_2)  # pages 2 and 3, "commis-" / "sioning" joined
+    assert (first.kind, first.page) == ("sentence", 1)
+    assert (second.kind, second.page) == ("sentence", 2)
+    assert first.chunk_id == second.chunk_id  # one paragraph, one chunk
+    assert _unit(units, docs.BREAK_AFTER).page == 3
+
+
+def test_pdf_bullets_are_item_units_after_their_lead_in(layout):
+    text, chunks, units = layout("bullets.pdf")
+    _spans_hold(text, chunks, units)
+    items = [unit for unit in units if unit.kind == "item"]
+    assert [unit.text for unit in items] == [item for _, item in (*docs.BULLET_ITEMS, docs.BULLET_LONG_ITEM)]
+    lead_in = _unit(units, docs.BULLET_LEAD_IN)
+    assert lead_in.kind == "sentence"
+    # The short items travel with their lead-in (a list question is answered from one chunk); the
+    # long one, a paragraph in itself, is a list chunk of its own.
+    assert {unit.chunk_id for unit in items[:-1]} == {lead_in.chunk_id}
+    by_id = {chunk.chunk_id: chunk for chunk in chunks}
+    assert {by_id[unit.chunk_id].kind for unit in items} == {"list"}
+    assert _unit(units, docs.BULLET_AFTER).kind == "sentence"
+
+
+def test_footnote_is_a_unit_of_its_own_and_never_inside_a_sentence(layout):
+    text, chunks, units = layout("footnotes.pdf")
+    _spans_hold(text, chunks, units)
+    note = f"\u2079 {docs.FOOTNOTE_TEXT}"
+    assert [(unit.text, unit.page) for unit in units if unit.kind == "footnote"] == [(note, 1)]
+    assert [c.kind for c in chunks if note in c.text] == ["footnote"]
+    assert not [unit for unit in units if unit.kind == "sentence" and "Northumberland" in unit.text]
+    # "(N. Tyneside)" does not end the sentence; the superscript stays with "Tyneside".
+    assert _unit(units, docs.FOOTNOTE_SENTENCE).kind == "sentence"
+    running = next(unit for unit in units if unit.text.startswith("It had a waiting list"))
+    assert running.text.endswith("while " + docs.FOOTNOTE_BODY_PAGE2)
+
+
+def test_an_initial_in_brackets_does_not_end_a_sentence():
+    text = "Referrals came from the north east (N. Tyneside) and from Cumbria. The service closed in 2010."
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "Referrals came from the north east (N. Tyneside) and from Cumbria.", "The service closed in 2010."]
+
+
+@pytest.mark.parametrize("name", ["table.pdf", "table.docx", "table.html"])
+def test_table_rows_are_row_units_under_their_caption(layout, name):
+    text, chunks, units = layout(name)
+    _spans_hold(text, chunks, units)
+    rows = [unit for unit in units if unit.kind == "row"]
+    assert [unit.text for unit in rows] == list(docs.TABLE_ROW_TEXTS)
+    by_id = {chunk.chunk_id: chunk for chunk in chunks}
+    assert {(by_id[u.chunk_id].kind, by_id[u.chunk_id].section) for u in rows} == {("table", docs.TABLE_CAPTION)}
+    assert _unit(units, docs.TABLE_CAPTION).kind == "heading"
+    # The caption heads its table only: the text after the table is under the section again.
+    assert by_id[_unit(units, docs.TABLE_AFTER).chunk_id].section == "Referrals"
+    # A figure in a row is quoted from its exact offsets, with the row it belongs to.
+    row = _unit(units, "Area: North Tyneside; 2015: 31; 2016: 40")
+    citation = cite(1, row, by_id[row.chunk_id])
+    assert text[citation.start : citation.end] == citation.quote == row.text
+    at = citation.start + citation.quote.index("2016: 40") + len("2016: ")
+    assert text[at : at + 2] == "40"
+    assert citation.page == (1 if name.endswith(".pdf") else None)
+
+
+def test_title_page_is_one_citable_unit(layout):
+    text, chunks, units = layout("front.pdf")
+    _spans_hold(text, chunks, units)
+    fronts = [chunk for chunk in chunks if chunk.kind == "front"]
+    assert len(fronts) == 1
+    (front_units,) = [[u for u in units if u.chunk_id == chunk.chunk_id] for chunk in fronts]
+    assert len(front_units) == 1
+    assert front_units[0].text == "\n".join((docs.COVER_TITLE, docs.COVER_SUBTITLE, docs.COVER_AUTHORS, docs.COVER_DATE))
+    assert front_units[0].page == 1
+    assert {chunk.title for chunk in chunks} == {docs.COVER_TITLE}
+
+
+def test_units_after_an_unnumbered_cover_carry_the_printed_page_label(layout):
+    _, chunks, units = layout("folios_cover.pdf")
+    by_id = {chunk.chunk_id: chunk for chunk in chunks}
+    for number, sentence in enumerate(docs.LABELLED_SENTENCES, start=1):
+        unit = _unit(units, sentence)
+        assert (unit.page, unit.page_label) == (number + 1, str(number))
+        citation = cite(1, unit, by_id[unit.chunk_id])
+        assert (citation.page, citation.page_label) == (number + 1, str(number))
+    assert {unit.page_label for unit in units if unit.page == 1} == {None}  # the cover has no number
+
+
+def test_units_carry_no_page_label_when_printed_numbers_agree_with_pages(layout):
+    _, chunks, units = layout("folios_agree.pdf")
+    assert _unit(units, docs.LABELLED_SENTENCES[1]).page == 2
+    assert {record.page_label for record in [*chunks, *units]} == {None}
+
+
+def test_word_numbered_list_paragraphs_are_item_units(layout):
+    text, chunks, units = layout("numbered.docx")
+    _spans_hold(text, chunks, units)
+    items = [unit for unit in units if unit.kind == "item"]
+    assert [unit.text for unit in items] == list(docs.NUMBERED_ITEMS)
+    by_id = {chunk.chunk_id: chunk for chunk in chunks}
+    assert {by_id[unit.chunk_id].section for unit in items} == {"2.2 Board Membership"}
+    assert _unit(units, docs.NUMBERED_LEAD_IN).chunk_id == items[0].chunk_id
+    assert [u.text for u in units if u.kind == "heading"][1:] == list(docs.NUMBERED_HEADINGS_PRINTED)
+
+
+def test_lettered_list_lines_are_items_in_markdown(tmp_path):
+    text = ("# Duties\n\nThe chair must:\n(a) call the meetings;\n(b) sign the minutes; and\n(iv) report to the trust.\n\n"
+            "A deputy stands in (b) when the chair is away.\n")
+    (tmp_path / "duties.md").write_text(text, encoding="utf-8")
+    chunks, units = chunk_corpus(load_corpus(tmp_path), MAX_CHARS)
+    _spans_hold(text, chunks, units)
+    assert [(u.kind, u.text) for u in units if u.kind in ("item", "sentence")] == [
+        ("sentence", "The chair must:"), ("item", "call the meetings;"), ("item", "sign the minutes; and"),
+        ("item", "report to the trust."), ("sentence", "A deputy stands in (b) when the chair is away.")]
+
+
+@pytest.fixture(scope="module")
+def layouts_qa(tmp_path_factory):
+    """A QA over a corpus of the table PDF and the PDF numbered after its cover."""
+    from pdqa.qa import QA, build
+    from pdqa.settings import Settings
+
+    root = tmp_path_factory.mktemp("layouts_qa")
+    (root / "corpus").mkdir()
+    docs.make_table_pdf(root / "corpus" / "referrals.pdf")
+    docs.make_numbered_pages_pdf(root / "corpus" / "chapters.pdf", cover=True)
+    settings = Settings(corpus={"dir": root / "corpus"}, index={"dir": root / "index"}, answer={"min_confidence": 0.0})
+    build(settings)
+    qa = QA(settings)
+    yield qa, root / "corpus"
+    qa.close()
+
+
+def test_a_table_figure_is_quoted_and_cited_from_the_index(layouts_qa):
+    qa, corpus = layouts_qa
+    answer = qa.ask("How many referrals were there in North Tyneside in 2016?")
+    assert not answer.abstained
+    citation = answer.citations[0]
+    stored = read_document(corpus / "referrals.pdf").text
+    assert (citation.path, citation.quote, citation.section) == (
+        "referrals.pdf", "Area: North Tyneside; 2015: 31; 2016: 40", docs.TABLE_CAPTION)
+    assert stored[citation.start : citation.end] == citation.quote
+    assert (citation.page, citation.page_label) == (1, None)
+
+
+def test_a_citation_from_the_index_gives_the_printed_page_label(layouts_qa):
+    qa, _ = layouts_qa
+    answer = qa.ask("How were the pilots chosen?")
+    assert not answer.abstained
+    citation = answer.citations[0]
+    assert citation.path == "chapters.pdf"
+    assert docs.LABELLED_SENTENCES[0] in citation.quote
+    assert (citation.page, citation.page_label) == (2, "1")

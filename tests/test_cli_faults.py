@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_cli import AUTHORS_QUESTION, assert_one_line_error, invoke
+from test_cli import AUTHORS_QUESTION, CONTRACT_QUESTION, assert_one_line_error, generation, invoke, scratch_settings  # noqa: F401
 
 from pdqa.cli import cli
 
@@ -25,7 +25,7 @@ PDQA = Path(sys.executable).with_name("pdqa")
 def _pdqa_env(settings) -> dict[str, str]:
     """This environment without its PDQA_* variables, pointed at the corpus and index of ``settings``."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("PDQA_")}
-    env.update(PDQA_CORPUS_DIR=str(settings.corpus_dir), PDQA_INDEX_DIR=str(settings.index_dir))
+    env.update(PDQA_CORPUS__DIR=str(settings.corpus_dir), PDQA_INDEX__DIR=str(settings.index_dir))
     return env
 
 
@@ -68,12 +68,17 @@ def assert_error_after_progress(result, *fragments):
 
 def test_unknown_setting_name_is_one_line_error_naming_the_closest(built_settings):
     result = invoke(["index", "status"], built_settings, PDQA_TOPK="3")
-    assert_one_line_error(result, "unknown setting PDQA_TOPK", "did you mean PDQA_TOP_K?")
+    assert_one_line_error(result, "unknown setting PDQA_TOPK", "did you mean PDQA_RETRIEVAL__TOP_K?")
+
+
+def test_unknown_setting_inside_a_group_is_one_line_error_naming_the_closest(built_settings):
+    result = invoke(["index", "status"], built_settings, PDQA_RETRIEVAL__TOPK="3")
+    assert_one_line_error(result, "unknown setting PDQA_RETRIEVAL__TOPK", "did you mean PDQA_RETRIEVAL__TOP_K?")
 
 
 def test_non_finite_threshold_is_one_line_error(built_settings):
-    result = invoke(["ask", AUTHORS_QUESTION], built_settings, PDQA_MIN_CONFIDENCE="nan")
-    assert_one_line_error(result, "invalid setting PDQA_MIN_CONFIDENCE", "finite")
+    result = invoke(["ask", AUTHORS_QUESTION], built_settings, PDQA_ANSWER__MIN_CONFIDENCE="nan")
+    assert_one_line_error(result, "invalid setting PDQA_ANSWER__MIN_CONFIDENCE", "finite")
 
 
 def test_bad_json_setting_names_the_variable_with_an_example(built_settings):
@@ -99,17 +104,20 @@ def test_ctrl_c_exits_130_without_a_traceback(built_settings):
 
 @pytest.mark.slow
 def test_ctrl_c_during_a_build_exits_130_and_keeps_the_previous_index(scratch_settings):
-    manifest = (scratch_settings.index_dir / "manifest.json").read_text(encoding="utf-8")
+    live = generation(scratch_settings)
+    manifest = (live / "manifest.json").read_text(encoding="utf-8")
     process = run_pdqa(["index", "build", "--force"], scratch_settings, preexec_fn=_default_sigint)
-    parent = scratch_settings.index_dir.parent
-    wait_until(lambda: list(parent.glob(".default.building-*")), "the build to start")
+    folder = scratch_settings.index_dir
+    wait_until(lambda: list(folder.glob(".building-*")), "the build to start")
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130
     assert "Traceback" not in stderr
     assert stderr.splitlines()[-1] == "Interrupted."
-    assert not list(parent.glob(".default.building-*"))
-    assert (scratch_settings.index_dir / "manifest.json").read_text(encoding="utf-8") == manifest
+    assert not list(folder.glob(".building-*"))
+    assert generation(scratch_settings) == live
+    assert sorted(p.name for p in folder.glob("gen-*")) == [live.name]
+    assert (live / "manifest.json").read_text(encoding="utf-8") == manifest
 
 
 def test_output_into_a_closed_pipe_is_not_an_error(built_settings):
@@ -201,14 +209,14 @@ def test_retrieve_with_k_returns_k_hits(qa):
 
 
 def test_status_names_a_missing_index_file(scratch_settings):
-    (scratch_settings.index_dir / "chunks.faiss").unlink()
+    (generation(scratch_settings) / "chunks.faiss").unlink()
     result = invoke(["index", "status"], scratch_settings)
     assert result.exit_code == 1
     assert result.stdout.strip() == f"Index at {scratch_settings.index_dir}: not usable (missing index file chunks.faiss)."
 
 
 def test_status_verify_names_a_damaged_encoder(scratch_settings):
-    path = scratch_settings.index_dir / "encoder" / "tokenizer.json"
+    path = generation(scratch_settings) / "encoder" / "tokenizer.json"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace('"[CLS]"', '"[XYZ]"', 1), encoding="utf-8")  # same size
     assert invoke(["index", "status"], scratch_settings).exit_code == 0
@@ -217,14 +225,25 @@ def test_status_verify_names_a_damaged_encoder(scratch_settings):
     assert "encoder/tokenizer.json was changed after the build" in result.stdout
 
 
-def test_ask_rebuilds_an_edited_chunk_store_and_says_which_file(scratch_settings, corpus_text):
-    path = scratch_settings.index_dir / "chunks.jsonl"
-    path.write_text(path.read_text(encoding="utf-8").replace("12 months", "99 months"), encoding="utf-8")
+# Quotes are cut from the stored texts; the chunk store's strings name files, documents and sections.
+EDITS = [
+    ("texts/innovation-in-action.txt.txt", "12 months", "99 months"),
+    ("store.json", "Innovation in Action", "Innovation in Actiox"),
+]
+
+
+@pytest.mark.parametrize(("name", "old", "new"), EDITS, ids=[edit[0] for edit in EDITS])
+def test_ask_rebuilds_an_edited_chunk_store_and_says_which_file(scratch_settings, corpus_text, name, old, new):
+    path = generation(scratch_settings) / name
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")  # the same size: only its hash tells
     result = invoke(["ask", "--json", "How long is the initial contract?"], scratch_settings)
     assert result.exit_code == 0, result.output
-    assert "index file chunks.jsonl was changed after the build" in result.stderr
+    assert f"index file {name} was changed after the build" in result.stderr
     answer = json.loads(result.stdout)
-    assert "99 months" not in result.stdout
+    assert new not in result.stdout
+    assert answer["citations"]
     for citation in answer["citations"]:
         assert corpus_text[citation["start"] : citation["end"]] == citation["quote"]
 
@@ -257,18 +276,20 @@ def _refuse_writes_under(folder: Path, monkeypatch) -> None:
 
 
 def test_build_in_a_read_only_folder_is_one_line_error_with_a_hint(built_settings, tmp_path, monkeypatch):
-    settings = built_settings.model_copy(update={"index_dir": tmp_path / "ro" / "index"})
+    settings = built_settings.changed(index={"dir": tmp_path / "ro" / "index"})
     (tmp_path / "ro").mkdir()
     _refuse_writes_under(tmp_path / "ro", monkeypatch)
     result = invoke(["index", "build"], settings)
-    assert_error_after_progress(result, f"cannot build the index in {tmp_path / 'ro'}: Permission denied", "PDQA_INDEX_DIR")
+    # A build writes inside the index folder (its generations), so that is the folder named.
+    assert_error_after_progress(result, f"cannot build the index in {tmp_path / 'ro' / 'index'}: Permission denied",
+                                "PDQA_INDEX__DIR")
 
 
 def test_ask_on_a_usable_index_in_a_read_only_folder_answers(scratch_settings, monkeypatch):
     _refuse_writes_under(scratch_settings.index_dir.parent, monkeypatch)
-    result = invoke(["ask", "--json", AUTHORS_QUESTION], scratch_settings)
+    result = invoke(["ask", "--json", CONTRACT_QUESTION], scratch_settings)
     assert result.exit_code == 0, result.output
-    assert "Rex Haigh" in json.loads(result.stdout)["answer"]
+    assert "12 months" in json.loads(result.stdout)["answer"]
 
 
 # ---------------------------------------------------------------- questions (cases 5, 14)
@@ -286,7 +307,7 @@ def test_invalid_utf8_in_argv_is_one_line_error(built_settings):
 
 
 def test_batch_answers_every_line_and_reports_each_bad_one(built_settings):
-    lines = [AUTHORS_QUESTION.encode(), b"x" * 2001, b"How many pilot sites were there?", b"bad \xff byte"]
+    lines = [CONTRACT_QUESTION.encode(), b"x" * 2001, b"How many pilot sites were there?", b"bad \xff byte"]
     result = subprocess.run(
         [str(PDQA), "ask", "--json", "-"], input=b"\n".join(lines) + b"\n",
         capture_output=True, env=_pdqa_env(built_settings), timeout=300,
@@ -295,7 +316,7 @@ def test_batch_answers_every_line_and_reports_each_bad_one(built_settings):
     assert result.returncode == 1
     assert result.stderr.decode().strip() == "Error: 2 of 4 questions failed"
     assert len(records) == 4
-    assert "Rex Haigh" in records[0]["answer"]
+    assert "12 months" in records[0]["answer"]
     assert records[1]["error"].startswith("the question is longer than 2000 characters")
     assert records[2]["abstained"] is True
     assert records[3] == {
@@ -335,9 +356,9 @@ def test_ask_refuses_what_is_not_text(qa, question, message):
 
 def test_unreadable_corpus_file_does_not_block_questions(scratch_settings):
     (scratch_settings.corpus_dir / "broken.txt").write_bytes(b"Broken notes\n\nbad \xff byte\n")
-    result = invoke(["ask", "--json", AUTHORS_QUESTION], scratch_settings)
+    result = invoke(["ask", "--json", CONTRACT_QUESTION], scratch_settings)
     assert result.exit_code == 0, result.output
-    assert "Rex Haigh" in json.loads(result.stdout)["answer"]
+    assert "12 months" in json.loads(result.stdout)["answer"]
     warning = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
     assert len(warning) == 1
     assert "cannot read" in warning[0] and "broken.txt" in warning[0]
@@ -347,20 +368,61 @@ def test_unreadable_corpus_file_does_not_block_questions(scratch_settings):
 
 def test_index_build_with_an_unreadable_corpus_file_fails_naming_it(scratch_settings):
     (scratch_settings.corpus_dir / "broken.txt").write_bytes(b"Broken notes\n\nbad \xff byte\n")
-    before = (scratch_settings.index_dir / "manifest.json").read_text(encoding="utf-8")
+    live = generation(scratch_settings)
+    before = (live / "manifest.json").read_text(encoding="utf-8")
     result = invoke(["index", "build"], scratch_settings)
     assert_error_after_progress(result, "cannot read", "broken.txt")
-    assert (scratch_settings.index_dir / "manifest.json").read_text(encoding="utf-8") == before
+    assert generation(scratch_settings) == live
+    assert (live / "manifest.json").read_text(encoding="utf-8") == before
+    assert not list(scratch_settings.index_dir.glob(".building-*"))
 
 
-@pytest.mark.parametrize("args", [["index", "build"], ["ask", AUTHORS_QUESTION], ["corpus", "list"]], ids=" ".join)
-def test_link_to_a_file_outside_the_corpus_is_refused(scratch_settings, tmp_path, args):
+LINK_REFUSED = ("corpus file passwd.txt links to", "outside the corpus folder", "Copy the file")
+
+
+def _link_to_a_secret(settings, tmp_path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("Secret\n\nThe password is swordfish.\n", encoding="utf-8")
-    (scratch_settings.corpus_dir / "passwd.txt").symlink_to(secret)
-    result = invoke(args, scratch_settings)
-    assert_one_line_error(result, "corpus file passwd.txt links to", "outside the corpus folder", "Copy the file")
-    assert "swordfish" not in (scratch_settings.index_dir / "chunks.jsonl").read_text(encoding="utf-8")
+    (settings.corpus_dir / "passwd.txt").symlink_to(secret)
+
+
+def _assert_secret_not_indexed(settings) -> None:
+    for path in settings.index_dir.rglob("*"):
+        if path.is_file() and path.suffix in (".txt", ".json", ".npz", ".npy"):
+            assert b"swordfish" not in path.read_bytes(), path
+
+
+def test_link_to_a_file_outside_the_corpus_is_refused_by_corpus_list(scratch_settings, tmp_path):
+    _link_to_a_secret(scratch_settings, tmp_path)
+    result = invoke(["corpus", "list"], scratch_settings)
+    assert_one_line_error(result, *LINK_REFUSED)
+    _assert_secret_not_indexed(scratch_settings)
+
+
+def test_link_to_a_file_outside_the_corpus_fails_the_build_naming_it(scratch_settings, tmp_path):
+    _link_to_a_secret(scratch_settings, tmp_path)
+    live = generation(scratch_settings)
+    result = invoke(["index", "build"], scratch_settings)
+    # Found while the build reads the corpus: the bar (never "done"), then the one error line.
+    assert_error_after_progress(result, *LINK_REFUSED)
+    assert generation(scratch_settings) == live
+    _assert_secret_not_indexed(scratch_settings)
+
+
+def test_link_to_a_file_outside_the_corpus_is_not_read_and_questions_use_the_previous_index(scratch_settings, tmp_path):
+    # A rebuild that fails on a corpus file falls back to the previous index of the same corpus.
+    _link_to_a_secret(scratch_settings, tmp_path)
+    result = invoke(["ask", "--json", "What is the password?"], scratch_settings)
+    assert result.exit_code == 0, result.output
+    assert "swordfish" not in result.stdout
+    warning = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
+    assert len(warning) == 1, result.stderr
+    assert warning[0].startswith("Warning: corpus file passwd.txt links to ")
+    assert "outside the corpus folder" in warning[0]
+    assert "answering from the index built" in warning[0]
+    assert " done " not in result.stderr
+    assert "Error" not in result.stderr
+    _assert_secret_not_indexed(scratch_settings)
 
 
 def test_link_inside_the_corpus_folder_is_read(scratch_settings):
@@ -383,11 +445,11 @@ def test_metadata_with_an_unknown_key_names_the_key(scratch_settings):
 
 def test_gold_error_hint_points_at_a_file_that_exists():
     from pdqa.evaluation.gold import GoldError
-    from pdqa.settings import PROJECT_ROOT
+    from pdqa.settings import PACKAGE_DIR
 
     named = [word.rstrip(".,()") for word in GoldError.hint.split() if "/" in word]
     assert named == ["pdqa/evaluation/gold.py"]
-    assert (PROJECT_ROOT / named[0]).is_file()
+    assert (PACKAGE_DIR.parent / named[0]).is_file()
 
 
 def test_link_made_by_corpus_add_link_is_read(scratch_settings, tmp_path):

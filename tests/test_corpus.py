@@ -267,8 +267,8 @@ def test_page_of_an_offset_in_a_pdf(documents_folder):
     with pytest.warns(UserWarning):
         corpus = load_corpus(documents_folder)
     report = corpus.text_of("report.pdf")
-    assert corpus.page_at("report.pdf", report.index(docs.CONTRACT)) == 3
-    assert corpus.page_at("page.html", 0) is None
+    assert corpus.file("report.pdf").extracted.page_at(report.index(docs.CONTRACT)) == 3
+    assert corpus.file("page.html").extracted.page_at(0) is None
 
 
 def test_folder_of_scans_only_raises_corpus_error(tmp_path):

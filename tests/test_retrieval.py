@@ -24,10 +24,11 @@ KNOWN_QUESTIONS = [
 @pytest.fixture(scope="module")
 def weighted_qa(built_settings):
     """A QA over the session index with uneven fusion weights and a small RRF constant."""
-    return QA(built_settings.model_copy(update={"dense_weight": 0.7, "bm25_weight": 1.6, "rrf_k": 5}))
+    return QA(built_settings.changed(retrieval={"dense_weight": 0.7, "bm25_weight": 1.6, "rrf_k": 5}))
 
 
 def _expected_score(hit, settings) -> float:
+    settings = settings.retrieval
     score = 0.0
     if hit.dense_rank is not None:
         score += settings.dense_weight / (settings.rrf_k + hit.dense_rank)
@@ -99,7 +100,7 @@ def test_k_is_respected(qa, k):
 
 
 def test_default_k_is_top_k_from_the_settings(qa, built_settings):
-    assert len(qa.retrieve("What did the report find about the pilots?")) == built_settings.top_k == 5
+    assert len(qa.retrieve("What did the report find about the pilots?")) == built_settings.retrieval.top_k == 5
 
 
 def test_smaller_k_is_a_prefix_of_larger_k(qa):
