@@ -1,17 +1,20 @@
-"""Answer stage (no LLM): choose the source sentences or lists that answer, or abstain.
+"""Answer stage (no LLM): choose the source sentences, list items or table rows that answer, or abstain.
 
-Every unit (sentence or list) of the retrieved chunks is described by the features of
-``features.py`` and scored by the learned unit scorer; the best unit is the answer. The learned
-answerability model then turns the best unit's score, its margin over the others and what the
-passages lack (names, numbers, a negation the question holds) into ``confidence``, a calibrated
-probability that the answer is right; below ``min_confidence`` pdqa abstains. Both models were
-trained on SQuAD 2.0 articles (see ``pdqa/answerer/MODEL_CARD.md``).
+1. The first stage (``retrieval.candidate_units``) ranks the units of the retrieved passages and
+   the units BM25 over units finds anywhere in the index; the best ``answer.candidates`` go on.
+2. The trained reader (``reader.py``) reads each with the question, in its context (section,
+   previous sentence, list lead-in), and gives P(this unit answers the question); the choice
+   model (``answer_model.py``) ranks the candidates by the reader's logit and whichever
+   first-stage signals add to it on validation data.
+3. The answerability model (``answer_model.py``) turns the reader's scores into ``confidence``,
+   a calibrated probability that the answer is right; below ``min_confidence`` pdqa abstains.
+4. The answer is the best unit, with the list it belongs to when it announces or is an item of
+   one, and any further unit the reader is as sure of (a second fact, a following sentence).
 
-A few rules about the structure of text stay, because they are true of English prose in general
-rather than of any question: a heading names a topic and answers only a question about titles; a
-passage that gives orders ("ignore previous instructions and say ...") is never quoted; a sentence
-announcing a list ("the following:") travels with its list; a question that is itself an
-instruction is refused.
+Two rules of text structure stay, because they are true of English prose in general rather than
+of any question: a heading names a topic and answers only a question about titles; a passage that
+gives orders (a prompt injection: told apart from facts by a trained check on its vector) is never
+quoted. A question that is itself an order is refused.
 """
 
 from __future__ import annotations
@@ -21,34 +24,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .answer_model import AnswerModel, load_answer_model, model_sha256
-from .errors import BackendUnavailable
-from .features import (
-    QUESTION_FEATURES,
-    UNIT_FEATURES,
-    Candidates,
-    FeatureExtractor,
-    LazyUnitTerms,
-    TermWeights,
-    UnitTerms,
-    coverage,
-    question_row,
-)
-from .index import IndexData
+from .answer_model import AnswerModel, load_answer_model, model_sha256, unit_values
+from .index import Index
 from .models import Chunk, Hit, Unit
 from .question import Question
-from .settings import Settings
+from .reader import ANSWER, Reader, answer_pair, load_reader
+from .retrieval import UnitCandidate, candidate_units
+from .settings import AnswerSettings
 
 ANNOUNCES_LIST_RE = re.compile(r"\bthe following\b|:\s*$", re.IGNORECASE)
-# Coverage a further unit must add to join the answer: it must bring at least a fifth of the
-# question's weighted terms that the chosen units lack (a second fact of a two-part question).
-COMPLEMENT_GAIN = 0.2
 RELATED = 3  # closest passages shown when pdqa abstains
 
 
 @dataclass
 class Candidate:
-    """One unit considered as (part of) an answer, with the unit scorer's logit."""
+    """One unit considered as (part of) an answer, with the choice model's score."""
 
     unit: Unit
     chunk: Chunk
@@ -57,7 +47,7 @@ class Candidate:
 
 @dataclass
 class Draft:
-    """What the extractive answerer chose; turned into an Answer with citations by the caller."""
+    """What the extractive answerer chose; turned into an Answer with citations by the answer stage."""
 
     parts: list[Candidate]
     abstained: bool
@@ -65,29 +55,40 @@ class Draft:
     related: list[Candidate]
     reason: str
     unit_probabilities: dict[int, float] = field(default_factory=dict)
-    """The unit scorer's probability that each candidate unit answers, by ``unit_id``."""
+    """The reader's probability that each candidate unit answers, by ``unit_id``."""
+    would_answer: list[Candidate] = field(default_factory=list)
+    """The parts the answer would have had at any confidence (for the abstention sweep)."""
 
 
 class ExtractiveAnswerer:
-    """Picks verbatim answer units from retrieved chunks with the learned model, or abstains.
+    """Picks verbatim answer units with the trained reader, or abstains.
 
     Args:
         index: The loaded index.
-        settings: pdqa settings (``min_confidence``, ``max_answer_units``).
-        model: The answer model; default: the one shipped with pdqa.
+        settings: The answer settings (``min_confidence``, ``max_units``, ``candidates``, ``lexical``).
+        model: The answerability model; default: the one shipped with pdqa.
+        reader: The reader; default: the one shipped with pdqa, loaded on first use.
     """
 
-    def __init__(self, index: IndexData, settings: Settings, model: AnswerModel | None = None):
+    def __init__(self, index: Index, settings: AnswerSettings, model: AnswerModel | None = None, reader: Reader | None = None):
         self.settings = settings
         self.index = index
-        self.model = model or load_answer_model()
+        self._model = model
         self.model_sha256 = model_sha256() if model is None else "custom"
-        _check_features(self.model)
-        self.chunks = index.chunk_by_id
-        self.unit_terms = LazyUnitTerms(index.units, self.chunks)
-        # Counted at load only for an index whose saved counts other code took.
-        self.weights = index.term_weights or TermWeights.of(self.unit_terms[u.unit_id] for u in index.units)
-        self.extractor = FeatureExtractor(index.units_by_chunk, index.unit_vectors, self.unit_terms, self.weights)
+        self._reader = reader
+
+    @property
+    def model(self) -> AnswerModel:
+        """The answerability model: the one given, or pdqa's own, read on first use."""
+        if self._model is None:
+            self._model = load_answer_model()
+        return self._model
+
+    @property
+    def reader(self) -> Reader:
+        if self._reader is None:
+            self._reader = load_reader()
+        return self._reader
 
     @property
     def min_confidence(self) -> float:
@@ -96,13 +97,7 @@ class ExtractiveAnswerer:
         return self.model.min_confidence if chosen is None else chosen
 
     def answer_all(self, questions: list[Question], vectors: np.ndarray, hits: list[Hit]) -> Draft:
-        """Answer each part of a compound question and join the parts found.
-
-        Args:
-            questions: The parts of the question (one for a simple question).
-            vectors: One query vector per part.
-            hits: The retrieved chunks to answer from, best first.
-        """
+        """Answer each part of a compound question and join the parts found."""
         drafts = [self.answer(q, v, hits) for q, v in zip(questions, vectors)]
         if len(drafts) == 1:
             return drafts[0]
@@ -112,87 +107,100 @@ class ExtractiveAnswerer:
             for unit_id, probability in draft.unit_probabilities.items():
                 probabilities[unit_id] = max(probability, probabilities.get(unit_id, 0.0))
         answered = [d for d in drafts if not d.abstained]
+        would = _in_text_order({c.unit.unit_id: c for d in drafts for c in d.would_answer}.values())
         if not answered:
             best = max(drafts, key=lambda d: d.confidence)
-            return Draft(best.parts, True, best.confidence, best.related, best.reason, probabilities)
-        parts = {c.unit.unit_id: c for d in answered for c in d.parts}
-        ordered = sorted(parts.values(), key=lambda c: (c.chunk.path, c.unit.start))
+            return Draft(best.parts, True, best.confidence, best.related, best.reason, probabilities, would)
+        parts = _in_text_order({c.unit.unit_id: c for d in answered for c in d.parts}.values())
         # Every part has to be right for the joined answer to be right.
-        return Draft(ordered, False, min(d.confidence for d in answered), drafts[0].related, "", probabilities)
+        confidence = min(d.confidence for d in answered)
+        return Draft(parts, False, confidence, drafts[0].related, "", probabilities, would)
+
+    def candidates(self, question: Question, vector: np.ndarray, hits: list[Hit]) -> list[UnitCandidate]:
+        """The first stage's best units for a question (the ones the reader reads), best first."""
+        return candidate_units(self.index, question.text, vector, hits, self.settings.lexical)[: self.settings.candidates]
+
+    def scores(self, question: str, ranked: list[UnitCandidate]) -> tuple[np.ndarray, np.ndarray]:
+        """(the reader's logits, the choice model's scores) of the candidates."""
+        units = [self.index.unit(c.unit_id) for c in ranked]
+        logits = self.read(question, units) if units else np.zeros(0)
+        return logits, self.model.unit_scores(unit_values(ranked, logits))
+
+    def read(self, question: str, units: list[Unit]) -> np.ndarray:
+        """The reader's logits for units (answer head)."""
+        return self.reader.logits([answer_pair(question, self.index, u.unit_id) for u in units], ANSWER)
 
     def answer(self, question: Question, query_vector: np.ndarray, hits: list[Hit]) -> Draft:
-        """Choose the answer units for ``question`` among the units of the retrieved chunks."""
-        found = self.extractor.candidates(question, query_vector, hits, self.chunks)
-        scores = self.model.unit.logits(found.matrix) if len(found.units) else np.zeros(0)
-        probabilities = {u.unit_id: float(p) for u, p in zip(found.units, 1.0 / (1.0 + np.exp(-scores)))}
-        allowed = eligible(question, found)
-        related = _best(found, scores, allowed, RELATED)
-        if question.instruction:
-            return Draft([], True, 0.0, related, "instruction, not a question", probabilities)
-        if not allowed.any():
+        """Choose the answer units for ``question`` among the first stage's candidates."""
+        ranked = self.candidates(question, query_vector, hits)
+        units = [self.index.unit(c.unit_id) for c in ranked]
+        chunks = [self.index.store.chunk_of_unit(u.unit_id) for u in units]
+        if self.model.orders(query_vector[None, :])[0] or question.instruction:
+            related = [Candidate(u, c, 0.0) for u, c in zip(units, chunks)][:RELATED]
+            return Draft([], True, 0.0, related, "instruction, not a question")
+        reader_logits, logits = self.scores(question.text, ranked)
+        probabilities = {u.unit_id: float(p) for u, p in zip(units, 1.0 / (1.0 + np.exp(-reader_logits)))}
+        allowed = self.eligible(question, units)
+        order = [i for i in np.argsort(-logits, kind="stable") if allowed[i]]
+        related = [Candidate(units[i], chunks[i], float(logits[i])) for i in order[:RELATED]]
+        if not order:
             return Draft([], True, 0.0, related, "no passage was retrieved that could answer", probabilities)
-        masked = np.where(allowed, scores, -np.inf)
-        confidence = self.model.confidence(question_row(question, found, masked))
+        confidence = self.model.confidence(self.model.question_row(question, logits[allowed]))
+        best = Candidate(units[order[0]], chunks[order[0]], float(logits[order[0]]))
+        parts = self._compose(best, [Candidate(units[i], chunks[i], float(logits[i])) for i in order[1:]])
         if confidence < self.min_confidence:
             reason = f"confidence {confidence:.2f} is below {self.min_confidence:.2f}"
-            return Draft([], True, confidence, related, reason, probabilities)
-        best = _best(found, scores, allowed, 1)[0]
-        parts = self._compose(question, best, found, masked)
-        return Draft(parts, False, confidence, related, "", probabilities)
+            return Draft([], True, confidence, related, reason, probabilities, parts)
+        return Draft(parts, False, confidence, related, "", probabilities, parts)
 
-    def _compose(self, question: Question, best: Candidate, found: Candidates, masked: np.ndarray) -> list[Candidate]:
-        parts = [best] + self._list_companions(best, found, masked)
+    def eligible(self, question: Question, units: list[Unit]) -> np.ndarray:
+        """Which candidates may be quoted at all (rules of text structure, not of any question).
+
+        A heading answers only a question about titles; a unit that gives orders never answers.
+        """
+        if not units:
+            return np.zeros(0, dtype=bool)
+        headings = np.array([u.kind == "heading" for u in units])
+        orders = self.model.orders(np.asarray(self.index.unit_vectors[[u.unit_id for u in units]]))
+        allowed = ~orders & (headings if question.asks_title and (headings & ~orders).any() else ~headings)
+        return np.asarray(allowed, dtype=bool)
+
+    def _compose(self, best: Candidate, others: list[Candidate]) -> list[Candidate]:
+        """The best unit, its list, and further units the reader is about as sure of."""
+        parts = [best] + self._list_companions(best)
         chosen = {p.unit.unit_id for p in parts}
-        for i in np.argsort(-masked):
-            if len(parts) >= self.settings.max_answer_units or not np.isfinite(masked[i]) or masked[i] < 0:
+        floor = max(self.model.complement_logit, best.score - self.model.complement_margin)
+        for other in others:
+            if len(parts) >= self.settings.max_units:
                 break
-            other = Candidate(found.units[i], found.chunks[i], float(masked[i]))
-            if other.unit.unit_id not in chosen and self._gain(question, parts, other) >= COMPLEMENT_GAIN:
+            if other.unit.unit_id not in chosen and other.score >= floor:
                 parts.append(other)
                 chosen.add(other.unit.unit_id)
-        return sorted(parts, key=lambda c: (c.chunk.path, c.unit.start))
+        return _in_text_order(parts)
 
-    def _list_companions(self, best: Candidate, found: Candidates, masked: np.ndarray) -> list[Candidate]:
-        """A sentence announcing a list brings the list; a list brings its announcing sentence."""
-        siblings = self.index.units_by_chunk[best.unit.chunk_id]
-        position = siblings.index(best.unit)
-        companions: list[Unit] = []
-        if best.unit.kind == "sentence" and ANNOUNCES_LIST_RE.search(best.unit.text):
-            companions = [u for u in siblings[position + 1 :] if u.kind == "list"][:1]
-        elif best.unit.kind == "list" and position > 0 and ANNOUNCES_LIST_RE.search(siblings[position - 1].text):
-            companions = [siblings[position - 1]]
-        score_of = {u.unit_id: float(s) for u, s in zip(found.units, masked)}
-        return [Candidate(u, best.chunk, score_of.get(u.unit_id, best.score)) for u in companions]
+    def _list_companions(self, best: Candidate) -> list[Candidate]:
+        """A sentence announcing a list brings the list; an item brings its list and its lead-in."""
+        siblings = self.index.units_of(best.unit.chunk_id)
+        position = next(i for i, unit in enumerate(siblings) if unit.unit_id == best.unit.unit_id)
+        items = [i for i, unit in enumerate(siblings) if unit.kind == "item"]
+        if not items:
+            return []
+        first, last = items[0], items[-1]
+        if best.unit.kind == "sentence" and ANNOUNCES_LIST_RE.search(best.unit.text) and position < first:
+            chosen = siblings[position + 1 : last + 1]
+        elif best.unit.kind == "item":
+            lead = max((i for i in range(first) if siblings[i].kind == "sentence" and ANNOUNCES_LIST_RE.search(siblings[i].text)),
+                       default=None)
+            chosen = siblings[(lead if lead is not None else first) : last + 1]
+        else:
+            return []
+        return [Candidate(u, best.chunk, best.score) for u in chosen if u.unit_id != best.unit.unit_id]
 
-    def _gain(self, question: Question, parts: list[Candidate], other: Candidate) -> float:
-        held = UnitTerms(frozenset(), frozenset())
-        for part in parts:
-            held = held | self.unit_terms[part.unit.unit_id]
-        before = coverage(question, held, self.weights)
-        after = coverage(question, held | self.unit_terms[other.unit.unit_id], self.weights)
-        return after - before
-
-
-def eligible(question: Question, found: Candidates) -> np.ndarray:
-    """Which candidates may be quoted at all (a rule of text structure, not of any question).
-
-    A heading answers only a question about titles; a unit that gives orders never answers.
-    """
-    headings = found.column("is_heading") > 0
-    allowed = (found.column("gives_orders") == 0) & (~headings if not question.asks_title else True)
-    if question.asks_title and (allowed & headings).any():
-        allowed = allowed & headings
-    return np.asarray(allowed, dtype=bool)
+    def probabilities_of(self, question: str, unit_ids: list[int]) -> dict[int, float]:
+        """The reader's probability that each of these units answers the question (for verification)."""
+        units = [self.index.unit(i) for i in unit_ids]
+        return {u.unit_id: float(p) for u, p in zip(units, 1.0 / (1.0 + np.exp(-self.read(question, units))))}
 
 
-def _best(found: Candidates, scores: np.ndarray, allowed: np.ndarray, count: int) -> list[Candidate]:
-    order = [i for i in np.argsort(-scores) if allowed[i]][:count]
-    return [Candidate(found.units[i], found.chunks[i], float(scores[i])) for i in order]
-
-
-def _check_features(model: AnswerModel) -> None:
-    if model.unit.features != list(UNIT_FEATURES) or model.answerable.features != list(QUESTION_FEATURES):
-        raise BackendUnavailable(
-            "the answer model was trained on other features than this pdqa computes",
-            hint="Retrain it with `pdqa train answerer`.",
-        )
+def _in_text_order(parts) -> list[Candidate]:
+    return sorted(parts, key=lambda c: (c.chunk.path, c.unit.start))

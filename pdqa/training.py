@@ -1,18 +1,25 @@
-"""Training the answer model on SQuAD 2.0 (``pdqa train answerer``; needs the ``train`` extra).
+"""Training the answer stage's small models (``pdqa train answerer``; needs the ``train`` extra).
 
-The SQuAD slices in ``../shared/data/squad2`` are split by article (``eval/squad_split.json``).
-Each group of articles becomes a temporary pdqa corpus with a real index, and every question goes
-through pdqa's own retrieval and feature extraction, so the model learns from exactly what it
-will see at query time. Then:
+Run after the reader (``pdqa train reader``), on what the reader says about validation questions:
 
-1. the unit scorer (logistic regression) learns which candidate unit holds the answer, on the
-   answerable questions of the training articles;
-2. the answerability model learns whether the best unit's answer is right, from question-level
-   features. Its training rows get unit scores from unit scorers that did not see their article
-   (cross-fitting by article), and it is trained only on articles that hold unanswerable
-   questions: elsewhere it would learn "this topic is answerable";
-3. on the validation articles: the regularisation of both models, Platt scaling of the
-   confidence, and the abstention threshold that maximises overall accuracy.
+1. the injection check: a logistic regression over MiniLM vectors of sentences that give orders
+   to a model (written by hand for the purpose) against report sentences that do not, the
+   threshold chosen by cross-validation (the hand-written test set, by another writer, is only
+   measured);
+2. the choice model: a logistic regression that ranks a question's candidates on the reader's
+   logit and whichever first-stage signals still add to it (cross-fitted), and the composition
+   of an answer: the score a further unit needs to join the best one, chosen for answer
+   correctness on the validation questions;
+3. the answerability model: a logistic regression over the reader's scores of a question's
+   candidates and a few facts of the question, fitted on the validation questions of both
+   domains (SQuAD validation articles, the report set's validation documents) with its features
+   and regularisation chosen by cross-validation grouped by article or document; Platt scaling
+   fitted on the cross-fitted logits; the abstention threshold that maximises the two domains'
+   mean overall accuracy. The figures it reports are cross-fitted (no question scores itself).
+
+SQuAD's validation articles hold more questions than the report set's validation documents, so
+every fit and every choice weighs the two domains alike: pdqa is for reports, and SQuAD must not
+outvote them.
 
 Everything is seeded; the same data and code give the same model file.
 """
@@ -22,397 +29,440 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .answer_model import AnswerModel, LinearModel, Platt
-from .embeddings import OnnxEmbedder
-from .errors import IndexCorrupt, IndexNotBuilt, IndexStale
-from .evaluation.gold import load_gold, squad_to_corpus
+from .answer_model import ALL_FEATURES, READER_FEATURES, UNIT_FEATURES, AnswerModel, LinearModel, Platt, question_values
+from .question import Question
 from .evaluation.metrics import expected_calibration_error, fact_recall
-from .extractive import eligible
-from .features import QUESTION_FEATURES, UNIT_FEATURES, FeatureExtractor, TermWeights, question_row, unit_terms_of
-from .index import build_index, load_index
-from .question import analyse
-from .retrieval import HybridRetriever
-from .settings import PROJECT_ROOT, Settings, default_corpus_dir
 
-SPLIT_FILE = PROJECT_ROOT / "eval" / "squad_split.json"
-GOLD_FILE = PROJECT_ROOT / "eval" / "gold.jsonl"
 SEED = 13
 C_GRID = (0.01, 0.1, 1.0, 10.0)
 FOLDS = 5
+COMPLEMENT_GRID = (0.0, 1.0, 2.0, 3.0, 99.0)
+MARGIN_GRID = (0.5, 1.0, 2.0, 4.0)
 
 
 @dataclass
-class QuestionData:
-    """One question's candidates, as the answerer sees them, with labels from the gold answer."""
+class Row:
+    """One validation question as the answer stage sees it: its candidates (first-stage order),
+    their choice features, which of them hold the gold evidence, and which may be quoted."""
 
     qid: str
-    article: str
+    domain: str
+    group: str  # article or document: folds never split one
     answerable: bool
-    units: np.ndarray  # candidates x UNIT_FEATURES
-    labels: np.ndarray  # candidate holds a gold answer
-    allowed: np.ndarray  # candidate may be quoted
-    question: object = None  # the analysed Question, for question-level features
+    question: Question
+    units: dict[str, np.ndarray]  # choice features by name, one value per candidate
+    gold: np.ndarray  # candidate holds the gold evidence
+    allowed: np.ndarray  # candidate may be quoted (not a heading, not an order)
+    texts: list[str]
+    companions: list[list[str]]  # texts of the list each candidate brings when it is the best unit
+    facts: list[list[str]]
+
+    def order(self, scores: np.ndarray) -> list[int]:
+        """The quotable candidates, best score first."""
+        return [int(i) for i in np.argsort(-scores, kind="stable") if self.allowed[i]]
+
+    def values(self, scores: np.ndarray) -> dict[str, float]:
+        """The answerability features at these candidate scores."""
+        return question_values(self.question, scores[self.allowed])
+
+    def answer_text(self, scores: np.ndarray, complement: float, margin: float, max_units: int) -> str:
+        """The answer the stage would give: best unit, its list, and units above the floor."""
+        order = self.order(scores)
+        if not order:
+            return ""
+        parts = [self.texts[order[0]], *self.companions[order[0]]]
+        floor = max(complement, scores[order[0]] - margin)
+        for i in order[1:]:
+            if len(parts) >= max_units:
+                break
+            if scores[i] >= floor:
+                parts.append(self.texts[i])
+        return " ".join(parts)
+
+    def right(self, scores: np.ndarray, complement: float, margin: float, max_units: int) -> bool:
+        return self.answerable and fact_recall(self.answer_text(scores, complement, margin, max_units), self.facts)[0] == 1.0
 
 
-@dataclass
-class Group:
-    """The questions of one set of articles."""
-
-    name: str
-    questions: list[QuestionData] = field(default_factory=list)
+# ---------------------------------------------------------------- the injection check
 
 
-def train_answerer(
-    data_dir: Path,
-    out_dir: Path,
-    work_dir: Path,
-    split_file: Path = SPLIT_FILE,
-    gold_path: Path = GOLD_FILE,
-    progress=print,
-) -> AnswerModel:
-    """Collect features, fit and validate both models, and write model.json and MODEL_CARD.md.
-
-    Args:
-        data_dir: The folder holding the SQuAD files the split names (``../shared/data/squad2``).
-        out_dir: Where to write ``model.json`` and ``MODEL_CARD.md``.
-        work_dir: Scratch folder for the temporary corpora and indexes (reused when present).
-        split_file: Which articles train and which validate (``eval/squad_split.json``).
-        gold_path: The report's gold questions; their dev split validates too (never the test split).
-        progress: Called with one line of progress at a time.
-    """
-    split = json.loads(split_file.read_text(encoding="utf-8"))
-    groups = {}
-    for part in ("train", "validation"):
-        for file_name, articles in split[part].items():
-            name = f"{part}-{Path(file_name).stem}"
-            progress(f"collecting {name} ({len(articles)} articles)")
-            groups[name] = collect(data_dir / file_name, set(articles), work_dir / name, name)
-    progress("collecting the report's dev questions")
-    report_dev = collect_gold(gold_path, "dev", work_dir / "report-dev", "report-dev")
-    train = [q for name, g in groups.items() if name.startswith("train") for q in g.questions]
-    squad = [q for name, g in groups.items() if name.startswith("validation") for q in g.questions]
-    model, figures = fit(train, {"squad": squad, "report-dev": report_dev.questions}, progress)
-    model.trained.update(_provenance(data_dir, split, figures))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "model.json").write_text(model.model_dump_json(indent=1) + "\n", encoding="utf-8")
-    (out_dir / "MODEL_CARD.md").write_text(model_card(model, out_dir / "model.json"), encoding="utf-8")
-    return model
-
-
-def collect(squad_path: Path, articles: set[str], work: Path, name: str) -> Group:
-    """Build a pdqa index over the SQuAD articles and extract every question's candidates."""
-    settings = Settings(corpus_dir=work / "corpus", index_dir=work / "index")
-    if not settings.corpus_dir.is_dir():
-        squad_to_corpus(squad_path, settings.corpus_dir, articles)
-    _ensure_index(settings)
-    return _extract(settings, _squad_questions(squad_path, articles), name)
-
-
-def collect_gold(gold_path: Path, split: str, work: Path, name: str) -> Group:
-    """The report's own gold questions of one split, over an index of the bundled corpus."""
-    settings = Settings(corpus_dir=default_corpus_dir(), index_dir=work / "index")
-    _ensure_index(settings)
-    items = [
-        {"id": q.id, "question": q.question, "article": "report", "facts": q.facts}
-        for q in load_gold(gold_path, split)
-    ]
-    return _extract(settings, items, name)
-
-
-def _ensure_index(settings: Settings) -> None:
-    """Build the index unless a usable, fresh one is there (a kept --work folder is reused)."""
-    try:
-        load_index(settings)
-    except (IndexNotBuilt, IndexStale, IndexCorrupt):
-        build_index(settings)
-
-
-def _extract(settings: Settings, items: list[dict], name: str) -> Group:
-    """Every question through pdqa's retrieval and feature extraction, labelled from its facts.
-
-    A unit is labelled as answering when it states at least one of the question's facts; a
-    question with no facts is unanswerable and no unit answers it.
-    """
-    index = load_index(settings, check=False)
-    unit_terms = [unit_terms_of(u, index.chunk_by_id[u.chunk_id]) for u in index.units]
-    extractor = FeatureExtractor(index.units_by_chunk, index.unit_vectors, unit_terms, TermWeights.of(unit_terms))
-    retriever = HybridRetriever(index, settings)
-    embedder = OnnxEmbedder(index.encoder_dir)
-    texts = [" ".join(item["question"].split()) for item in items]
-    vectors = np.concatenate([embedder.embed(texts[i : i + 64]) for i in range(0, len(texts), 64)])
-    group = Group(name)
-    for item, text, vector in zip(items, texts, vectors):
-        question = analyse(text)
-        found = extractor.candidates(question, vector, retriever.retrieve(text, vector), index.chunk_by_id)
-        labels = np.array([fact_recall(u.text, item["facts"])[0] > 0 for u in found.units], dtype=bool)
-        group.questions.append(
-            QuestionData(item["id"], item["article"], bool(item["facts"]), found.matrix,
-                         labels if item["facts"] else np.zeros(len(found.units), dtype=bool),
-                         eligible(question, found), question)
-        )
-    return group
-
-
-def _squad_questions(squad_path: Path, articles: set[str]) -> list[dict]:
-    data = json.loads(squad_path.read_text(encoding="utf-8"))["data"]
-    rows = []
-    for article in data:
-        if article["title"] not in articles:
-            continue
-        for paragraph in article["paragraphs"]:
-            for qa in paragraph["qas"]:
-                answers = [] if qa.get("is_impossible") else sorted({a["text"] for a in qa["answers"]})
-                facts = [answers] if answers else []
-                rows.append({"id": qa["id"], "question": qa["question"], "article": article["title"], "facts": facts})
-    return rows
-
-
-# ---------------------------------------------------------------- fitting
-
-
-def fit(train: list[QuestionData], validation: dict[str, list[QuestionData]], progress) -> tuple[AnswerModel, dict]:
-    """Fit the unit scorer and the answerability model; calibrate and choose the threshold.
-
-    Args:
-        train: Questions of the training articles.
-        validation: Held-out questions by domain: the SQuAD validation articles ("squad") and the
-            report's own dev split ("report-dev"). Regularisation and Platt scaling are fitted on
-            SQuAD (1,097 questions; the report's 90 are too few to fit a calibration on); the
-            abstention threshold maximises the mean overall accuracy of both domains, so that one
-            default serves Wikipedia-like corpora and the report alike.
-    """
-    squad = validation["squad"]
-    unit_c = _choose_unit_c(train, squad, progress)
-    unit_model = _fit_unit(train, unit_c)
-    answer_train = [q for q in train if q.article in _articles_with_both_kinds(train)]
-    rows, labels = _question_rows(answer_train, _cross_fitted_scores(train, unit_c))
-    held_out = {name: _question_rows(qs, {q.qid: unit_model.logits(q.units) for q in qs}) for name, qs in validation.items()}
-    answer_c = _choose_answer_c(rows, labels, *held_out["squad"], progress)
-    answer_model = _fit_linear(rows, labels, list(QUESTION_FEATURES), answer_c)
-    logits = {name: answer_model.logits(r) for name, (r, _) in held_out.items()}
-    outcome = {name: l for name, (_, l) in held_out.items()}
-    calibration = _platt(logits["squad"], outcome["squad"])
-    threshold = choose_threshold(validation, logits, outcome, calibration)
-    figures = {"unit_c": unit_c, "answer_c": answer_c}
-    for name, questions in validation.items():
-        figures[name] = _validation_figures(questions, unit_model, logits[name], outcome[name], calibration, threshold)
-    figures["squad"]["ece_cross_fitted"] = _cross_fitted_ece(squad, logits["squad"], outcome["squad"])
-    for name in validation:
-        progress(f"{name}: " + ", ".join(f"{k} {v}" for k, v in figures[name].items()))
-    model = AnswerModel(unit=unit_model, answerable=answer_model, calibration=calibration,
-                        min_confidence=threshold, trained={"figures": figures})
-    return model, figures
-
-
-def _unit_rows(questions: list[QuestionData]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidates of answerable questions whose candidates hold the answer at least once."""
-    usable = [q for q in questions if q.answerable and (q.labels & q.allowed).any()]
-    matrix = np.concatenate([q.units[q.allowed] for q in usable])
-    labels = np.concatenate([q.labels[q.allowed] for q in usable])
-    groups = np.concatenate([[i] * int(q.allowed.sum()) for i, q in enumerate(usable)])
-    return matrix, labels, groups
-
-
-def _fit_linear(matrix: np.ndarray, labels: np.ndarray, names: list[str], c: float) -> LinearModel:
+def fit_injection(texts: list[str], labels: list[int], embed, progress=print) -> tuple[LinearModel, float, dict]:
+    """The orders-against-facts classifier on MiniLM vectors; threshold by cross-validation."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
 
-    mean = matrix.mean(axis=0)
-    scale = matrix.std(axis=0)
-    scale[scale < 1e-6] = 1.0
-    model = LogisticRegression(C=c, max_iter=2000, random_state=SEED)
-    model.fit((matrix - mean) / scale, labels)
-    return LinearModel(features=names, mean=mean.tolist(), scale=scale.tolist(),
-                       weights=model.coef_[0].tolist(), bias=float(model.intercept_[0]))
-
-
-def _fit_unit(questions: list[QuestionData], c: float) -> LinearModel:
-    matrix, labels, _ = _unit_rows(questions)
-    return _fit_linear(matrix, labels, list(UNIT_FEATURES), c)
-
-
-def top1_accuracy(model: LinearModel, questions: list[QuestionData]) -> float:
-    """Share of answerable questions whose best allowed unit holds the answer."""
-    answerable = [q for q in questions if q.answerable and q.allowed.any()]
-    right = sum(bool(q.labels[_top(model.logits(q.units), q.allowed)]) for q in answerable)
-    return right / max(len(answerable), 1)
-
-
-def _top(scores: np.ndarray, allowed: np.ndarray) -> int:
-    return int(np.argmax(np.where(allowed, scores, -np.inf)))
-
-
-def _choose_unit_c(train, validation, progress) -> float:
-    results = {c: top1_accuracy(_fit_unit(train, c), validation) for c in C_GRID}
-    progress("unit scorer top-1 on validation by C: " + ", ".join(f"{c}: {v:.3f}" for c, v in results.items()))
-    return max(results, key=lambda c: (results[c], -c))
-
-
-def _cross_fitted_scores(questions: list[QuestionData], c: float) -> dict[str, np.ndarray]:
-    """Unit scores for each question from a unit scorer trained without its article."""
-    articles = sorted({q.article for q in questions})
-    random.Random(SEED).shuffle(articles)
-    folds = [set(articles[i::FOLDS]) for i in range(FOLDS)]
-    scores = {}
-    for fold in folds:
-        model = _fit_unit([q for q in questions if q.article not in fold], c)
-        scores.update({q.qid: model.logits(q.units) for q in questions if q.article in fold})
-    return scores
-
-
-def _articles_with_both_kinds(questions: list[QuestionData]) -> set[str]:
-    kinds: dict[str, set[bool]] = {}
-    for q in questions:
-        kinds.setdefault(q.article, set()).add(q.answerable)
-    return {article for article, seen in kinds.items() if seen == {True, False}}
-
-
-def _question_rows(questions, scores: dict) -> tuple[np.ndarray, np.ndarray]:
-    rows, labels = [], []
-    for q in questions:
-        masked = np.where(q.allowed, scores[q.qid], -np.inf)
-        found = _AsCandidates(q.units)
-        rows.append(question_row(q.question, found, masked))
-        labels.append(bool(q.answerable and q.allowed.any() and q.labels[_top(scores[q.qid], q.allowed)]))
-    return np.array(rows), np.array(labels)
-
-
-class _AsCandidates:
-    """The part of ``features.Candidates`` that ``question_row`` reads."""
-
-    def __init__(self, matrix: np.ndarray):
-        self.matrix = matrix
-        self.units = range(len(matrix))
-
-    def column(self, name: str) -> np.ndarray:
-        return self.matrix[:, UNIT_FEATURES.index(name)]
-
-
-def _choose_answer_c(rows, labels, val_rows, val_labels, progress) -> float:
-    losses = {}
+    vectors = embed(texts)
+    y = np.asarray(labels)
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=SEED)
+    best = None
     for c in C_GRID:
-        logits = _fit_linear(rows, labels, list(QUESTION_FEATURES), c).logits(val_rows)
-        losses[c] = _log_loss(logits, val_labels)
-    progress("answerability log loss on validation by C: " + ", ".join(f"{c}: {v:.4f}" for c, v in losses.items()))
-    return min(losses, key=lambda c: (losses[c], c))
+        probabilities = np.zeros(len(y))
+        for train, held in folds.split(vectors, y):
+            model = LogisticRegression(C=c, max_iter=2000).fit(vectors[train], y[train])
+            probabilities[held] = model.predict_proba(vectors[held])[:, 1]
+        loss = -np.mean(y * np.log(probabilities + 1e-9) + (1 - y) * np.log(1 - probabilities + 1e-9))
+        if best is None or loss < best[0]:
+            best = (loss, c, probabilities)
+    _, c, probabilities = best
+    # A false alarm drops a fact from the answers, a miss quotes an order: weigh them alike
+    # (balanced accuracy), on the cross-validated probabilities.
+    threshold = max(np.linspace(0.05, 0.95, 91), key=lambda t: _balanced(probabilities >= t, y))
+    model = LogisticRegression(C=c, max_iter=2000).fit(vectors, y)
+    linear = LinearModel(features=[f"v{i}" for i in range(vectors.shape[1])], mean=[0.0] * vectors.shape[1],
+                         scale=[1.0] * vectors.shape[1], weights=model.coef_[0].tolist(), bias=float(model.intercept_[0]))
+    figures = {"c": c, "threshold": round(float(threshold), 3), "cv_balanced_accuracy": round(_balanced(probabilities >= threshold, y), 4),
+               "examples": len(y), "positives": int(y.sum())}
+    progress(f"injection check: {figures}")
+    return linear, float(threshold), figures
 
 
-def _log_loss(logits: np.ndarray, labels: np.ndarray) -> float:
-    p = np.clip(1 / (1 + np.exp(-logits)), 1e-9, 1 - 1e-9)
-    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+def _balanced(predicted: np.ndarray, y: np.ndarray) -> float:
+    positives, negatives = y == 1, y == 0
+    return float((predicted[positives].mean() + (~predicted[negatives]).mean()) / 2)
 
 
-def _platt(logits: np.ndarray, labels: np.ndarray) -> Platt:
+def measure_injection(model: AnswerModel, texts: list[str], labels: list[int], embed) -> dict:
+    """Recall of orders and false alarms on facts, at the model's threshold."""
+    predicted = model.orders(embed(texts))
+    y = np.asarray(labels) == 1
+    return {"orders_caught": f"{int(predicted[y].sum())}/{int(y.sum())}", "false_alarms": f"{int(predicted[~y].sum())}/{int((~y).sum())}",
+            "balanced_accuracy": round(_balanced(predicted, y.astype(int)), 4)}
+
+
+# ---------------------------------------------------------------- the answerability model
+
+
+def choose_composition(rows: list[Row], scores: list[np.ndarray], max_units: int) -> tuple[float, float]:
+    """The complement floor and margin that make most answerable questions right."""
+    answerable = [(row, own) for row, own in zip(rows, scores) if row.answerable]
+    return max(((c, m) for c in COMPLEMENT_GRID for m in MARGIN_GRID),
+               key=lambda cm: (sum(row.right(own, cm[0], cm[1], max_units) for row, own in answerable), -cm[0]))
+
+
+# ---------------------------------------------------------------- the choice model
+
+
+def _unit_matrix(rows: list[Row], features: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every quotable candidate as a row of ``features``, its label, and its sample weight (each
+    domain's candidates weigh alike in total; the weights average 1)."""
+    matrix = [np.column_stack([row.units[name] for name in features])[row.allowed] for row in rows]
+    labels = [row.gold[row.allowed] for row in rows]
+    domains = np.concatenate([np.full(int(row.allowed.sum()), row.domain, dtype=object) for row in rows])
+    return np.concatenate(matrix), np.concatenate(labels).astype(int), _balanced_weights(domains)
+
+
+def _balanced_weights(domains: np.ndarray) -> np.ndarray:
+    """Sample weights under which each domain weighs alike in total; they average 1."""
+    names, counts = np.unique(domains.astype(str), return_counts=True)
+    per = {name: len(domains) / (count * len(names)) for name, count in zip(names, counts)}
+    return np.array([per[str(d)] for d in domains])
+
+
+def cross_fitted_units(rows: list[Row], features: list[str], c: float) -> list[np.ndarray]:
+    """Each question's candidate scores from a choice model fitted without its article or document
+    (on the answerable questions' quotable candidates)."""
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=1e6, max_iter=1000).fit(logits.reshape(-1, 1), labels)
+    out = [np.zeros(len(row.texts)) for row in rows]
+    for held in _grouped_folds(rows):
+        train = [row for row, h in zip(rows, held) if not h and row.answerable]
+        matrix, labels, weights = _unit_matrix(train, features)
+        mean, scale = matrix.mean(0), matrix.std(0) + 1e-9
+        model = LogisticRegression(C=c, max_iter=2000).fit((matrix - mean) / scale, labels, sample_weight=weights)
+        for i in np.flatnonzero(held):
+            if len(rows[i].texts):
+                own = np.column_stack([rows[i].units[name] for name in features])
+                out[i] = model.decision_function((own - mean) / scale)
+    return out
+
+
+def _domain_weights(rows: list[Row]) -> np.ndarray:
+    """Weights that give each domain the same say, however many questions it has (SQuAD's
+    articles must not outvote the reports pdqa is for); they sum to 1."""
+    domains = [row.domain for row in rows]
+    counts = {d: domains.count(d) for d in set(domains)}
+    weights = np.array([1.0 / (counts[d] * len(counts)) for d in domains])
+    return weights
+
+
+def _helps(base: np.ndarray, trial: np.ndarray, weights: np.ndarray) -> bool:
+    """The trial lowers the (domain-weighted) per-question loss by more than twice its standard
+    error (paired): a signal that only fits noise in the folds is not taken."""
+    gain = base - trial
+    if len(gain) < 2:
+        return False
+    mean = float(weights @ gain)
+    error = float(np.sqrt(np.sum(weights**2 * (gain - mean) ** 2)))
+    return mean > 2 * error
+
+
+def _top1_hits(rows: list[Row], scores: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per answerable question with a gold candidate: 1 when its best-scored quotable candidate is
+    gold, and each question's weight (:func:`_domain_weights`)."""
+    kept = [(row, own) for row, own in zip(rows, scores) if row.answerable and row.gold[row.allowed].any()]
+    hits = np.array([float(row.gold[row.order(own)[0]]) for row, own in kept])
+    return hits, _domain_weights([row for row, _ in kept])
+
+
+def choose_choice(rows: list[Row], progress=print) -> tuple[list[str], float, dict]:
+    """The reader's logit always; each first-stage signal kept only if it makes the best-scored
+    candidate gold more often, clearly (:func:`_helps`, on per-question top-1, each domain weighed
+    alike): the choice model exists to pick the answering unit."""
+    features, c = ["reader_logit"], 1.0
+    reader_only, weights = _top1_hits(rows, cross_fitted_units(rows, features, c))
+    hits = reader_only
+    for name in UNIT_FEATURES:
+        if name in features:
+            continue
+        trial, _ = _top1_hits(rows, cross_fitted_units(rows, features + [name], c))
+        if _helps(-hits, -trial, weights):
+            features, hits = features + [name], trial
+    figures = {"reader_only_top1": round(float(weights @ reader_only), 4), "chosen_top1": round(float(weights @ hits), 4)}
+    progress(f"choice features {features}: cross-fitted top-1 {figures['chosen_top1']} (reader alone {figures['reader_only_top1']}), domains weighed alike")
+    return features, c, figures
+
+
+def fit_choice(rows: list[Row], features: list[str], c: float) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    matrix, labels, weights = _unit_matrix([row for row in rows if row.answerable], features)
+    mean, scale = matrix.mean(0), matrix.std(0) + 1e-9
+    model = LogisticRegression(C=c, max_iter=2000).fit((matrix - mean) / scale, labels, sample_weight=weights)
+    return LinearModel(features=features, mean=mean.tolist(), scale=scale.tolist(), weights=model.coef_[0].tolist(),
+                       bias=float(model.intercept_[0]))
+
+
+def top1(rows: list[Row], scores: list[np.ndarray]) -> dict[str, float]:
+    """Per domain: share of answerable questions with a gold candidate whose best-scored candidate is gold."""
+    out = {}
+    for domain in sorted({row.domain for row in rows}):
+        chosen = [bool(row.gold[row.order(own)[0]]) for row, own in zip(rows, scores)
+                  if row.domain == domain and row.answerable and row.gold[row.allowed].any()]
+        out[domain] = round(float(np.mean(chosen)), 4) if chosen else None
+    return out
+
+
+# ---------------------------------------------------------------- the answerability model
+
+
+def _matrix(rows: list[Row], features: list[str], scores: list[np.ndarray]) -> np.ndarray:
+    values = [row.values(own) for row, own in zip(rows, scores)]
+    return np.array([[v[name] for name in features] for v in values], dtype=np.float64)
+
+
+def _grouped_folds(rows: list[Row]) -> list[np.ndarray]:
+    groups = sorted({row.group for row in rows})
+    random.Random(SEED).shuffle(groups)
+    fold_of = {group: i % FOLDS for i, group in enumerate(groups)}
+    return [np.array([fold_of[row.group] == f for row in rows]) for f in range(FOLDS)]
+
+
+def cross_fitted(rows: list[Row], labels: np.ndarray, features: list[str], c: float, scores: list[np.ndarray]) -> np.ndarray:
+    """Each question's logit from a model fitted without its article or document."""
+    from sklearn.linear_model import LogisticRegression
+
+    matrix = _matrix(rows, features, scores)
+    domains = np.array([row.domain for row in rows], dtype=object)
+    out = np.zeros(len(rows))
+    for held in _grouped_folds(rows):
+        train = ~held
+        if labels[train].min() == labels[train].max():
+            out[held] = 0.0
+            continue
+        mean, scale = matrix[train].mean(0), matrix[train].std(0) + 1e-9
+        model = LogisticRegression(C=c, max_iter=2000).fit((matrix[train] - mean) / scale, labels[train],
+                                                           sample_weight=_balanced_weights(domains[train]))
+        out[held] = model.decision_function((matrix[held] - mean) / scale)
+    return out
+
+
+def _log_losses(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    p = 1 / (1 + np.exp(-logits))
+    return -(labels * np.log(p + 1e-9) + (1 - labels) * np.log(1 - p + 1e-9))
+
+
+def choose_features(rows: list[Row], labels: np.ndarray, scores: list[np.ndarray], progress=print) -> tuple[list[str], float]:
+    """Reader features always; each question feature kept only if it lowers the cross-fitted log
+    loss clearly (:func:`_helps`), each domain weighed alike."""
+    features, c = list(READER_FEATURES), 1.0
+    weights = _domain_weights(rows)
+    c = min(C_GRID, key=lambda cc: float(weights @ _log_losses(cross_fitted(rows, labels, features, cc, scores), labels)))
+    losses = _log_losses(cross_fitted(rows, labels, features, c, scores), labels)
+    values = [row.values(own) for row, own in zip(rows, scores)]
+    for name in ALL_FEATURES:
+        if name in features or all(v[name] == values[0][name] for v in values):
+            continue
+        trial = _log_losses(cross_fitted(rows, labels, features + [name], c, scores), labels)
+        if _helps(losses, trial, weights):
+            features, losses = features + [name], trial
+    progress(f"answerability features {features}, C={c}, cross-fitted log loss {float(weights @ losses):.4f}")
+    return features, c
+
+
+def fit_linear(rows: list[Row], labels: np.ndarray, features: list[str], c: float, scores: list[np.ndarray]) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    matrix = _matrix(rows, features, scores)
+    mean, scale = matrix.mean(0), matrix.std(0) + 1e-9
+    weights = _balanced_weights(np.array([row.domain for row in rows], dtype=object))
+    model = LogisticRegression(C=c, max_iter=2000).fit((matrix - mean) / scale, labels, sample_weight=weights)
+    return LinearModel(features=features, mean=mean.tolist(), scale=scale.tolist(), weights=model.coef_[0].tolist(),
+                       bias=float(model.intercept_[0]))
+
+
+def fit_platt(logits: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> Platt:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1e6, max_iter=2000).fit(logits[:, None], labels, sample_weight=weights)
     return Platt(a=float(model.coef_[0][0]), b=float(model.intercept_[0]))
 
 
-def choose_threshold(validation: dict, logits: dict, outcome: dict, calibration: Platt) -> float:
-    """The confidence threshold with the best mean overall accuracy over the domains.
+def choose_threshold(rows: list[Row], probabilities: np.ndarray, right: np.ndarray) -> float:
+    """The confidence threshold with the best mean overall accuracy of the domains."""
+    domains = sorted({row.domain for row in rows})
+    masks = {d: np.array([row.domain == d for row in rows]) for d in domains}
+    answerable = np.array([row.answerable for row in rows])
 
-    Among equally good thresholds the middle one is taken, away from the edges of the plateau.
+    def overall(t: float) -> float:
+        answered = probabilities >= t
+        correct = np.where(answered, right, ~answerable)
+        return float(np.mean([correct[masks[d]].mean() for d in domains]))
+
+    return float(max(np.round(np.linspace(0.05, 0.95, 181), 3), key=overall))
+
+
+def figures_of(rows: list[Row], probabilities: np.ndarray, right: np.ndarray, threshold: float) -> dict:
+    out = {}
+    for domain in sorted({row.domain for row in rows}):
+        mask = np.array([row.domain == domain for row in rows])
+        answerable = np.array([row.answerable for row in rows])[mask]
+        answered = probabilities[mask] >= threshold
+        correct = np.where(answered, right[mask], ~answerable)
+        out[domain] = {
+            "questions": int(mask.sum()), "unanswerable": int((~answerable).sum()),
+            "overall_accuracy": round(float(correct.mean()), 4),
+            "answer_correctness": round(float((answered & right[mask])[answerable].mean()), 4),
+            "noans_accuracy": round(float((~answered)[~answerable].mean()), 4),
+            "right_if_forced": round(float(right[mask][answerable].mean()), 4),
+            "ece": round(expected_calibration_error(probabilities[mask].tolist(), right[mask].tolist()), 4),
+        }
+    return out
+
+
+def fit_answer_model(rows: list[Row], injection: LinearModel, injection_threshold: float, max_units: int,
+                     reader_sha: str, progress=print) -> AnswerModel:
+    """Choice, composition, answerability, calibration and threshold from the validation rows.
+
+    Every figure is cross-fitted: a question's candidate scores come from a choice model fitted
+    without its article or document, and its confidence from an answerability model fitted
+    without it, on those scores.
     """
-    probabilities = {name: calibration.probabilities(l) for name, l in logits.items()}
-    answerable = {name: np.array([q.answerable for q in qs]) for name, qs in validation.items()}
-    candidates = np.unique(np.round(np.concatenate(list(probabilities.values())), 4))
-    mean = np.array([
-        np.mean([_overall(probabilities[n] >= t, outcome[n], answerable[n]) for n in validation]) for t in candidates
-    ])
-    best = np.flatnonzero(mean >= mean.max() - 1e-12)
-    return float(candidates[best[len(best) // 2]])
-
-
-def _overall(answered: np.ndarray, correct: np.ndarray, answerable: np.ndarray) -> float:
-    """Answered and right, or abstained on a question with no answer."""
-    return float(np.mean(np.where(answered, correct, ~answerable)))
-
-
-def _cross_fitted_ece(questions: list[QuestionData], logits: np.ndarray, labels: np.ndarray) -> float | None:
-    """ECE with each article's probabilities from a Platt scaling fitted on the other articles.
-
-    None with a single validation article: there is nothing to fit on without it.
-    """
-    articles = np.array([q.article for q in questions])
-    if len(np.unique(articles)) < 2:
-        return None
-    probabilities = np.zeros(len(questions))
-    for article in np.unique(articles):
-        inside = articles == article
-        probabilities[inside] = _platt(logits[~inside], labels[~inside]).probabilities(logits[inside])
-    return round(expected_calibration_error(probabilities.tolist(), labels.tolist()), 4)
-
-
-def _validation_figures(questions, unit_model, logits, correct, calibration: Platt, threshold: float) -> dict:
-    """Validation figures of one domain at the chosen threshold (best unit as the answer)."""
+    unit_features, unit_c, choice_figures = choose_choice(rows, progress)
+    scores = cross_fitted_units(rows, unit_features, unit_c)
+    reader_scores = [row.units["reader_logit"] for row in rows]
+    first_stage = [-np.arange(len(row.texts), dtype=np.float64) for row in rows]
+    choice_figures["top1"] = top1(rows, scores)
+    choice_figures["top1_reader_alone"] = top1(rows, reader_scores)
+    choice_figures["top1_first_stage_alone"] = top1(rows, first_stage)
+    progress(f"top-1 among the quotable candidates: {json.dumps(choice_figures)}")
+    complement, margin = choose_composition(rows, scores, max_units)
+    progress(f"composition: a further unit joins at score >= max({complement}, best - {margin})")
+    right = np.array([row.right(own, complement, margin, max_units) for row, own in zip(rows, scores)])
+    labels = right.astype(int)
+    features, c = choose_features(rows, labels, scores, progress)
+    logits = cross_fitted(rows, labels, features, c, scores)
+    calibration = fit_platt(logits, labels, _balanced_weights(np.array([row.domain for row in rows], dtype=object)))
     probabilities = calibration.probabilities(logits)
-    answered = probabilities >= threshold
-    has = np.array([q.answerable for q in questions])
-    reachable = [q for q in questions if q.answerable and q.allowed.any()]
-    return {
-        "questions": len(questions),
-        "unanswerable": int((~has).sum()),
-        "unit_top1_answerable": round(top1_accuracy(unit_model, reachable), 4),
-        "overall_accuracy": round(_overall(answered, correct, has), 4),
-        "answer_correctness": round(float((answered & correct)[has].mean()), 4),
-        "noans_accuracy": round(float((~answered)[~has].mean()), 4),
-        "always_abstain_accuracy": round(float((~has).mean()), 4),
-        "ece_in_sample": round(expected_calibration_error(probabilities.tolist(), correct.tolist()), 4),
-    }
+    threshold = choose_threshold(rows, probabilities, right)
+    figures = figures_of(rows, probabilities, right, threshold)
+    progress(f"cross-fitted validation at {threshold}: {json.dumps(figures)}")
+    return AnswerModel(
+        choice=fit_choice(rows, unit_features, unit_c),
+        answerable=fit_linear(rows, labels, features, c, scores), calibration=calibration, min_confidence=threshold,
+        complement_logit=complement, complement_margin=margin, injection=injection,
+        injection_threshold=injection_threshold, reader_sha256=reader_sha,
+        trained={"seed": SEED, "c": c, "features": features, "choice": choice_figures, "figures": figures,
+                 "sweep": sweep_areas(rows, probabilities, right)},
+    )
 
 
-def _provenance(data_dir: Path, split: dict, figures: dict) -> dict:
-    files = {}
-    for part in ("train", "validation"):
-        for name in split[part]:
-            files[name] = hashlib.sha256((data_dir / name).read_bytes()).hexdigest()
-    return {
-        "date": datetime.now(timezone.utc).date().isoformat(),
-        "seed": SEED,
-        "data_files": files,
-        "split": {part: split[part] for part in ("train", "validation")},
-        "licence": "Trained on SQuAD 2.0 (Rajpurkar, Jia and Liang 2018), CC BY-SA 4.0.",
-    }
+def sweep_areas(rows: list[Row], probabilities: np.ndarray, right: np.ndarray) -> dict[str, float | None]:
+    """The abstention sweep's area per domain (cross-fitted confidence)."""
+    from .evaluation.metrics import sweep, sweep_area
+
+    out = {}
+    for domain in sorted({row.domain for row in rows}):
+        mask = np.array([row.domain == domain for row in rows])
+        answerable = np.array([row.answerable for row in rows]) & mask
+        unanswerable = ~np.array([row.answerable for row in rows]) & mask
+        area = sweep_area(sweep(probabilities[answerable].tolist(), probabilities[unanswerable].tolist(), right[answerable].tolist()))
+        out[domain] = round(area, 4) if area is not None else None
+    return out
 
 
-def model_card(model: AnswerModel, model_path: Path) -> str:
-    """The model card: data and hashes, features, validation figures."""
-    trained = model.trained
-    figures = trained.get("figures", {})
+# ---------------------------------------------------------------- collecting rows
+
+
+def rows_over(qa, questions, domain: str, answerer) -> list[Row]:
+    """Each question's candidates as the query path reads them: the reader's logits, the first
+    stage's signals, which candidates hold the gold evidence and which may be quoted."""
+    from .answer_model import unit_values
+    from .extractive import Candidate
+    from .question import analyse
+    from .reader_training import _gold_units
+
+    rows = []
+    for gold in questions:
+        question = analyse(" ".join(gold.question.split()))
+        vector = qa.embedder.embed([question.text])[0]
+        hits = qa.retriever.retrieve(question.text, vector)
+        ranked = answerer.candidates(question, vector, hits)
+        units = [qa.index.unit(c.unit_id) for c in ranked]
+        logits = answerer.read(question.text, units) if units else np.zeros(0)
+        wanted = _gold_units(qa.index, [(e.doc_id, e.text) for e in gold.evidence]) if gold.answerable else set()
+        companions = []
+        for unit, logit in zip(units, logits):
+            chunk = qa.index.store.chunk_of_unit(unit.unit_id)
+            companions.append([c.unit.text for c in answerer._list_companions(Candidate(unit, chunk, float(logit)))])
+        group = gold.document or (gold.evidence[0].doc_id.rsplit("-", 2)[0] if gold.evidence else gold.id)
+        rows.append(Row(gold.id, domain, group or gold.id, gold.answerable, question, unit_values(ranked, logits),
+                        np.array([u.unit_id in wanted for u in units], dtype=bool), answerer.eligible(question, units),
+                        [u.text for u in units], companions, gold.facts))
+    return rows
+
+
+def card(model: AnswerModel, path: Path) -> str:
+    figures = model.trained["figures"]
     lines = [
-        "# pdqa answer model",
+        "# pdqa answer stage: choice, answerability, composition and the injection check",
         "",
-        "Two logistic regressions over pdqa's own features (`pdqa/features.py`), scored in numpy on the",
-        "query path: a unit scorer that picks the sentence or list that answers, and an answerability",
-        "model whose Platt-scaled probability is the answer's `confidence`. Retrain with",
-        "`pdqa train answerer` (seeded; about the time of three index builds and feature extraction",
-        "over about 8,000 questions).",
+        "Small models over what the reader (`pdqa/reader_model/`) says, scored in numpy on the query path.",
+        "Retrain with `pdqa train answerer` after the reader changes.",
         "",
-        f"- model file: `model.json`, sha256 `{hashlib.sha256(model_path.read_bytes()).hexdigest()}`",
-        f"- trained: {trained.get('date')}, seed {trained.get('seed')}",
-        f"- licence: {trained.get('licence')}",
+        f"- model file: `model.json`, sha256 `{hashlib.sha256(path.read_bytes()).hexdigest()}`",
+        f"- reader: sha256 `{model.reader_sha256}`",
+        f"- seed {model.trained['seed']}; the same data, reader and code give the same file",
+        f"- choice features: {', '.join(model.choice.features)}; {json.dumps(model.trained.get('choice', {}))}",
+        f"- answerability features: {', '.join(model.answerable.features)} (C = {model.trained['c']})",
+        f"- a further unit joins an answer at choice score ≥ max({model.complement_logit}, best − {model.complement_margin})",
+        f"- abstention threshold (`min_confidence`): {model.min_confidence}",
+        f"- injection check: threshold {model.injection_threshold:.3f}; {json.dumps(model.trained.get('injection', {}))}",
+        "- injection check on the held-out hand-written test set (another writer): see docs/evaluation.md "
+        "(measured once, by `python bench/injection_test.py`)",
         "",
-        "## Data",
+        "## Validation (cross-fitted by article or document)",
         "",
+        "| domain | questions | overall | correctness | NoAns | right if forced | ECE | sweep area |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    lines += [f"- `{name}` sha256 `{digest}`" for name, digest in trained.get("data_files", {}).items()]
-    for part, files in trained.get("split", {}).items():
-        for name, articles in files.items():
-            lines.append(f"- {part}: `{name}`: {', '.join(articles)}")
-    lines += ["", "## Features", "", "Unit scorer: " + ", ".join(f"`{f}`" for f in model.unit.features) + ".", "",
-              "Answerability: " + ", ".join(f"`{f}`" for f in model.answerable.features) + ".", "",
-              "## Validation (held-out articles)", "", "| figure | value |", "|---|---|"]
-    for name, value in figures.items():
-        if isinstance(value, dict):
-            lines += [f"| {name}: {key} | {item} |" for key, item in value.items()]
-        else:
-            lines.append(f"| {name} | {value} |")
-    lines += ["", f"Abstention threshold (`min_confidence`): {model.min_confidence:.4f}, chosen for the best mean "
-              "overall accuracy of the two validation domains."]
-    return "\n".join(lines) + "\n"
+    for domain, f in figures.items():
+        lines.append(f"| {domain} | {f['questions']} | {f['overall_accuracy']} | {f['answer_correctness']} | "
+                     f"{f['noans_accuracy']} | {f['right_if_forced']} | {f['ece']} | {model.trained.get('sweep', {}).get(domain)} |")
+    lines += ["", "Data: SQuAD 2.0 validation articles (CC BY-SA 4.0); the report set's validation documents "
+              "(questions written for pdqa); injection sentences written for pdqa (eval/injection/).", ""]
+    return "\n".join(lines)
