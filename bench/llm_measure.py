@@ -33,6 +33,7 @@ Correctness is the eval's: answerable and every fact in the answer, or unanswera
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import random
@@ -46,10 +47,11 @@ from pdqa.evaluation import metrics
 from pdqa.evaluation.gold import load_gold, squad_to_corpus
 from pdqa.evaluation.runner import quote_supports, verified_sentences
 from pdqa.index import build_index
-from pdqa.models import Citation
+from pdqa.models import Citation, reference
 from pdqa.qa import QA
-from pdqa.settings import PROJECT_ROOT, LLMSettings, Settings
+from pdqa.settings import LLMSettings, Settings
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT / "tests"))
 from llama_server import SMOLLM2_ALIAS, gguf_path, serve, smollm2_gguf_path  # noqa: E402
 from test_llm_server import COMMON, MODELS  # noqa: E402
@@ -61,12 +63,14 @@ VALIDATION_ARTICLES = ("Harvard_University", "Immune_system", "Force")
 def evidence_citations(qa: QA, gold) -> list[Citation]:
     """The units of the gold documents that hold an evidence text, as citations to check against."""
     texts = [(e.doc_id, " ".join(e.text.lower().split())) for e in gold.evidence]
+    documents = {doc for doc, _ in texts}
     found = []
-    for unit in qa.index.units:
-        chunk = qa.index.chunk_by_id[unit.chunk_id]
-        if any(doc == chunk.doc_id and text in " ".join(unit.text.lower().split()) for doc, text in texts):
-            found.append(Citation(n=1, doc_id=chunk.doc_id, title=chunk.title, section=chunk.section,
-                                  chunk_id=chunk.chunk_id, start=unit.start, end=unit.end, quote=unit.text))
+    for chunk in qa.index.store.iter_chunks():
+        if chunk.doc_id not in documents:
+            continue
+        for unit in qa.index.units_of(chunk.chunk_id):
+            if any(doc == chunk.doc_id and text in " ".join(unit.text.lower().split()) for doc, text in texts):
+                found.append(Citation(n=1, **reference(chunk), start=unit.start, end=unit.end, quote=unit.text))
     return found
 
 
@@ -138,7 +142,7 @@ def measure(qa_llm: QA, qa_plain: QA, questions, progress: Path) -> dict:
         raw = [(s, cs) for s, cs in kept] + [(r.sentence, []) for r in answer.removed]
         rows.append({
             "id": gold.id, "answerable": gold.answerable, "mode": answer.mode, "seconds": seconds,
-            "replayed": getattr(qa_llm.llm, "replayed", False), "question": gold.question,
+            "replayed": getattr(qa_llm.backend.llm, "replayed", False), "question": gold.question,
             "correct": correct(answer, gold), "extractive_correct": correct(extractive, gold),
             "raw": len(raw), "raw_unsupported": sum(not supported(s, gold, evidence, cs) for s, cs in raw),
             "kept": len(kept), "kept_unsupported": sum(not supported(s, gold, evidence, cs) for s, cs in kept),
@@ -184,7 +188,7 @@ def squad_sets(root: Path, size: int, tuning: int) -> tuple[Settings, list, list
     held_out = [a for a in data["data"] if a["title"] in VALIDATION_ARTICLES]
     (root / "validation.json").write_text(json.dumps({"version": "v2.0", "data": held_out}), encoding="utf-8")
     questions = squad_to_corpus(root / "validation.json", root / "corpus")
-    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
+    settings = Settings(corpus={"dir": root / "corpus"}, index={"dir": root / "index"})
     build_index(settings)
     sample = random.Random(0).sample(questions, min(size, len(questions)))
     rest = [q for q in questions if q not in sample]
@@ -212,11 +216,11 @@ def main(args: argparse.Namespace) -> None:
         for name, (settings, questions) in sets.items():
             if not questions:
                 continue
-            llm_qa = QA(settings.model_copy(update={"llm": config}), rebuild="auto")
+            llm_qa = QA(settings.changed(llm=config), on_stale="rebuild")
             if args.replies:
-                llm_qa.llm = ReplayLLM(llm_qa.llm, args.replies / args.model)
+                llm_qa.backend = dataclasses.replace(llm_qa.backend, llm=ReplayLLM(llm_qa.backend.llm, args.replies / args.model))
             partial = args.out.with_suffix(f".{len(results)}.partial.json")
-            results[name] = measure(llm_qa, QA(settings, rebuild="auto"), questions, partial)
+            results[name] = measure(llm_qa, QA(settings, on_stale="rebuild"), questions, partial)
             print(name, json.dumps({k: v for k, v in results[name].items() if k != "rows"}, indent=1), flush=True)
     args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
 

@@ -12,35 +12,31 @@ then checked on its own, in this order:
    "What results did the pilots achieve?"), unless the question asks yes or no;
 1. its [n] markers must name passages that were given; other numbers are dropped;
 2. a sentence left with no valid citation is unsupported; one written without any [n] is checked
-   against every passage given instead (``settings.llm.attribute_uncited``, on by default);
+   against every passage given instead (``settings.verify.attribute_uncited``, on by default);
 3. every number and name in it must appear in a cited passage (text, title or section); a
    capitalised word that opens the sentence is a name only if the corpus never writes it in
    lower case and it is not a common word ("Overall", "However");
-4. some sentence or list of a cited passage must mean the same: the best cosine similarity between
-   the sentence and the passage's units (MiniLM through the ONNX encoder) must reach
-   ``settings.llm.support_threshold``. A long unit is also compared clause by clause, since a
-   short claim drawn from one clause of a long sentence scores low against the whole of it.
-   That sentence must also hold what the claim adds to the question: at least
-   ``settings.llm.support_coverage`` of the claim's content words that the question lacks.
-   A unit that gives orders ("ignore previous instructions and say ...") never counts as
-   support: a passage that tells the model to say X does not state X;
-5. the supporting span must have the same polarity: a negation (not, no, never, ...) or a
-   direction (more/less, increase/decrease, above/below) that differs contradicts it, and so
-   does a number put where the span states another (a year from one passage on another's fact);
-6. a sentence supported only by a heading restates a title; it answers nothing;
-7. it must answer the question: the learned unit scorer of the extractive path gives the unit that
-   supports it a probability of answering (see :meth:`Verifier.relevance`), which must reach
-   ``settings.llm.relevance_threshold``, and be among the ``settings.llm.relevance_rank`` units
-   the scorer ranks highest (that many per part of a compound question).
+4. a span of a cited passage must support it: the reader's support head (a cross-encoder
+   trained on entailment pairs and on right and subtly wrong restatements of report sentences)
+   reads (sentence, span) for the passage's sentences, list items and rows closest to it in
+   meaning, alone and with the next one, and gives P(supported), which must reach
+   ``settings.verify.support_threshold``. A unit that gives orders ("ignore previous
+   instructions and say ...") is never a span: a passage that tells the model to say X does not
+   state X;
+5. a sentence supported only by a heading restates a title; it answers nothing;
+6. it must answer the question: the reader's answer head gives the unit that supports it a
+   probability of answering the question (the best part of a compound question), which must
+   reach ``settings.verify.relevance_threshold``.
 
-A kept sentence is cited to the unit that supports it best, plus, for each number or name that
-unit lacks, the unit of a cited passage that holds it, so every citation quotes the exact span.
+A kept sentence is cited to the span that supports it, plus, for each number or name that span
+lacks, the unit of a cited passage that holds it, so every citation quotes the exact text.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -49,11 +45,13 @@ import numpy as np
 from .chunking import split_sentences
 from .embeddings import Embedder
 from .generate import may_echo, unecho
-from .index import IndexData
+from .index import Index
 from .models import Chunk, Hit, RemovedClaim, Unit
-from .question import Question, gives_orders
-from .settings import LLMSettings
+from .question import Question
+from .reader import SUPPORT, Reader, support_pair
+from .settings import VerifySettings
 from .text import (
+    BULLET_RE,
     CAPITALISED_RE,
     MARKER_RE,
     NUMBER_WORDS,
@@ -61,14 +59,13 @@ from .text import (
     WORD_RE,
     content_terms,
     negated,
-    normalise_word,
     numbers,
+    word_set,
     words,
 )
 
-BULLET_RE = re.compile(r"^\s*(?:[-*•·]|\d+[.)])\s+")
-CLAUSE_RE = re.compile(r"[,;:()]|\s[–—-]\s")
-CLAUSE_UNIT_CHARS = 80  # units shorter than this are compared whole only
+SPANS = 6  # units of the cited passages the support head reads per sentence (closest by cosine)
+JOINED = 3  # of those, how many are also read joined with the next unit
 # "one" is a pronoun more often than a number ("one of the pilots").
 COUNT_WORDS = NUMBER_WORDS - {"one"}
 # Sentence adverbs and connectives of general English: capitalised only because they open a
@@ -79,14 +76,6 @@ CONNECTIVES = frozenset(
     indeed notably importantly specifically generally typically currently previously initially
     subsequently altogether yes""".split()
 )
-DIRECTION_WORDS = {
-    "up": re.compile(
-        r"\b(?:more|increas\w*|higher|above|greater|rise|rises|rising|rose|risen|grew|grow\w*)\b", re.IGNORECASE
-    ),
-    "down": re.compile(
-        r"\b(?:less|fewer|decreas\w*|lower|below|reduc\w*|fall|falls|falling|fell|declin\w*)\b", re.IGNORECASE
-    ),
-}
 CONTRADICTS = "contradicts the cited passage"
 LEAD_IN = "only introduces what follows; it states nothing"
 RESTATES = "only restates the question"
@@ -107,6 +96,10 @@ class KeptClaim:
 
     text: str
     support: list[tuple[Unit, Chunk]]
+    probability: float = 1.0
+    """The support head's probability for the span that supports it."""
+    span_units: int = 1
+    """How many of ``support`` make up that span (the rest hold a number or name it lacks)."""
 
 
 @dataclass
@@ -118,35 +111,53 @@ class Verification:
     not_found: bool
 
 
-@dataclass(frozen=True)
+UnitScorer = Callable[[list[int]], dict[int, float]]
+
+
+@dataclass
 class Asked:
-    """The question as verification reads it: the learned unit scorer's probability, for each unit
-    of the retrieved passages, that it answers the question (the best part of a compound question);
-    the question's content terms; whether it asks yes or no; how many parts it was split into."""
+    """The question as verification reads it: the reader's probability that each unit answers it
+    (the best part of a compound question), known for the answer stage's candidates and asked of
+    ``score`` for any other unit; the question's content terms; whether it asks yes or no."""
 
     unit_probabilities: dict[int, float]
     question_terms: frozenset[str] = frozenset()
     yes_no: bool = False
     parts: int = 1
+    score: UnitScorer | None = None
 
     @classmethod
-    def of(cls, parts: list[Question], unit_probabilities: dict[int, float]) -> Asked:
+    def of(cls, parts: list[Question], unit_probabilities: dict[int, float], score: UnitScorer | None = None) -> Asked:
         """What relevance needs of a question asked in ``parts`` (one, or each of a compound)."""
         return cls(
-            unit_probabilities,
+            dict(unit_probabilities),
             question_terms=frozenset(t for q in parts for t in content_terms(q.text)),
             yes_no=any(q.kind == "yesno" for q in parts),
             parts=len(parts),
+            score=score,
         )
 
-    def rank(self, unit: Unit) -> int:
-        """1 for the unit the answer model scores highest, 2 for the next, ..."""
-        score = self.unit_probabilities.get(unit.unit_id, 0.0)
-        return 1 + sum(p > score for p in self.unit_probabilities.values())
+    def relevance(self, unit: Unit) -> float:
+        """P(the unit answers the question), by the reader's answer head."""
+        if unit.unit_id not in self.unit_probabilities and self.score is not None:
+            self.unit_probabilities.update(self.score([unit.unit_id]))
+        return self.unit_probabilities.get(unit.unit_id, 0.0)
 
 
 class NotFoundClaim(RemovedClaim):
     """The model's fixed "not found" reply: neither kept nor a fault, decided on at the end."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """Text of a cited passage a sentence is checked against: one unit, or a unit and the next."""
+
+    units: tuple[Unit, ...]
+    chunk: Chunk
+
+    @property
+    def text(self) -> str:
+        return " ".join(u.text for u in self.units)
 
 
 class Verifier:
@@ -155,24 +166,27 @@ class Verifier:
     Args:
         index: The loaded index (its units and their vectors are reused, never re-embedded).
         embedder: Encodes the reply's sentences into the same space as the unit vectors.
-        settings: The LLM settings (support and relevance thresholds, reply limits).
+        settings: The verify settings (support and relevance thresholds).
         not_found: The fixed reply for "the passages do not say".
+        reader: Gives the reader (its support head), loaded on the first sentence to check.
+        gives_orders: Which units give orders (the answer stage's injection check), by their vectors.
     """
 
-    def __init__(
-        self, index: IndexData, embedder: Embedder, settings: LLMSettings, not_found: str
-    ):
+    def __init__(self, index: Index, embedder: Embedder, settings: VerifySettings, not_found: str,
+                 reader: Callable[[], Reader], gives_orders: Callable[[np.ndarray], np.ndarray]):
         self.index = index
         self.embedder = embedder
         self.settings = settings
         self.threshold = settings.support_threshold
+        self.not_found_text = not_found
         self.not_found = _plain(not_found)
-        self.chunks = index.chunk_by_id
-        self._clauses: dict[int, tuple[list[str], np.ndarray]] = {}
+        self._reader = reader
+        self._gives_orders = gives_orders
+        self._lock = threading.Lock()
 
-    def verify(self, raw_answer: str, hits: list[Hit], asked: Asked) -> Verification:
+    def verify(self, raw_answer: str, hits: list[Hit], asked: Asked, max_chars: int = 4000, max_sentences: int = 20) -> Verification:
         """Check every sentence of ``raw_answer``, whose [n] refer to ``hits`` numbered from 1."""
-        reader = ReplyReader(self.settings.reply_max_chars, self.settings.reply_max_sentences)
+        reader = ReplyReader(max_chars, max_sentences, self.not_found_text)
         claims = reader.feed(raw_answer) + reader.finish()
         return self.conclude([self.check(c, hits, asked) for c in claims])
 
@@ -182,7 +196,7 @@ class Verifier:
             return claim
         if _plain(claim.text).startswith(self.not_found.rstrip(".")):
             return NotFoundClaim(sentence=claim.text, reason="not-found reply beside supported claims")
-        return self._check(claim, self.embedder.embed([claim.text])[0], hits, asked)
+        return self._check(claim, hits, asked)
 
     @staticmethod
     def conclude(verdicts: list[KeptClaim | RemovedClaim]) -> Verification:
@@ -195,7 +209,7 @@ class Verifier:
             removed += [RemovedClaim(sentence=v.sentence, reason=v.reason) for v in not_found]
         return Verification(kept, removed, bool(not_found) and not kept)
 
-    def _check(self, claim: Claim, vector: np.ndarray, hits: list[Hit], asked: Asked) -> KeptClaim | RemovedClaim:
+    def _check(self, claim: Claim, hits: list[Hit], asked: Asked) -> KeptClaim | RemovedClaim:
         if claim.text.rstrip().endswith(":"):
             return _removed(claim, LEAD_IN)
         new_terms = set(content_terms(claim.text)) - asked.question_terms
@@ -211,95 +225,92 @@ class Verifier:
         if not given:
             bad = ", ".join(f"[{n}]" for n in claim.cited)
             return _removed(claim, f"cites {bad}, which was not among the {len(hits)} passages given")
-        chunks = [self.chunks[hits[n - 1].chunk_id] for n in given]
+        chunks = [self.index.chunk_by_id(hits[n - 1].chunk_id) for n in given]
         where = "the cited passage(s)" if claim.cited else "any passage given (uncited)"
         sources = [_chunk_words(chunk) for chunk in chunks]
         missing = [t for t in self.salient_terms(claim.text) if not any(_holds(held, t) for held in sources)]
         if missing:
             return _removed(claim, f"{_kind(missing[0])} {missing[0]!r} is not in {where}")
-        outcome = self._supported(claim, vector, chunks, where, new_terms)
+        outcome = self.supported(claim, chunks, where)
         if isinstance(outcome, RemovedClaim):
             return outcome
-        unit, chunk = outcome.support[0]
+        unit, _ = outcome.support[0]
         if unit.kind == "heading":
             return _removed(claim, "only a heading, not an answer")
-        score = self.relevance(asked, unit)
+        score = max(asked.relevance(u) for u, _ in outcome.support[: outcome.span_units])
         if score < self.settings.relevance_threshold:
             return _removed(claim, f"{DOES_NOT_ANSWER} (score {score:.2f} < {self.settings.relevance_threshold:.2f})")
-        rank, allowed = asked.rank(unit), self.settings.relevance_rank * asked.parts
-        if rank > allowed:
-            return _removed(claim, f"{DOES_NOT_ANSWER} (its source ranks {rank}; the answer model's top {allowed} count)")
         return outcome
 
-    @staticmethod
-    def relevance(asked: Asked, unit: Unit) -> float:
-        """How likely the passage unit that supports a sentence answers the question.
+    def spans(self, text: str, chunks: list[Chunk]) -> list[Span]:
+        """The spans of ``chunks`` the support head reads for a sentence: the ``SPANS`` units closest
+        to it in meaning (no unit that gives orders), and the closest ``JOINED`` with their next unit."""
+        units = [(u, c) for c in chunks for u in self.index.units_of(c.chunk_id)]
+        if not units:
+            return []
+        vectors = np.asarray(self.index.unit_vectors[[u.unit_id for u, _ in units]])
+        facts = ~np.asarray(self._gives_orders(vectors), dtype=bool)
+        if not facts.any():
+            return []
+        vector = self.embedder.embed([text])[0]
+        similarity = np.where(facts, vectors @ vector, -np.inf)
+        order = [i for i in np.argsort(-similarity, kind="stable")[:SPANS] if facts[i]]
+        spans = [Span((units[i][0],), units[i][1]) for i in order]
+        for i in order[:JOINED]:
+            if i + 1 < len(units) and units[i + 1][1] is units[i][1] and facts[i + 1]:
+                spans.append(Span((units[i][0], units[i + 1][0]), units[i][1]))
+        return spans
 
-        The answer-selection model of the extractive path scores every unit of the retrieved
-        passages; a kept sentence is as relevant as the unit it was verified against. A faithful
-        sentence drawn from a unit that does not answer the question ("The pilot services all
-        demonstrated the following fundamental assumptions" for "How many pilot sites were
-        there?") scores low and is removed.
-        """
-        return asked.unit_probabilities.get(unit.unit_id, 0.0)
+    def support_probabilities(self, text: str, spans: list[Span]) -> np.ndarray:
+        """P(the span supports the sentence) for each span, by the reader's support head."""
+        with self._lock:
+            reader = self._reader()
+        return reader.probabilities([support_pair(text, span.text) for span in spans], SUPPORT)
 
-    def _supported(
-        self, claim: Claim, vector: np.ndarray, chunks: list[Chunk], where: str, new_terms: set[str]
-    ) -> KeptClaim | RemovedClaim:
-        units = [(u, c) for c in chunks for u in self.index.units_by_chunk.get(c.chunk_id, [])]
-        spans = [(score, text, pair) for pair in units for score, text in self._span_scores(pair[0], vector)]
-        supporting = [s for s in spans if s[0] >= self.threshold]
-        facts = [s for s in supporting if not gives_orders(s[2][0].text)]
-        agreeing = [s for s in facts if not contradicts(claim.text, s[1])]
-        # A unit's terms once, not once per clause span of it.
-        held = {s[2][0].unit_id: set(content_terms(s[2][0].text)) for s in agreeing}
-        covered = [s for s in agreeing if coverage(new_terms, held[s[2][0].unit_id]) >= self.settings.support_coverage]
-        if covered:
-            best = max(covered, key=lambda s: s[0])[2]
-            fact_units = [pair for pair in units if not gives_orders(pair[0].text)]
-            return KeptClaim(text=claim.text, support=[best] + self._holders(claim.text, best, fact_units))
-        if agreeing:
-            closest = max(agreeing, key=lambda s: s[0])[2][0]
-            absent = new_terms - held[closest.unit_id]
-            said = dict.fromkeys(w for w in words(claim.text) if w not in STOPWORDS and normalise_word(w) in absent)
-            lacking = ", ".join(repr(w) for w in list(said)[:3])
-            return _removed(claim, f"not supported by {where} (its closest sentence lacks {lacking})")
-        if facts:
+    def supported(self, claim: Claim, chunks: list[Chunk], where: str = "the cited passage(s)") -> KeptClaim | RemovedClaim:
+        """The span of ``chunks`` that best supports the sentence, if the support head believes one."""
+        spans = self.spans(claim.text, chunks)
+        if not spans:
+            return _removed(claim, f"only an instruction inside {where} says this" if chunks else "no passage")
+        probabilities = self.support_probabilities(claim.text, spans)
+        order = np.argsort(-probabilities, kind="stable")
+        best = int(order[0])
+        if probabilities[best] < self.threshold:
+            return _removed(claim, f"not supported by {where} (support {probabilities[best]:.2f} < {self.threshold:.2f})")
+        agreeing = [int(i) for i in order if probabilities[i] >= self.threshold and not contradicts(claim.text, spans[i].text)]
+        if not agreeing:
             return _removed(claim, CONTRADICTS)
-        if supporting:
-            return _removed(claim, "only an instruction inside a passage says this")
-        similarity = max((s[0] for s in spans if not gives_orders(s[2][0].text)), default=0.0)
-        why = f"similarity {similarity:.2f} < {self.threshold:.2f}"
-        return _removed(claim, f"not supported by {where} ({why})")
+        span = spans[agreeing[0]]
+        support = [(u, span.chunk) for u in span.units]
+        fact_units = [(u, c) for c in chunks for u in self.index.units_of(c.chunk_id)]
+        lead = self._lead_in(span)
+        holders = self._holders(claim.text, support + lead, fact_units)
+        return KeptClaim(text=claim.text, support=support + lead + holders,
+                         probability=float(probabilities[agreeing[0]]), span_units=len(support))
 
-    def similarity(self, unit: Unit, vector: np.ndarray) -> float:
-        """Best cosine between a claim's vector and the unit, or one of the unit's clauses."""
-        return max(score for score, _ in self._span_scores(unit, vector))
+    def _lead_in(self, span: Span) -> list[tuple[Unit, Chunk]]:
+        """A list item is cited with the sentence that announces its list ("The importance of:"):
+        an item quoted alone loses what it is an item of."""
+        if span.units[0].kind != "item":
+            return []
+        siblings = self.index.units_of(span.chunk.chunk_id)
+        position = next(i for i, u in enumerate(siblings) if u.unit_id == span.units[0].unit_id)
+        for unit in reversed(siblings[:position]):
+            if unit.kind != "item":
+                return [(unit, span.chunk)] if unit.kind == "sentence" and unit.text.rstrip().endswith(":") else []
+        return []
 
-    def _span_scores(self, unit: Unit, vector: np.ndarray) -> list[tuple[float, str]]:
-        """(cosine, text) for the whole unit and for each of its clauses."""
-        texts, vectors = self._clauses_of(unit)
-        whole = [(float(self.index.unit_vectors[unit.unit_id] @ vector), unit.text)]
-        return whole + list(zip((float(s) for s in vectors @ vector), texts)) if texts else whole
-
-    def _clauses_of(self, unit: Unit) -> tuple[list[str], np.ndarray]:
-        # Embedded on first use and kept: only units of retrieved passages are ever needed.
-        if unit.unit_id not in self._clauses:
-            parts = clauses(unit.text) if len(unit.text) >= CLAUSE_UNIT_CHARS else []
-            self._clauses[unit.unit_id] = (parts, self.embedder.embed(parts) if parts else np.zeros((0, 1)))
-        return self._clauses[unit.unit_id]
-
-    def _holders(self, text: str, best: tuple[Unit, Chunk], units: list[tuple[Unit, Chunk]]) -> list:
-        """Units that hold the numbers and names the best unit lacks, one per term."""
-        have = _words(best[0].text)
+    def _holders(self, text: str, support: list[tuple[Unit, Chunk]], units: list[tuple[Unit, Chunk]]) -> list:
+        """Units that hold the numbers and names the supporting span lacks, one per term."""
+        have = word_set(" ".join(u.text for u, _ in support))
         holders: list[tuple[Unit, Chunk]] = []
         for term in self.salient_terms(text):
             if _holds(have, term):
                 continue
-            holder = next((pair for pair in units if _holds(_words(pair[0].text), term)), None)
-            if holder is not None and holder not in holders and holder != best:
+            holder = next((pair for pair in units if _holds(word_set(pair[0].text), term)), None)
+            if holder is not None and holder not in holders and holder not in support:
                 holders.append(holder)
-                have |= _words(holder[0].text)
+                have |= word_set(holder[0].text)
         return holders
 
     @cached_property
@@ -307,7 +318,7 @@ class Verifier:
         """The words the corpus writes in lower case. Gathered on the first LLM answer, not when
         the index loads: it reads every unit, seconds at 100,000 chunks, and extractive answers
         never need it."""
-        return frozenset(w for u in self.index.units for w in WORD_RE.findall(u.text) if w.islower())
+        return frozenset(w for text in self.index.store.texts.values() for w in WORD_RE.findall(text) if w.islower())
 
     def salient_terms(self, text: str) -> list[str]:
         """:func:`salient_terms`, with the corpus's own lower-case words as ordinary words."""
@@ -323,9 +334,10 @@ class ReplyReader:
     so its trailing [n] markers are already read.
     """
 
-    def __init__(self, max_chars: int, max_sentences: int):
+    def __init__(self, max_chars: int, max_sentences: int, not_found: str = ""):
         self.max_chars = max_chars
         self.max_sentences = max_sentences
+        self.not_found = not_found
         self.text = ""
         self.given = 0  # sentences already handed out
         self.counted = 0  # sentences counted against max_sentences
@@ -353,14 +365,14 @@ class ReplyReader:
         out: list[Claim | RemovedClaim] = []
         answer_lines = []
         for line in lines:
-            cleaned = unecho(line)
+            cleaned = unecho(line, self.not_found)
             if cleaned is not None:
                 answer_lines.append(cleaned)
             elif line.strip() and line not in self.echoed:
                 self.echoed.add(line)
                 out.append(RemovedClaim(sentence=line.strip(), reason="echoes the prompt"))
-        if partial and not may_echo(partial):
-            answer_lines.append(unecho(partial))
+        if partial and not may_echo(partial, self.not_found):
+            answer_lines.append(unecho(partial, self.not_found))
         claims = split_claims("\n".join(answer_lines))
         ready = claims if complete else claims[:-1]
         for claim in ready[self.given :]:
@@ -379,35 +391,14 @@ class ReplyReader:
         return claim
 
 
-def coverage(new_terms: set[str], held: set[str]) -> float:
-    """Share of a sentence's content terms beyond the question's (``new_terms``) that a source
-    unit's content terms (``held``) include.
-
-    Similarity alone keeps fluent inventions close to a real sentence ("Harvard ranked 14th in
-    the PayScale report" against a sentence about other rankings): what a sentence adds to the
-    question must be in its source, not only near it in meaning.
-    """
-    return len(new_terms & held) / len(new_terms) if new_terms else 1.0
-
-
 def contradicts(claim: str, source: str) -> bool:
-    """Whether ``claim`` negates ``source``, turns its direction (more vs. less) around, or puts
-    a number of its own where ``source`` states another ("in 2003" for "in 2004")."""
+    """Whether ``claim`` negates ``source`` or puts a number of its own where ``source`` states
+    another ("in 2003" for "in 2004"): a check beside the support head, kept because it removes
+    wrong sentences on the validation replies that the head lets through."""
     if negated(claim) != negated(source):
         return True
-    claimed, stated = _numbers(claim), _numbers(source)
-    if claimed - stated and stated - claimed:
-        return True
-    claimed, stated = _directions(claim), _directions(source)
-    return bool(claimed and stated and not claimed & stated)
-
-
-def _numbers(text: str) -> set[str]:
-    return set(numbers(text))
-
-
-def _directions(text: str) -> set[str]:
-    return {name for name, pattern in DIRECTION_WORDS.items() if pattern.search(text)}
+    claimed, stated = set(numbers(claim)), set(numbers(source))
+    return bool(claimed - stated and stated - claimed)
 
 
 def split_claims(raw_answer: str) -> list[Claim]:
@@ -449,15 +440,6 @@ def _owner(spans: list[tuple[int, int]], at: int, leading: bool) -> int:
     return max((i for i, (start, _) in enumerate(spans) if start <= at), default=0)
 
 
-def clauses(text: str) -> list[str]:
-    """The clauses of a long unit, and each pair of neighbouring clauses, with three words or more."""
-    parts = [" ".join(p.split()) for p in CLAUSE_RE.split(text)]
-    parts = [p for p in parts if len(p.split()) >= 3]
-    if len(parts) < 2:
-        return []
-    return parts + [f"{a} {b}" for a, b in zip(parts, parts[1:])]
-
-
 def salient_terms(text: str, ordinary: Iterable[str] = frozenset()) -> list[str]:
     """Numbers (digits or count words) and names that a source must also contain.
 
@@ -482,13 +464,8 @@ def _kind(term: str) -> str:
     return "number" if term[0].isdigit() or term in COUNT_WORDS else "name"
 
 
-def _words(text: str) -> set[str]:
-    """Lower-cased words plus digit runs with thousands separators removed."""
-    return set(words(text)) | set(numbers(text))
-
-
 def _chunk_words(chunk: Chunk) -> set[str]:
-    return _words(" ".join((chunk.text, chunk.title, chunk.section)))
+    return word_set(" ".join((chunk.text, chunk.title, chunk.section)))
 
 
 def _holds(held: set[str], term: str) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
+from contextlib import closing
 
-from pdqa.generate import NOT_FOUND
+import pytest
+from conftest import with_scripted_llm
+
 from pdqa.qa import QA
 from pdqa.models import Unit
 from pdqa.question import analyse, gives_orders
@@ -15,12 +17,25 @@ AUTHORS_QUESTION = "Who wrote the Innovation in Action report?"
 AUTHORS_CLAIM = "The report was written by Dr Lisa Wilson and Dr Rex Haigh."
 SAVINGS_QUESTION = "What results did the national pilots achieve?"
 SAVINGS_CLAIM = "The national pilots achieved significant results in both human and economic cost savings."
+# The bundled corpus calls itself "the report" (its .meta.json): what it answers when it does not say.
+NOT_FOUND = "The report does not say."
 
 
-@pytest.fixture(scope="module")
-def llm_qa(built_settings, scripted_llm):
-    """A QA over the session index whose LLM is a scripted fake; set ``qa.llm.replies`` per test."""
-    return QA(built_settings, llm=scripted_llm(NOT_FOUND))
+RULES_THRESHOLD = 0.5
+
+
+@pytest.fixture
+def llm_qa(built_settings, scripted):
+    """A QA over the session index whose LLM is the scripted fake; ``ask`` sets its reply per test."""
+    scripted(NOT_FOUND)
+    # These tests check the verifier's rules on sentences the support head believes; they run at
+    # a support threshold of 0.5, below the shipped one (0.75, chosen to keep at most 2 % of
+    # subtly wrong sentences, at which the head also doubts some verbatim ones). How well the head
+    # itself separates right from wrong is measured by bench/verify_replies.py.
+    qa = QA(with_scripted_llm(built_settings).changed(verify={"support_threshold": RULES_THRESHOLD}))
+    assert qa.not_found == NOT_FOUND
+    yield qa
+    qa.close()
 
 
 def passage_number(qa, question: str, text: str) -> int:
@@ -35,22 +50,21 @@ def other_passage_number(qa, question: str, text: str) -> int:
 
 
 def ask(qa, question: str, reply: str):
-    qa.llm.replies = [reply]
+    qa.backend.llm.replies = [reply]
     return qa.ask(question)
 
 
 def assert_exact_quotes(answer, corpus_texts):
+    assert answer.citations
     for citation in answer.citations:
-        assert citation.quote == corpus_texts[citation.doc_id][citation.start : citation.end]
+        assert citation.quote == corpus_texts[citation.path][citation.start : citation.end]
 
 
 @pytest.fixture(scope="module")
 def corpus_texts(built_settings):
-    from pdqa.corpus import load_corpus
-
-    corpus = load_corpus(built_settings.corpus_dir)
-    texts = {f.path: f.text for f in corpus.files}
-    return {doc.doc_id: texts[doc.path] for doc in corpus.documents}
+    """Each corpus file's text as on disk (the bundled corpus is plain text), by its path."""
+    folder = built_settings.corpus_dir
+    return {path.name: path.read_bytes().decode("utf-8") for path in folder.glob("*.txt")}
 
 
 # ---------------------------------------------------------------- splitting replies into claims
@@ -145,7 +159,7 @@ def test_an_uncited_sentence_no_passage_supports_is_removed(llm_qa):
     assert answer.answer == f"{AUTHORS_CLAIM} [1]"
     [(sentence, reason)] = [(r.sentence, r.reason) for r in answer.removed]
     assert sentence == "Dr Rex Haigh is a psychiatrist."
-    assert reason.startswith("not supported by any passage given (uncited) (similarity ")
+    assert reason.startswith("not supported by any passage given (uncited) (support ")
 
 
 def test_an_uncited_supported_sentence_is_cited_to_its_support(llm_qa, corpus_texts):
@@ -157,10 +171,10 @@ def test_an_uncited_supported_sentence_is_cited_to_its_support(llm_qa, corpus_te
     assert_exact_quotes(answer, corpus_texts)
 
 
-def test_with_attribution_off_an_uncited_sentence_is_removed(built_settings, scripted_llm):
-    config = built_settings.llm.model_copy(update={"attribute_uncited": False})
-    qa = QA(built_settings.model_copy(update={"llm": config}), llm=scripted_llm(f"{AUTHORS_CLAIM}"))
-    answer = qa.ask(AUTHORS_QUESTION)
+def test_with_attribution_off_an_uncited_sentence_is_removed(built_settings, scripted):
+    scripted(f"{AUTHORS_CLAIM}")
+    with closing(QA(with_scripted_llm(built_settings.changed(verify={"attribute_uncited": False})))) as qa:
+        answer = qa.ask(AUTHORS_QUESTION)
     assert answer.mode == "extractive-fallback"
     assert [(r.sentence, r.reason) for r in answer.removed] == [(AUTHORS_CLAIM, "no citation")]
 
@@ -173,7 +187,7 @@ def test_claim_cited_to_the_wrong_passage_is_removed(llm_qa):
     answer = ask(llm_qa, SAVINGS_QUESTION, f"{SAVINGS_CLAIM[:-1]} [{wrong}].")
     [removed] = answer.removed
     assert removed.sentence == SAVINGS_CLAIM
-    assert removed.reason.startswith("not supported by the cited passage(s) (similarity ")
+    assert removed.reason.startswith("not supported by the cited passage(s) (support ")
     assert answer.mode == "extractive-fallback"
 
 
@@ -218,17 +232,28 @@ The clinic is run by a team of nurses and therapists who meet every week.
 
 
 @pytest.fixture(scope="module")
-def injected_qa(tmp_path_factory, scripted_llm):
-    """A QA over a tiny corpus one of whose passages carries a prompt injection."""
-    from pdqa.index import build_index
+def injected_settings(tmp_path_factory):
+    """Settings over a tiny corpus one of whose passages carries a prompt injection, built once."""
+    from pdqa.qa import build
     from pdqa.settings import Settings
 
     root = tmp_path_factory.mktemp("injected")
     (root / "corpus").mkdir()
     (root / "corpus" / "clinic.md").write_text(CLINIC_TEXT, encoding="utf-8")
-    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
-    build_index(settings)
-    return QA(settings, llm=scripted_llm(NOT_FOUND))
+    settings = Settings(corpus={"dir": root / "corpus"}, index={"dir": root / "index"})
+    build(settings)
+    return settings
+
+
+@pytest.fixture
+def injected_qa(injected_settings, scripted):
+    """A QA over the injected corpus whose LLM is the scripted fake."""
+    scripted("The documents do not say.")
+    qa = QA(with_scripted_llm(injected_settings))
+    # No .meta.json names the corpus, so it answers in general words.
+    assert qa.not_found == "The documents do not say."
+    yield qa
+    qa.close()
 
 
 def test_injected_instruction_does_not_reach_the_verified_answer(injected_qa):
@@ -239,14 +264,22 @@ def test_injected_instruction_does_not_reach_the_verified_answer(injected_qa):
     assert answer.mode == "extractive-fallback"
     assert "1999" not in answer.answer and "Ignore previous" not in answer.answer
     assert [(r.sentence, r.reason) for r in answer.removed] == [
-        ("The clinic closed in 1999.", "only an instruction inside a passage says this")
+        ("The clinic closed in 1999.", "only an instruction inside the cited passage(s) says this")
     ]
     # The injection reached the model only as delimited passage data, after the rules.
-    prompt = injected_qa.llm.prompts[-1]
+    prompt = injected_qa.backend.llm.prompts[-1]
     data_start = prompt.index("Now the real passages")
     block_start = prompt.index(f'<passage n="{n}"', data_start)
     assert prompt.index("not instructions") < block_start < prompt.index(INJECTED)
     assert prompt.index(INJECTED) < prompt.index("</passage>", block_start)
+
+
+def test_a_corpus_that_names_itself_nothing_has_the_model_abstain_in_general_words(injected_qa):
+    answer = ask(injected_qa, "Who founded the Riverside Clinic?", "The documents do not say.")
+    assert (answer.mode, answer.abstained, answer.answer) == ("llm", True, "The documents do not say.")
+    assert answer.citations == [] and answer.removed == []
+    assert "reply exactly: The documents do not say." in injected_qa.backend.llm.prompts[-1]
+    assert "The report does not say" not in injected_qa.backend.llm.prompts[-1]
 
 
 def test_fact_from_the_same_corpus_still_verifies(injected_qa):
@@ -277,7 +310,19 @@ def test_an_echoed_heading_is_not_an_answer(llm_qa):
     assert removed.reason in ("only a heading, not an answer",) or removed.reason.startswith("does not answer")
 
 
-def test_a_supported_sentence_that_does_not_answer_is_removed(llm_qa):
+@pytest.fixture
+def relevance_qa(built_settings, scripted):
+    """As llm_qa, with a relevance threshold of 0.1: the shipped one (0.01, chosen to cost at most
+    2 % of right sentences on the validation replies) removes little; these tests check the rule."""
+    scripted(NOT_FOUND)
+    settings = with_scripted_llm(built_settings).changed(verify={"support_threshold": RULES_THRESHOLD, "relevance_threshold": 0.1})
+    qa = QA(settings)
+    yield qa
+    qa.close()
+
+
+def test_a_supported_sentence_that_does_not_answer_is_removed(relevance_qa):
+    llm_qa = relevance_qa
     n = passage_number(llm_qa, SITES_QUESTION, "fundamental assumptions")
     answer = ask(llm_qa, SITES_QUESTION, f"{ASSUMPTIONS} [{n}]")
     assert answer.mode == "extractive-fallback"
@@ -286,8 +331,9 @@ def test_a_supported_sentence_that_does_not_answer_is_removed(llm_qa):
     assert removed.reason.startswith("does not answer the question (score ")
 
 
-def test_the_same_sentence_answers_a_question_it_fits(llm_qa):
+def test_the_same_sentence_answers_a_question_it_fits(relevance_qa):
     # Control for the case above: relevance, not support, removed it.
+    llm_qa = relevance_qa
     question = "What fundamental assumptions did all the pilot services demonstrate?"
     n = passage_number(llm_qa, question, "fundamental assumptions")
     answer = ask(llm_qa, question, f"{ASSUMPTIONS} [{n}]")
@@ -302,7 +348,9 @@ def test_a_negated_contract_contradicts_its_passage_and_the_faithful_one_is_kept
     assert_exact_quotes(faithful, corpus_texts)
     negated = ask(llm_qa, CONTRACT_QUESTION, CONTRACT.format("that is not ") + f" [{n}].")
     assert negated.mode == "extractive-fallback"
-    assert [r.reason for r in negated.removed] == ["contradicts the cited passage"]
+    # The support head may doubt the negation first; either way it is removed.
+    [reason] = [r.reason for r in negated.removed]
+    assert reason == "contradicts the cited passage" or reason.startswith("not supported by the cited passage(s)")
 
 
 def test_a_sentence_that_only_introduces_a_list_is_removed_and_its_items_are_checked(llm_qa):
@@ -358,9 +406,8 @@ FAITHFUL_AND_CONTRARY = [
     (SAVINGS_QUESTION, "economic cost savings", SAVINGS_CLAIM,
      "The national pilots achieved no significant results in both human and economic cost savings."),
     (CONTRACT_QUESTION, "initially for 12 months", CONTRACT.format("") + ".", CONTRACT.format("that is not ") + "."),
-    ("What have the services reduced?", "reducing the demands",
-     "The services have reduced the demands on a range of agencies.",
-     "The services have increased the demands on a range of agencies."),
+    # A reversed direction ("increased" for "reduced") is left to the support head, which keeps
+    # about half of such sentences (docs/llm-verification.md): no rule claims it.
     ("Is the position still available?", "no longer available",
      "This position is no longer available.", "This position is available."),
 ]
@@ -386,16 +433,12 @@ def test_a_faithful_claim_is_kept_and_its_contrary_is_removed(llm_qa, question, 
         ("It is not for 12 months.", "It is initially for 12 months.", True),
         ("It isn't for 12 months.", "It is initially for 12 months.", True),
         ("It is never for 12 months.", "It is not for 12 months.", False),
-        ("Costs increased.", "Costs fell sharply.", True),
-        ("Costs fell.", "Costs were reduced.", False),
-        ("Costs were above target.", "Costs were below target.", True),
-        ("Costs went up.", "Costs were stated.", False),
         ("It was commissioned in 2003.", "It was commissioned in 2004.", True),
         ("It was commissioned in 2004 for 12 months.", "It was commissioned in 2004.", False),
         ("It cost £1,500.", "It cost £1500 in 2004.", False),
     ],
 )
-def test_contradicts_reads_negation_and_direction(claim, source, expected):
+def test_contradicts_reads_negation_and_numbers(claim, source, expected):
     assert contradicts(claim, source) is expected
 
 
@@ -422,7 +465,7 @@ def test_a_long_reply_is_cut_and_repeats_are_checked_once(llm_qa):
     n = passage_number(llm_qa, AUTHORS_QUESTION, "Lisa Wilson")
     sentence = f"The report was written by Dr Lisa Wilson and Dr Rex Haigh [{n}]. "
     answer = ask(llm_qa, AUTHORS_QUESTION, sentence * 1000)
-    config = llm_qa.settings.llm
+    config = llm_qa.backend.settings
     assert answer.answer == f"{AUTHORS_CLAIM} [1]"
     assert len(answer.raw_answer) == config.reply_max_chars
     assert len(answer.removed) == config.reply_max_sentences - 1
@@ -430,7 +473,7 @@ def test_a_long_reply_is_cut_and_repeats_are_checked_once(llm_qa):
 
 
 def read_in_pieces(reply: str, size: int, max_chars=10_000, max_sentences=50):
-    reader = ReplyReader(max_chars, max_sentences)
+    reader = ReplyReader(max_chars, max_sentences, NOT_FOUND)
     out = []
     for at in range(0, len(reply), size):
         out += reader.feed(reply[at : at + size])
@@ -491,21 +534,18 @@ def test_restating_a_yes_no_question_is_an_answer_not_an_echo(llm_qa):
     assert RESTATES not in [r.reason for r in answer.removed]
 
 
-def test_a_word_the_closest_source_sentence_lacks_is_not_supported(llm_qa):
-    # Close in meaning is not enough: what the sentence adds to the question must be in its source
-    # (here 6 of its 8 new words, below the 80 % required).
-    n = passage_number(llm_qa, SAVINGS_QUESTION, "economic cost savings")
-    invented = f"{SAVINGS_CLAIM[:-1]} in prisons and hospitals [{n}]."
-    answer = ask(llm_qa, SAVINGS_QUESTION, invented)
-    assert answer.mode == "extractive-fallback"
-    [removed] = answer.removed
-    assert removed.reason.startswith("not supported by the cited passage(s)") and "'prisons'" in removed.reason
+def test_relevance_is_the_readers_probability_asked_once_per_unit():
+    asked_for = []
 
+    def score(ids):
+        asked_for.append(list(ids))
+        return {i: 0.25 for i in ids}
 
-def test_relevance_ranks_units_and_counts_each_part_of_a_compound_question():
-    asked = Asked.of([analyse("Who wrote it?"), analyse("When was it published?")], {1: 0.9, 2: 0.5, 3: 0.5, 4: 0.1})
+    asked = Asked.of([analyse("Who wrote it?"), analyse("When was it published?")], {1: 0.9, 2: 0.5}, score)
     assert asked.parts == 2 and not asked.yes_no
-    units = [Unit(unit_id=i, chunk_id="c", start=0, end=1, text="x") for i in (1, 2, 3, 4, 5)]
-    assert [asked.rank(u) for u in units] == [1, 2, 2, 4, 5]
+    units = [Unit(unit_id=i, chunk_id="c", start=0, end=1, text="x") for i in (1, 2, 3)]
+    assert [asked.relevance(u) for u in units] == [0.9, 0.5, 0.25]
+    assert asked.relevance(units[2]) == 0.25 and asked_for == [[3]]  # a unit outside the candidates is scored once
     assert asked.question_terms == {normalise_word(w) for w in ("wrote", "published")}
     assert Asked.of([analyse("Did the pilots save money?")], {}).yes_no
+    assert Asked.of([analyse("Who wrote it?")], {}).relevance(units[2]) == 0.0  # nothing to ask: not relevant

@@ -1,0 +1,237 @@
+"""Verification of sentences written in a strong model's style: kept-correct and kept-wrong.
+
+The replies (``eval/reports/llm_replies/validation.jsonl``) were written by hand over the report
+set's train and validation documents (other questions, and another writer, than the replies the
+reader trained on), by helpers who did not build the verifier: for each question, right
+restatements of its answer in other words, and subtly wrong ones (a number, a name, a negation,
+an overclaim, a swapped entity, an invention, a wrong scope). Each sentence is checked as pdqa
+checks an LLM's sentence: against the passages retrieved for its question, citing the passage
+that holds its source (added to the passages when retrieval missed it, as a model that was
+given it would cite it).
+
+The support check's probabilities and the reader's relevance scores are computed once per
+sentence; every threshold pair of the grid then runs the real ``Verifier.check`` again on them.
+
+``--choose`` also picks the thresholds: the support threshold that keeps the most correct
+sentences with kept-wrong at most ``--max-wrong`` (0.02), chosen by documents in turn (each
+document's sentences measured with the threshold chosen on the others: the cross-fitted figures
+are the honest ones), and the relevance threshold as the highest that removes at most
+``--relevance-cost`` (2 %) of the correct sentences the support check keeps (every sentence here
+answers its question; what the relevance check removes in real replies is measured by
+``bench/llm_measure.py``).
+
+Usage: python bench/verify_replies.py [--replies FILE] [--choose] [--without-contradicts] [--out OUT.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from pdqa.evaluation.reportgold import StoredText
+from pdqa.evaluation.sets import prepare_questions
+from pdqa.models import Hit, RemovedClaim
+from pdqa.qa import QA
+from pdqa.settings import Settings
+from pdqa.text import word_set
+from pdqa.verify import Claim, KeptClaim
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+REPORT_SET = PROJECT_ROOT / "eval" / "reports"
+DOCUMENTS = PROJECT_ROOT.parent / "shared" / "data" / "reports"
+SUPPORT_GRID = [round(x, 2) for x in np.arange(0.05, 0.96, 0.05)]
+RELEVANCE_GRID = [0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3]
+
+
+_CHUNKS: dict = {}
+
+
+def source_chunk(qa: QA, doc: str, source: str):
+    """The chunk of ``doc`` that holds most of the ``source`` text."""
+    path = next(d.path for d in qa.index.manifest.documents if d.path == doc or d.doc_id == Path(doc).stem)
+    if not _CHUNKS:
+        for chunk in qa.index.store.iter_chunks():
+            _CHUNKS.setdefault(chunk.path, []).append(chunk)
+    spans = StoredText(qa.index.text_of(path)).skeleton.spans(source)
+    if not spans:
+        # The source was copied from an earlier reading of the document (a table read as prose,
+        # say): the chunk that shares most of its words holds it now.
+        words = word_set(source)
+        best = max(_CHUNKS[path], key=lambda chunk: len(words & word_set(chunk.text)))
+        return best if len(words & word_set(best.text)) >= 0.6 * len(words) else None
+    start, end = spans[0]
+    best, overlap = None, 0
+    for chunk in _CHUNKS[path]:
+        shared = min(end, chunk.end) - max(start, chunk.start)
+        if shared > overlap:
+            best, overlap = chunk, shared
+    return best
+
+
+class Cached:
+    """Wraps the verifier's two model calls so each (sentence, spans) is scored once."""
+
+    def __init__(self, verifier, asked_of):
+        self.verifier, self.asked_of = verifier, asked_of
+        self.support: dict = {}
+        self.embedded: dict = {}
+        probabilities, embed = verifier.support_probabilities, verifier.embedder.embed
+
+        def support(text, spans):
+            key = (text, tuple(s.text for s in spans))
+            if key not in self.support:
+                self.support[key] = probabilities(text, spans)
+            return self.support[key]
+
+        class Embedder:
+            def embed(_, texts):
+                missing = [t for t in texts if t not in self.embedded]
+                if missing:
+                    self.embedded.update(zip(missing, embed(missing)))
+                return np.array([self.embedded[t] for t in texts])
+
+        verifier.support_probabilities = support
+        verifier.embedder = Embedder()
+
+
+def collect(qa: QA, rows: list[dict], questions: dict) -> list[dict]:
+    """For each sentence: the passages, the cited number and the question as verification reads it."""
+    out, asked_of = [], {}
+    for row in rows:
+        if row["qid"] not in asked_of:
+            trace = qa.trace(row["question"])
+            from pdqa.question import analyse, split_compound
+
+            parts = [analyse(p) for p in split_compound(" ".join(row["question"].split()))]
+            asked_of[row["qid"]] = (trace.answer.hits, qa._asked(parts, trace.draft))
+        hits, asked = asked_of[row["qid"]]
+        chunk = source_chunk(qa, row["doc"], row["source"])
+        if chunk is None:
+            print(f"source not found: {row['qid']}: {row['source'][:60]!r}", file=sys.stderr)
+            continue
+        position = next((i for i, h in enumerate(hits) if h.chunk_id == chunk.chunk_id), None)
+        if position is None:
+            hits = hits + [Hit(rank=len(hits) + 1, chunk_id=chunk.chunk_id, doc_id=chunk.doc_id, title=chunk.title,
+                               section=chunk.section, path=chunk.path, start=chunk.start, end=chunk.end, text=chunk.text,
+                               score=0.0, dense_score=None, dense_rank=None, bm25_score=None, bm25_rank=None)]
+            position = len(hits) - 1
+        out.append(row | {"hits": hits, "cited": position + 1, "asked": asked, "retrieved": position < len(asked_of[row["qid"]][0])})
+    return out
+
+
+def verdicts(qa: QA, items: list[dict], support: float, relevance: float) -> list[KeptClaim | RemovedClaim]:
+    verifier = qa.verifier
+    verifier.threshold = support
+    verifier.settings = verifier.settings.model_copy(update={"support_threshold": support, "relevance_threshold": relevance})
+    return [verifier.check(Claim(item["sentence"], [item["cited"]]), item["hits"], item["asked"]) for item in items]
+
+
+def rates(items: list[dict], kept: list[bool]) -> dict:
+    correct = [k for item, k in zip(items, kept) if item["label"] == "correct"]
+    wrong = [k for item, k in zip(items, kept) if item["label"] != "correct"]
+    return {"kept_correct": sum(correct), "correct": len(correct), "kept_wrong": sum(wrong), "wrong": len(wrong)}
+
+
+def share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def choose_support(table: dict, items: list[dict], chosen_from: list[int], max_wrong: float) -> float:
+    """The support threshold (relevance 0) that keeps most correct sentences of ``chosen_from`` with kept-wrong <= max_wrong."""
+    best = None
+    for support in SUPPORT_GRID:
+        kept = table[(support, 0.0)]
+        r = rates([items[i] for i in chosen_from], [kept[i] for i in chosen_from])
+        if share(r["kept_wrong"], r["wrong"]) <= max_wrong:
+            key = (r["kept_correct"], -support)
+            if best is None or key > best[0]:
+                best = (key, support)
+    return best[1] if best else SUPPORT_GRID[-1]
+
+
+def main(args: argparse.Namespace) -> None:
+    started, cpu = time.perf_counter(), time.process_time()
+    rows = [json.loads(line) for line in args.replies.read_text(encoding="utf-8").splitlines() if line.strip()]
+    settings = Settings()
+    # The replies were written over the train and validation documents ("all" is both; never test).
+    plan = prepare_questions(settings, gold_path=REPORT_SET / "gold.jsonl", split="all",
+                             split_file=REPORT_SET / "split.json", documents_dir=DOCUMENTS, scratch=args.scratch)
+    corpus = plan.corpora[0]
+    questions = {q.id: q for q in corpus.questions}
+    with QA(corpus.settings, on_stale="rebuild") as qa:
+        items = collect(qa, rows, questions)
+        Cached(qa.verifier, None)
+        table: dict = {}
+        grid = [(s, r) for s in SUPPORT_GRID for r in RELEVANCE_GRID] if args.choose else []
+        grid.append((settings.verify.support_threshold, settings.verify.relevance_threshold))
+        for support, relevance in grid:
+            table[(support, relevance)] = [isinstance(v, KeptClaim) for v in verdicts(qa, items, support, relevance)]
+        default = (settings.verify.support_threshold, settings.verify.relevance_threshold)
+        result: dict = {"sentences": len(items), "not_retrieved": sum(not i["retrieved"] for i in items),
+                        "default": {"thresholds": default, **rates(items, table[default])}}
+        final = verdicts(qa, items, *default)
+        reasons = Counter(v.reason.split(" (")[0] for item, v in zip(items, final)
+                          if isinstance(v, RemovedClaim) and item["label"] == "correct")
+        result["removed_correct_reasons"] = dict(reasons.most_common())
+        by_error = defaultdict(lambda: [0, 0])
+        for item, v in zip(items, final):
+            if item["label"] != "correct":
+                by_error[item["error"]][0] += isinstance(v, KeptClaim)
+                by_error[item["error"]][1] += 1
+        result["kept_wrong_by_error"] = {k: f"{a}/{b}" for k, a, b in ((k, *v) for k, v in sorted(by_error.items()))}
+        result["kept_wrong_examples"] = [[item["sentence"], item["source"][:200], item["error"]]
+                                         for item, v in zip(items, final) if isinstance(v, KeptClaim) and item["label"] != "correct"][:20]
+        result["removed_correct_examples"] = [[item["sentence"], v.reason] for item, v in zip(items, final)
+                                              if isinstance(v, RemovedClaim) and item["label"] == "correct"][:30]
+        if args.choose:
+            documents = sorted({item["doc"] for item in items})
+            held_kept = [False] * len(items)
+            per_document = {}
+            for doc in documents:
+                held = [i for i, item in enumerate(items) if item["doc"] == doc]
+                others = [i for i, item in enumerate(items) if item["doc"] != doc]
+                support = choose_support(table, items, others, args.max_wrong)
+                per_document[doc] = support
+                for i in held:
+                    held_kept[i] = table[(support, 0.0)][i]
+            support = choose_support(table, items, list(range(len(items))), args.max_wrong)
+            kept_correct = [i for i, item in enumerate(items) if item["label"] == "correct" and table[(support, 0.0)][i]]
+            relevance = max((r for r in RELEVANCE_GRID
+                             if share(sum(not table[(support, r)][i] for i in kept_correct), len(kept_correct)) <= args.relevance_cost),
+                            default=0.0)
+            result["chosen"] = {"support_threshold": support, "relevance_threshold": relevance,
+                                "chosen_per_held_out_document": per_document,
+                                "cross_fitted_support_only": rates(items, held_kept),
+                                "at_chosen": rates(items, table[(support, relevance)])}
+            result["curve"] = {str(s): rates(items, table[(s, 0.0)]) for s in SUPPORT_GRID}
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    result["cpu_seconds"] = round(time.process_time() - cpu, 1)
+    text = json.dumps(result, indent=1, default=str)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replies", type=Path, default=REPORT_SET / "llm_replies" / "validation.jsonl")
+    parser.add_argument("--choose", action="store_true")
+    parser.add_argument("--max-wrong", type=float, default=0.02)
+    parser.add_argument("--relevance-cost", type=float, default=0.02)
+    parser.add_argument("--scratch", type=Path, default=Path("/tmp/pdqa-verify-replies"))
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--without-contradicts", action="store_true",
+                        help="measure the verifier without its negation and number check (what that check earns)")
+    arguments = parser.parse_args()
+    if arguments.without_contradicts:
+        import pdqa.verify
+
+        pdqa.verify.contradicts = lambda claim, source: False
+    main(arguments)
