@@ -10,13 +10,14 @@ from click.testing import CliRunner
 
 from pdqa.cli import cli
 from pdqa.evaluation.runner import uncited_sentences
+from pdqa.index import index_status
 
 REPO = Path(__file__).resolve().parent.parent
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _invoke(args, settings):
-    env = {"PDQA_CORPUS_DIR": str(settings.corpus_dir), "PDQA_INDEX_DIR": str(settings.index_dir)}
+    env = {"PDQA_CORPUS__DIR": str(settings.corpus_dir), "PDQA_INDEX__DIR": str(settings.index_dir)}
     return CliRunner().invoke(cli, args, env=env)
 
 
@@ -49,7 +50,8 @@ def test_gate_passes_against_own_baseline_and_fails_on_a_better_one(dev_run, bui
     assert same.exit_code == 0, same.output
     metric = baseline["metrics"]["answer_correctness"]
     # A baseline two questions' worth better than today must fail the gate.
-    metric["value"] += 2 / metric["n"]
+    metric["successes"] += 2
+    metric["value"] = metric["successes"] / metric["n"]
     (tmp_path / "better.json").write_text(json.dumps(baseline), encoding="utf-8")
     worse = _invoke(["eval", "--split", "dev", "--out", str(tmp_path / "b"), "--compare", str(tmp_path / "better.json")], built_settings)
     assert worse.exit_code == 1
@@ -59,7 +61,7 @@ def test_gate_passes_against_own_baseline_and_fails_on_a_better_one(dev_run, bui
 def test_missing_baseline_is_one_line_error(built_settings, tmp_path):
     result = _invoke(["eval", "--split", "dev", "--compare", str(tmp_path / "nope.json")], built_settings)
     assert result.exit_code == 1
-    assert result.stderr.strip().startswith("Error: baseline file not found")
+    assert result.stderr.strip().startswith("Error: cannot read baseline")
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -80,7 +82,8 @@ def test_squad_fixture_evaluates_in_a_temporary_index(built_settings, tmp_path):
     )
     assert summary["quote_fidelity"]["value"] == 1.0
     # The temporary index never replaces the user's index.
-    assert (built_settings.index_dir / "manifest.json").is_file()
+    assert (built_settings.index_dir / "CURRENT").is_file()
+    assert index_status(built_settings).usable
     assert all(c["doc_id"] != "innovation-in-action" for q in report["run"]["questions"] for c in q["citations"])
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import PdqaError
@@ -35,7 +33,8 @@ class GoldQuestion(BaseModel):
     facts: list[list[str]] = Field(description="Each fact: acceptable phrasings; all facts required.")
     evidence: list[Evidence]
     category: str
-    split: Literal["dev", "test"]
+    split: str = Field(description="dev or test (the bundled report); train, validation or test (a report set).")
+    document: str = Field(default="", description="The document the question is about, when it is about one.")
 
     @model_validator(mode="after")
     def _consistent(self) -> GoldQuestion:
@@ -133,13 +132,18 @@ def squad_to_corpus(squad_path: Path, corpus_dir: Path, articles: set[str] | Non
         if articles is not None and title not in articles:
             continue
         for paragraph_number, paragraph in enumerate(article.paragraphs):
-            doc_id = f"{_slug(title)}-{article_number}-{paragraph_number}"
+            doc_id = paragraph_doc_id(article.title, article_number, paragraph_number)
             _write_document(corpus_dir, doc_id, f"{title} ({paragraph_number + 1})", paragraph.context)
             try:
                 questions.extend(_squad_questions(doc_id, paragraph.qas))
             except ValidationError as exc:  # e.g. an answerable question without answers
                 raise GoldError(f"{squad_path} {_first_error(exc)}", SQUAD_HINT) from exc
     return questions
+
+
+def paragraph_doc_id(title: str | None, article_number: int, paragraph_number: int) -> str:
+    """The document id :func:`squad_to_corpus` gives a SQuAD paragraph."""
+    return f"{_slug(title or f'article {article_number}')}-{article_number}-{paragraph_number}"
 
 
 def _read_squad(squad_path: Path) -> _SquadFile:
@@ -151,24 +155,35 @@ def _read_squad(squad_path: Path) -> _SquadFile:
         raise GoldError(f"{squad_path} is not a SQuAD 2.0 JSON file: {_first_error(exc)}", SQUAD_HINT) from exc
 
 
-def squad_articles(squad_path: Path, split: str) -> set[str] | None:
-    """Titles of the articles of a SQuAD file in one part of ``eval/squad_split.json`` (None: all).
+def squad_articles(squad_path: Path, split: str, split_file: Path) -> set[str] | None:
+    """Titles of the articles of a SQuAD file in one part of a split file (None: all).
 
     Raises:
-        GoldError: The split file names no such part for this file.
+        GoldError: The split file cannot be read or names no such part for this file.
     """
     if split == "all":
         return None
-    from ..settings import PROJECT_ROOT
-
-    parts = json.loads((PROJECT_ROOT / "eval" / "squad_split.json").read_text(encoding="utf-8"))
+    try:
+        parts = json.loads(split_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise GoldError(f"cannot read the split file {split_file}: {exc}") from exc
     articles = parts.get(split, {}).get(squad_path.name)
     if not articles:
         raise GoldError(
-            f"eval/squad_split.json names no {split} articles of {squad_path.name}",
-            hint="Use --split all, or a file the split names (e.g. ../shared/data/squad2/dev-8-articles.json).",
+            f"{split_file.name} names no {split} articles of {squad_path.name}",
+            hint="Use --split all, or a file the split names (dev-8-articles.json, train-10-articles.json).",
         )
     return set(articles)
+
+
+def is_bundled_gold(path: Path) -> bool:
+    """Whether a gold file holds rows of the bundled report's form (evidence with a doc_id)."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            first = next((line for line in handle if line.strip()), "")
+        return "category" in json.loads(first) if first else False
+    except (OSError, ValueError) as exc:
+        raise GoldError(f"cannot read gold file {path}: {exc}") from exc
 
 
 def _write_document(corpus_dir: Path, doc_id: str, title: str, context: str) -> None:

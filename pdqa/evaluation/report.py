@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from importlib.util import find_spec
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..errors import PdqaError
 from .metrics import Mean, Rate
 from .runner import HEADLINE
 from .summary import Report, headline
@@ -44,9 +48,11 @@ def write_report(report: Report, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "report.json"
     json_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
-    plots = [_plot_categories(report, out_dir / "category_accuracy.png")]
-    plots.append(_plot_sweep(report, out_dir / "abstention_sweep.png"))
-    plots.append(_plot_reliability(report, out_dir / "reliability.png"))
+    plots = []
+    if find_spec("matplotlib") is not None:  # the plots need the eval extra; the figures do not
+        plots = [_plot_categories(report, out_dir / "category_accuracy.png")]
+        plots.append(_plot_sweep(report, out_dir / "abstention_sweep.png"))
+        plots.append(_plot_reliability(report, out_dir / "reliability.png"))
     md_path = out_dir / "report.md"
     md_path.write_text(markdown(report, [p.name for p in plots]), encoding="utf-8")
     return [json_path, md_path, *plots]
@@ -73,6 +79,13 @@ def markdown(report: Report, plot_names: list[str]) -> str:
     for category, values in report.by_category.items():
         cells = [format_value(values[c]) for c in CATEGORY_COLUMNS]
         lines.append(f"| {category} | " + " | ".join(cells) + " |")
+    if report.by_document:
+        lines += ["", "## Per document", "", "| document | " + " | ".join(CATEGORY_COLUMNS) + " |",
+                  "|---|" + "---|" * len(CATEGORY_COLUMNS)]
+        for document, values in report.by_document.items():
+            lines.append(f"| {document} | " + " | ".join(format_value(values[c]) for c in CATEGORY_COLUMNS) + " |")
+    if not plot_names:
+        lines += ["", "(Plots need matplotlib: pip install 'pdqa[eval]'.)"]
     lines += ["", *calibration_lines(report), "", *_operating_point_lines(report), "", *[f"![{n}]({n})" for n in plot_names], ""]
     lines += _failure_lines(report)
     return "\n".join(lines) + "\n"
@@ -186,6 +199,75 @@ def _save(plt, figure, path: Path) -> Path:
     return path
 
 
+class BaselineError(PdqaError):
+    """A baseline file is missing, malformed, or names nothing to compare."""
+
+    hint = "A baseline is what `pdqa eval --save-baseline FILE` writes; refresh it with that command."
+
+
+class BaselineRate(BaseModel):
+    """One saved figure, as ``--save-baseline`` writes it: a rate in [0, 1] with its counts.
+
+    Strict: a figure given as text ("0.5"), a count given as a fraction or a value that its
+    counts do not give is a damaged baseline, not one to coerce and compare against.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    value: float | None
+    successes: int = Field(ge=0)
+    n: int = Field(ge=0)
+    low: float = Field(ge=0, le=1)
+    high: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BaselineRate:
+        if self.successes > self.n:
+            raise ValueError(f"{self.successes} successes out of {self.n}")
+        if self.value is not None and not (0 <= self.value <= 1 and abs(self.value - self.successes / max(self.n, 1)) < 1e-6):
+            raise ValueError(f"value {self.value} is not {self.successes}/{self.n}")
+        return self
+
+
+class Baseline(BaseModel):
+    """The headline figures an evaluation is compared with (``--compare``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    gold: str
+    split: str
+    pdqa_version: str
+    metrics: dict[str, BaselineRate]
+
+    @model_validator(mode="after")
+    def _compares_something(self) -> Baseline:
+        unknown = sorted(set(self.metrics) - set(HEADLINE))
+        if unknown:
+            raise ValueError(f"unknown metric {unknown[0]!r} (the gate compares {', '.join(HEADLINE)})")
+        missing = [name for name in HEADLINE if name not in self.metrics]
+        if missing:
+            raise ValueError(f"no figure for {missing[0]!r}: a gate that compares nothing passes nothing")
+        empty = [name for name, rate in self.metrics.items() if rate.value is None]
+        if empty:
+            raise ValueError(f"{empty[0]} has no value")
+        return self
+
+
+def load_baseline(path: Path) -> Baseline:
+    """Read and check a baseline before an evaluation runs.
+
+    Raises:
+        BaselineError: The file is missing, not JSON, of the wrong shape, or names no figure to compare.
+    """
+    try:
+        return Baseline.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise BaselineError(f"cannot read baseline {path}: {exc.strerror}") from exc
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        message = str(error.get("ctx", {}).get("error", error["msg"]))
+        raise BaselineError(f"baseline {path} is not a valid baseline: {where + ': ' if where else ''}{message}") from exc
+
+
 def baseline_of(report: Report) -> dict:
     """The figures ``--compare`` checks against, as saved in eval/baseline.json."""
     return {
@@ -196,20 +278,23 @@ def baseline_of(report: Report) -> dict:
     }
 
 
-def compare(report: Report, baseline_path: Path) -> list[str]:
+def save_baseline_file(report: Report, path: Path) -> None:
+    path.write_text(json.dumps(baseline_of(report), indent=2) + "\n", encoding="utf-8")
+
+
+def compare(report: Report, baseline: Baseline) -> list[str]:
     """Regressions against a baseline: a headline metric down by more than one question's worth,
     or any quote that is not the corpus text. Empty list: no regression."""
-    baseline = json.loads(baseline_path.read_text(encoding="utf-8"))
     problems = []
     for name in HEADLINE:
-        now = report.summary[name]
-        before = baseline["metrics"].get(name)
-        if before is None or before["value"] is None or now.value is None:
+        now, before = report.summary[name], baseline.metrics[name]
+        if now.value is None:
+            problems.append(f"{name} could not be measured (no questions of its kind)")
             continue
         allowed = 1 / max(now.n, 1)  # one question's worth
-        if before["value"] - now.value > allowed + 1e-9:
+        if before.value - now.value > allowed + 1e-9:
             problems.append(
-                f"{name} fell from {before['value']:.3f} ({before['successes']}/{before['n']}) "
+                f"{name} fell from {before.value:.3f} ({before.successes}/{before.n}) "
                 f"to {now.value:.3f} ({now.successes}/{now.n})"
             )
     fidelity = report.summary["quote_fidelity"]

@@ -73,6 +73,7 @@ class ReportQuestion(BaseModel):
             evidence=[Evidence(doc_id=self.doc_id, text=text) for text in self.evidence],
             category=self.kind,
             split=split,
+            document=self.doc_id,
         )
 
 
@@ -177,10 +178,10 @@ class Skeleton:
 
 @dataclass
 class StoredText:
-    """The text pdqa stores for one document, with the offsets where its PDF pages start."""
+    """The text pdqa stores for one document, with (offset, page) where each PDF page's text begins."""
 
     text: str
-    page_starts: Sequence[int] = ()
+    page_map: Sequence[tuple[int, int]] = ()
 
     @cached_property
     def skeleton(self) -> Skeleton:
@@ -192,7 +193,10 @@ class StoredText:
         return f" {normalize_answer(self.text, punctuation_to_space=True)} "
 
     def page_at(self, offset: int) -> int | None:
-        return bisect_right(self.page_starts, offset) if self.page_starts else None
+        if not self.page_map:
+            return None
+        at = bisect_right([start for start, _ in self.page_map], offset) - 1
+        return self.page_map[max(at, 0)][1]
 
 
 def evidence_problems(row: ReportQuestion, stored: StoredText) -> list[str]:
@@ -206,12 +210,12 @@ def evidence_problems(row: ReportQuestion, stored: StoredText) -> list[str]:
         spans = stored.skeleton.spans(evidence)
         if not spans:
             problems.append(f"{row.id}: evidence {number + 1} is not in {row.doc}: {evidence[:60]!r}")
-        elif number == 0 and stored.page_starts and row.page not in {stored.page_at(s) for s, _ in spans}:
+        elif number == 0 and stored.page_map and row.page not in {stored.page_at(s) for s, _ in spans}:
             pages = sorted({stored.page_at(s) for s, _ in spans})
             problems.append(f"{row.id}: evidence 1 is on page(s) {pages} of {row.doc}, not page {row.page}")
-    if row.answerable and not stored.page_starts and row.page is not None:
+    if row.answerable and not stored.page_map and row.page is not None:
         problems.append(f"{row.id}: {row.doc} has no pages, so page must be null")
-    if row.answerable and stored.page_starts and row.page is None:
+    if row.answerable and stored.page_map and row.page is None:
         problems.append(f"{row.id}: {row.doc} is a PDF, so page must be given")
     for group in row.facts:
         if not any(f" {normalize_answer(p, punctuation_to_space=True)} " in stored.normalised for p in group):

@@ -5,19 +5,18 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from .. import __version__
+from ..version import __version__
 from ..chunking import split_sentences
-from ..corpus import load_corpus
+from ..index import Index
 from ..models import Answer, Citation, Hit
-from ..qa import QA
-from ..settings import LLMSettings
-from ..text import CAPITALISED_RE, MARKER_RE, STOPWORDS, content_terms, numbers
+from ..qa import QA, Trace
+from ..text import MARKER_RE, capitalised_names, content_terms, numbers, word_set
 from . import metrics
 from .gold import GoldQuestion
+from .reportgold import StoredText
 
 RETRIEVAL_DEPTH = 10
 K_VALUES = (1, 3, 5)
@@ -35,6 +34,7 @@ class QuestionResult(BaseModel):
     question: str
     category: str
     split: str
+    document: str = ""
     answerable: bool
     answer: str
     abstained: bool
@@ -77,28 +77,24 @@ class EvalRun(BaseModel):
 
 
 class _Scorer:
-    """Scores answers against gold using the corpus text for offsets."""
+    """Scores answers against gold, reading offsets in the texts the index stores."""
 
-    def __init__(self, corpus_dir: Path):
-        corpus = load_corpus(corpus_dir)
-        self.file_of_doc = {doc.doc_id: doc.path for doc in corpus.documents}
-        self.text_of_file = {f.path: f.text for f in corpus.files}
-
-    def doc_text(self, doc_id: str) -> str:
-        return self.text_of_file[self.file_of_doc[doc_id]]
+    def __init__(self, index: Index):
+        self.file_of_doc = {doc.doc_id: doc.path for doc in index.manifest.documents}
+        self.texts = {path: StoredText(text) for path, text in index.store.texts.items()}
 
     def evidence_spans(self, gold: GoldQuestion) -> list[tuple[str, int, int]]:
+        """Where each evidence string lies, found by its words (as the report set anchors it)."""
         spans = []
         for evidence in gold.evidence:
             path = self.file_of_doc.get(evidence.doc_id, "")
-            found = metrics.evidence_spans(self.text_of_file.get(path, ""), [evidence.text])
-            spans.extend((path, start, end) for start, end in found)
+            if path in self.texts:
+                spans.extend((path, start, end) for start, end in self.texts[path].skeleton.spans(evidence.text))
         return spans
 
     def faithful(self, citation: Citation) -> bool:
-        if citation.doc_id not in self.file_of_doc:
-            return False
-        return self.doc_text(citation.doc_id)[citation.start : citation.end] == citation.quote
+        stored = self.texts.get(self.file_of_doc.get(citation.doc_id, ""))
+        return stored is not None and stored.text[citation.start : citation.end] == citation.quote
 
     def on_evidence(self, citation: Citation, spans) -> bool:
         path = self.file_of_doc.get(citation.doc_id)
@@ -118,7 +114,7 @@ class _Scorer:
 
     def _contains(self, hit: Hit, span) -> bool:
         path, start, end = span
-        return self.file_of_doc.get(hit.doc_id) == path and hit.start <= start and end <= hit.end
+        return hit.path == path and hit.start <= start and end <= hit.end
 
 
 def uncited_sentences(answer_text: str) -> int:
@@ -140,10 +136,8 @@ def quote_supports(sentence: str, citations: list[Citation]) -> bool:
     ``QUOTE_TERM_SHARE`` of its content terms.
     """
     source = " ".join(f"{c.quote} {c.title} {c.section}" for c in citations)
-    source_words = set(re.findall(r"\w+", source.lower())) | set(numbers(source))
-    names = [n.strip("’'-").lower() for n in CAPITALISED_RE.findall(sentence)]
-    names = [n for n in names if n not in STOPWORDS]
-    if any(term not in source_words for term in numbers(sentence) + names):
+    source_words = word_set(source)
+    if any(term not in source_words for term in numbers(sentence) + capitalised_names(sentence)):
         return False
     terms = set(content_terms(sentence))
     return not terms or len(terms & set(content_terms(source))) / len(terms) >= QUOTE_TERM_SHARE
@@ -178,23 +172,23 @@ def _llm_counts(answer: Answer) -> dict[str, int | str]:
     }
 
 
-def score_question(
-    gold: GoldQuestion, answer: Answer, hits: list[Hit], sweep_answer: Answer, scorer: _Scorer
-) -> QuestionResult:
-    """Score one answer (and its retrieval) against its gold question."""
+def score_question(gold: GoldQuestion, answer: Answer, trace: Trace, scorer: _Scorer) -> QuestionResult:
+    """Score one answer (and its retrieval, and the answer it would give at any confidence) against gold."""
     spans = scorer.evidence_spans(gold)
     recall, missing = metrics.fact_recall(answer.answer, gold.facts)
     answered = not answer.abstained
     correct = (answered and recall == 1.0) if gold.answerable else answer.abstained
     all_citations = answer.citations + answer.related
     on_evidence = sum(scorer.on_evidence(c, spans) for c in answer.citations)
-    relevant, found_at = scorer.relevance(hits, spans)
-    sweep_recall, _ = metrics.fact_recall(sweep_answer.answer, gold.facts)
+    relevant, found_at = scorer.relevance(trace.hits, spans)
+    could_answer = bool(trace.forced)
+    forced_recall, _ = metrics.fact_recall(trace.forced, gold.facts)
     result = QuestionResult(
         id=gold.id,
         question=gold.question,
         category=gold.category,
         split=gold.split,
+        document=gold.document,
         answerable=gold.answerable,
         answer=answer.answer,
         abstained=answer.abstained,
@@ -213,8 +207,8 @@ def score_question(
         uncited_sentences=uncited_sentences(answer.answer) if answered else 0,
         relevant_at_rank=relevant,
         evidence_found_at=found_at,
-        sweep_confidence=sweep_answer.confidence if not sweep_answer.abstained else 0.0,
-        sweep_correct=bool(gold.answerable and not sweep_answer.abstained and sweep_recall == 1.0),
+        sweep_confidence=trace.draft.confidence if could_answer else 0.0,
+        sweep_correct=bool(gold.answerable and could_answer and forced_recall == 1.0),
         failures=[],
         latency_ms=answer.timings_ms.get("total", 0.0),
         **_llm_counts(answer),
@@ -242,44 +236,54 @@ def failure_reasons(result: QuestionResult) -> list[str]:
     return reasons
 
 
-def run_eval(
-    qa: QA,
-    questions: list[GoldQuestion],
-    gold_name: str,
-    split: str,
-    progress: Callable[[int, int], None] | None = None,
-) -> EvalRun:
-    """Ask every question through ``qa`` and score it.
+def run_eval(qa: QA, questions: list[GoldQuestion], gold_name: str, split: str, progress=None) -> EvalRun:
+    """Ask every question through ``qa`` once and score it (see :func:`run_plan`)."""
+    started = time.perf_counter()
+    results = _ask_all(qa, questions, progress, 0, len(questions))
+    return EvalRun(pdqa_version=__version__, gold=gold_name, split=split, settings=_tuned_settings(qa),
+                   elapsed_s=round(time.perf_counter() - started, 2), questions=results)
 
-    A second QA with the answer threshold removed gives, for each question, the answer pdqa
-    would have given and its confidence: the threshold sweep is computed from those.
+
+def run_plan(plan, progress: Callable[[int, int], None] | None = None, build_progress=None, notice=None) -> EvalRun:
+    """Ask every question of an evaluation plan over its corpus (each built once) and score it.
+
+    Each question is answered once, by :meth:`QA.trace`: the answer, the passages to depth 10 and
+    the answer it would have given at any confidence (for the abstention sweep and calibration)
+    come from one pass. With an LLM configured, the answer is the LLM's (a second pass).
     """
     started = time.perf_counter()
-    # The sweep is about the extractive threshold: the permissive twin never calls the LLM.
-    permissive = QA(qa.settings.model_copy(update={"min_confidence": 0.0, "llm": LLMSettings()}))
-    scorer = _Scorer(qa.settings.corpus_dir)
+    results: list[QuestionResult] = []
+    tuned: dict = {}
+    for corpus in plan.corpora:
+        qa = QA(corpus.settings, on_stale="rebuild", progress=build_progress, notice=notice)
+        try:
+            results += _ask_all(qa, corpus.questions, progress, len(results), plan.size)
+            tuned = tuned or _tuned_settings(qa)
+        finally:
+            qa.close()
+    return EvalRun(pdqa_version=__version__, gold=plan.gold, split=plan.split, settings=tuned,
+                   elapsed_s=round(time.perf_counter() - started, 2), questions=results)
+
+
+def _ask_all(qa: QA, questions: list[GoldQuestion], progress, done: int, total: int) -> list[QuestionResult]:
+    scorer = _Scorer(qa.index)
     results = []
-    for number, gold in enumerate(questions, start=1):
-        answer = qa.ask(gold.question)
-        hits = qa.retrieve(gold.question, k=RETRIEVAL_DEPTH)
-        results.append(score_question(gold, answer, hits, permissive.ask(gold.question), scorer))
+    for number, gold in enumerate(questions, start=done + 1):
+        trace = qa.trace(gold.question, depth=RETRIEVAL_DEPTH)
+        answer = qa.ask(gold.question) if qa.backend is not None else trace.answer
+        results.append(score_question(gold, answer, trace, scorer))
         if progress:
-            progress(number, len(questions))
-    return EvalRun(
-        pdqa_version=__version__,
-        gold=gold_name,
-        split=split,
-        settings=_tuned_settings(qa),
-        elapsed_s=round(time.perf_counter() - started, 2),
-        questions=results,
-    )
+            progress(number, total)
+    return results
 
 
 def _tuned_settings(qa: QA) -> dict:
-    fields = ("top_k", "candidates", "rrf_k", "dense_weight", "bm25_weight", "max_answer_units", "chunk_max_chars")
-    tuned = {name: getattr(qa.settings, name) for name in fields}
-    tuned["min_confidence"] = qa.answerer.min_confidence
-    tuned["answer_model_sha256"] = qa.answerer.model_sha256
-    if qa.llm_info is not None:
-        tuned["llm"] = {**qa.llm_info.model_dump(), "support_threshold": qa.settings.llm.support_threshold}
+    tuned = {
+        "retrieval": qa.settings.retrieval.model_dump(),
+        "answer": {**qa.settings.answer.model_dump(), "min_confidence": qa.answerer.min_confidence},
+        "chunk_max_chars": qa.settings.index.chunk_max_chars,
+        "answer_model_sha256": qa.answerer.model_sha256,
+    }
+    if qa.backend is not None:
+        tuned["llm"] = {**qa.backend.info.model_dump(), "verify": qa.settings.verify.model_dump()}
     return tuned

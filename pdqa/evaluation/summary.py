@@ -26,6 +26,7 @@ class Report(BaseModel):
     summary: dict[str, Rate | Mean]
     by_category: dict[str, dict[str, Rate | Mean]]
     by_split: dict[str, dict[str, Rate | Mean]]
+    by_document: dict[str, dict[str, Rate | Mean]] = {}
     sweep: dict[str, list[dict]]
     sweep_area: dict[str, float | None]
     calibration: dict[str, dict]
@@ -147,6 +148,7 @@ def build_report(run: EvalRun) -> Report:
         summary=summarise(results),
         by_category=grouped(results, lambda r: r.category),
         by_split=grouped(results, lambda r: r.split),
+        by_document=grouped(results, lambda r: r.document) if any(r.document for r in results) else {},
         sweep=sweeps,
         sweep_area={split: metrics.sweep_area(rows) for split, rows in sweeps.items()},
         calibration={split: calibration(rs) for split, rs in by_split.items()},
