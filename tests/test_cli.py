@@ -757,8 +757,10 @@ def test_corpus_option_answers_over_that_folder_with_its_own_index(user_cache, t
     garden = _write_corpus(tmp_path / "a" / "docs", "Garden notes\n\nThe greenhouse was built by Ada Moss in 1921.\n")
     other = _write_corpus(tmp_path / "b" / "docs", "Other notes\n\nThe boat was painted blue in 1950.\n")
     assert_ok(invoke(["--corpus", str(garden), "index", "build"]))
-    answer = json.loads(invoke(["--corpus", str(garden), "ask", "--json", "Who built the greenhouse?"]).stdout)
-    assert answer["citations"][0]["quote"] == "The greenhouse was built by Ada Moss in 1921."
+    # Its own index: the folder's passage comes back (retrieve, so the answer model's confidence
+    # on a one-sentence corpus does not decide the test).
+    hits = json.loads(invoke(["--corpus", str(garden), "retrieve", "--json", "Who built the greenhouse?"]).stdout)
+    assert len(hits) == 1 and "The greenhouse was built by Ada Moss in 1921." in hits[0]["text"]
     other_status = json.loads(invoke(["--corpus", str(other), "index", "status", "--json"]).stdout)
     garden_status = json.loads(invoke(["--corpus", str(garden), "index", "status", "--json"]).stdout)
     assert Path(garden_status["path"]).parent == Path(other_status["path"]).parent == user_cache

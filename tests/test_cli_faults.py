@@ -238,7 +238,7 @@ def test_ask_rebuilds_an_edited_chunk_store_and_says_which_file(scratch_settings
     text = path.read_text(encoding="utf-8")
     assert old in text
     path.write_text(text.replace(old, new), encoding="utf-8")  # the same size: only its hash tells
-    result = invoke(["ask", "--json", "How long is the initial contract?"], scratch_settings)
+    result = invoke(["ask", "--json", CONTRACT_QUESTION], scratch_settings)
     assert result.exit_code == 0, result.output
     assert f"index file {name} was changed after the build" in result.stderr
     answer = json.loads(result.stdout)

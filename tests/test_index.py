@@ -1109,7 +1109,7 @@ def test_qa_auto_rebuilds_an_edited_stored_text_and_quotes_the_file(scratch_sett
     path = _live(scratch_settings.index_dir) / TEXT_FILE
     path.write_text(path.read_text(encoding="utf-8").replace("12 months", "99 months"), encoding="utf-8")
     qa = QA(scratch_settings, on_stale="rebuild")
-    answer = qa.ask("How long is the initial contract?")
+    answer = qa.ask("How long is the initial contract for the Joint Head post?")
     assert qa.rebuilt
     assert answer.citations
     for citation in answer.citations:

@@ -17,21 +17,20 @@ NOT_FOUND_PREFIX = "The report does not say"
 
 # (question, facts the answer must state, text a citation must quote)
 ABSTAINS = "the 0.2.0 reader abstains here (confidence below the threshold); measured in docs/evaluation.md"
+ABSTAINED = {"Who are the authors of the Innovation in Action report?", "In which year were the national pilots commissioned?"}
 
 ANSWERABLE = [
-    pytest.param(
+    (
         "Who are the authors of the Innovation in Action report?",
         ["Lisa Wilson", "Rex Haigh"],
         "Lisa Wilson and Dr Rex Haigh",
-        marks=pytest.mark.xfail(reason=ABSTAINS),
     ),
     (
         "Which government department commissioned the community personality disorder pilots?",
         ["Department of Health"],
         "commissioned by the Department of Health",
     ),
-    pytest.param("In which year were the national pilots commissioned?", ["2004"], "Department of Health in 2004",
-                 marks=pytest.mark.xfail(reason=ABSTAINS)),
+    ("In which year were the national pilots commissioned?", ["2004"], "Department of Health in 2004"),
     ("Where does the Joint Team currently work from?", ["Clive House"], "NOMS at Clive House"),
     ("How long is the initial contract for the joint head post?", ["12 months"], "initially for 12 months"),
     (
@@ -110,7 +109,9 @@ def abstained_answer(qa) -> Answer:
 # ---------------------------------------------------------------- answerable questions
 
 
-@pytest.mark.parametrize(("question", "facts", "evidence"), ANSWERABLE)
+@pytest.mark.parametrize(("question", "facts", "evidence"), [
+    pytest.param(*case, marks=pytest.mark.xfail(reason=ABSTAINS)) if case[0] in ABSTAINED else case for case in ANSWERABLE
+])
 def test_answer_states_the_facts_and_cites_the_evidence(answering_qa, question, facts, evidence):
     answer = answering_qa.ask(question)
 
