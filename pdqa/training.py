@@ -157,7 +157,8 @@ def _unit_matrix(rows: list[Row], features: list[str]) -> tuple[np.ndarray, np.n
 
 
 def _balanced_weights(domains: np.ndarray) -> np.ndarray:
-    """Sample weights under which each domain weighs alike in total; they average 1."""
+    """Sample weights under which each domain weighs alike in total, however many questions it has
+    (SQuAD's articles must not outvote the reports pdqa is for); they average 1."""
     names, counts = np.unique(domains.astype(str), return_counts=True)
     per = {name: len(domains) / (count * len(names)) for name, count in zip(names, counts)}
     return np.array([per[str(d)] for d in domains])
@@ -182,12 +183,8 @@ def cross_fitted_units(rows: list[Row], features: list[str], c: float) -> list[n
 
 
 def _domain_weights(rows: list[Row]) -> np.ndarray:
-    """Weights that give each domain the same say, however many questions it has (SQuAD's
-    articles must not outvote the reports pdqa is for); they sum to 1."""
-    domains = [row.domain for row in rows]
-    counts = {d: domains.count(d) for d in set(domains)}
-    weights = np.array([1.0 / (counts[d] * len(counts)) for d in domains])
-    return weights
+    """Per question, :func:`_balanced_weights` scaled to sum to 1 (each domain the same say)."""
+    return _balanced_weights(np.array([row.domain for row in rows], dtype=object)) / len(rows)
 
 
 def _helps(base: np.ndarray, trial: np.ndarray, weights: np.ndarray) -> bool:
