@@ -102,6 +102,12 @@ class CorpusSettings(_Group):
         gt=0,
         description="Most megabytes a compressed document (DOCX parts) may inflate to; a larger one is refused, named.",
     )
+    max_inflate_ratio: float = Field(
+        default=100.0,
+        gt=1,
+        description="Most times a compressed part (of a DOCX) may inflate, once past 1 MB inflated; a higher "
+        "ratio is refused as a decompression bomb, named.",
+    )
     max_document_chars: int = Field(
         default=20_000_000,
         ge=1000,

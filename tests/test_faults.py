@@ -485,9 +485,10 @@ def test_case04_a_swap_between_the_check_and_the_read_of_a_stale_index_is_not_an
 
 # ---------------------------------------------------------------- 5: a decompression bomb
 
-def make_bomb_docx(path: Path, inflated_mb: int, lie: bool = False) -> Path:
-    """A DOCX whose word/document.xml inflates to ``inflated_mb`` MB of real XML (a few hundred KB
-    compressed); with ``lie`` its zip headers claim the part holds 1,000 bytes."""
+def make_bomb_docx(path: Path, inflated_mb: int, lie: bool = False, block: bytes = b"boom ") -> Path:
+    """A DOCX whose word/document.xml inflates to ``inflated_mb`` MB of real XML (``block``
+    repeated; a few hundred KB compressed); with ``lie`` its zip headers claim the part holds
+    1,000 bytes."""
     from docx import Document
 
     Document().save(str(path))
@@ -499,9 +500,9 @@ def make_bomb_docx(path: Path, inflated_mb: int, lie: bool = False) -> Path:
         with archive.open("word/document.xml", "w") as part:
             part.write(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document xmlns:w='
                        b'"http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>')
-            block = b"boom " * (1 << 18)
-            for _ in range(inflated_mb * (1 << 20) // len(block)):
-                part.write(block)
+            repeated = block * ((1 << 20) // len(block))
+            for _ in range(inflated_mb * (1 << 20) // len(repeated)):
+                part.write(repeated)
             part.write(b"</w:t></w:r></w:p></w:body></w:document>")
     if lie:
         data = bytearray(path.read_bytes())
@@ -538,6 +539,45 @@ def test_case05_zip_bomb_docx_is_refused_quickly_with_little_memory(built_settin
     assert ran.maxrss_mb < 600
     assert live(settings.index_dir) == previous and leftovers(settings.index_dir) == []
     assert_nothing_lost(before, tmp_path, skip=[settings.index_dir])
+
+
+PARAGRAPHS = b"Noted.</w:t></w:r></w:p><w:p><w:r><w:t>"  # one short paragraph after another
+
+
+@pytest.mark.parametrize("block", [b"boom ", PARAGRAPHS], ids=["one long run", "short paragraphs"])
+def test_case05_zip_bomb_docx_of_10_mb_is_refused_by_the_default_settings(built_settings, tmp_path, block):
+    """The issue's bomb: a few KB inflating to 10 MB, under the size limit but hundreds of times
+    its compressed size (short paragraphs built 151,553 chunks and a 492 MB index before)."""
+    corpus = write_corpus(tmp_path / "corpus", {"notes.txt": f"Notes\n\n{CANTEEN}\n"})
+    settings = build_small(built_settings, corpus, tmp_path / "index")
+    make_bomb_docx(corpus / "bomb.docx", 10, block=block)
+    assert (corpus / "bomb.docx").stat().st_size < 100_000
+    previous = live(settings.index_dir)
+    ran = run_pdqa(["index", "build"], env_for(tmp_path, corpus=corpus, index=settings.index_dir), cwd=tmp_path)
+    assert ran.code == 1, ran.stderr
+    assert "PDQA_CORPUS__MAX_INFLATE_RATIO" in last_message(ran, "Error", "bomb.docx")
+    assert ran.seconds < 30 and ran.maxrss_mb < 300, (ran.seconds, ran.maxrss_mb)
+    assert live(settings.index_dir) == previous and leftovers(settings.index_dir) == []
+
+
+def test_a_docx_part_that_compresses_well_but_is_small_is_read(tmp_path):
+    """Real DOCX parts inflate up to 43 times (a 150 KB webSettings.xml in the report set): a
+    small part far above the ratio is a document's, not a bomb's."""
+    from docx import Document
+
+    from pdqa.readers import read_document
+    from pdqa.settings import CorpusSettings
+
+    path = tmp_path / "genuine.docx"
+    document = Document()
+    document.add_paragraph("The canteen opens at eight.")
+    document.save(str(path))
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("customXml/item9.xml", b"<settings>" + b"<on/>" * 180_000 + b"</settings>")
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("customXml/item9.xml")
+    assert info.file_size > 100 * info.compress_size and info.file_size < 1 << 20
+    assert "canteen opens at eight" in read_document(path, CorpusSettings()).text
 
 
 # ---------------------------------------------------------------- 6: hidden HTML text

@@ -72,6 +72,7 @@ def test_known_variables_are_read(monkeypatch):
 GROUPED = [
     ("PDQA_CORPUS__DIR", "{tmp}/docs", ("corpus", "dir"), "{tmp}/docs"),
     ("PDQA_CORPUS__MAX_INFLATED_MB", "50.5", ("corpus", "max_inflated_mb"), 50.5),
+    ("PDQA_CORPUS__MAX_INFLATE_RATIO", "40", ("corpus", "max_inflate_ratio"), 40.0),
     ("PDQA_CORPUS__MAX_DOCUMENT_CHARS", "5000", ("corpus", "max_document_chars"), 5000),
     ("PDQA_INDEX__DIR", "{tmp}/mine", ("index", "dir"), "{tmp}/mine"),
     ("PDQA_INDEX__MODEL_DIR", "{tmp}/model", ("index", "model_dir"), "{tmp}/model"),

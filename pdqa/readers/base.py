@@ -19,7 +19,8 @@ class NoText(CorpusError):
 class TooLarge(CorpusError):
     """A document is larger than the corpus settings allow (a decompression bomb, or just huge)."""
 
-    hint = "Raise PDQA_CORPUS__MAX_INFLATED_MB or PDQA_CORPUS__MAX_DOCUMENT_CHARS if the document is genuine."
+    hint = ("Raise PDQA_CORPUS__MAX_INFLATED_MB, PDQA_CORPUS__MAX_INFLATE_RATIO or PDQA_CORPUS__MAX_DOCUMENT_CHARS "
+            "if the document is genuine.")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,20 @@ class Extracted:
         if page is None or not 0 < page <= len(self.page_labels):
             return None
         return self.page_labels[page - 1] or None
+
+
+# A small part may compress very well (a few hundred KB of repeated settings); a bomb is large.
+RATIO_GRACE_BYTES = 1 << 20
+
+
+def check_ratio(path: Path, compressed: int, inflated: int, limits: CorpusSettings) -> None:
+    """Refuse a part that has inflated to more than ``corpus.max_inflate_ratio`` times its
+    compressed size once past :data:`RATIO_GRACE_BYTES`: the parts of real documents inflate 1 to
+    43 times (the report set's DOCX files), a decompression bomb hundreds of times."""
+    if inflated > RATIO_GRACE_BYTES and inflated > limits.max_inflate_ratio * max(compressed, 1):
+        raise TooLarge(f"{path.name} inflates more than {inflated // max(compressed, 1):,} times its compressed size, "
+                       f"more than PDQA_CORPUS__MAX_INFLATE_RATIO ({limits.max_inflate_ratio:g}); refused as a "
+                       "possible decompression bomb")
 
 
 def check_size(path: Path, size: int, limits: CorpusSettings, what: str) -> None:

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from ..settings import CorpusSettings
-from .base import Extracted, check_size
+from .base import Extracted, check_ratio, check_size
 from .layout import Block, TextBuilder, captions_as_headings, clean_cell, is_caption, table_row_text
 
 HEADING_MAX_CHARS = 120
@@ -26,13 +26,17 @@ W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 def _check_inflated(path: Path, archive: zipfile.ZipFile, limits: CorpusSettings) -> None:
     """Inflate every part through a counter, a megabyte at a time, and refuse the file as soon as
-    the total passes the limit: zip headers may lie about the sizes they declare."""
+    the total passes the size limit, or a part its ratio limit: zip headers may lie about the
+    sizes they declare."""
     total = 0
     for member in archive.infolist():
+        inflated = 0
         with archive.open(member) as part:
             while block := part.read(1 << 20):
+                inflated += len(block)
                 total += len(block)
                 check_size(path, total, limits, "inflates to more than")
+                check_ratio(path, member.compress_size, inflated, limits)
 
 
 def read(path: Path, limits: CorpusSettings) -> Extracted:
