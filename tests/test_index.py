@@ -169,6 +169,28 @@ def test_chunks_and_units_are_cut_from_the_stored_text(built_settings, corpus_te
     index.close()
 
 
+@pytest.mark.parametrize("name", ["notes.txt", "notes.md"])
+def test_a_file_with_windows_line_ends_is_stored_and_quoted_exactly(built_settings, tmp_path, name):
+    """Plain text keeps its "\r\n" (offsets index the file itself); reading the stored text back
+    as text turned them into "\n", and every load then failed: "offsets lie outside its stored text"."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    raw = ("Opening hours\r\n\r\nThe canteen opens at eight in the morning.\r\nIt closes at six.\r\n\r\n"
+           "Parking\r\n\r\nStaff may park behind the library on weekdays.\r\n").encode("utf-8")
+    (corpus / name).write_bytes(raw)
+    shutil.copytree(built_settings.index_dir, tmp_path / "index")  # a build there links the encoder
+    settings = built_settings.changed(corpus={"dir": corpus}, index={"dir": tmp_path / "index"})
+    build(settings)
+    text = raw.decode("utf-8")
+    with QA(settings) as qa:
+        assert qa.index.text_of(name) == text
+        units = list(qa.index.store.iter_units())
+        assert any("park behind the library" in unit.text for unit in units)
+        assert all(unit.text == text[unit.start : unit.end] for unit in units)
+        hits = qa.retrieve("Where may staff park?")
+    assert hits and all(hit.text == text[hit.start : hit.end] for hit in hits)
+
+
 def test_index_folder_holds_the_documented_files(built_settings):
     folder = built_settings.index_dir
     live = _live(folder)
