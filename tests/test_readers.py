@@ -502,11 +502,14 @@ def test_docx_inflating_past_the_limit_is_refused_before_python_docx_reads_it(tm
     assert opened == []
 
 
-def test_docx_under_the_inflation_limit_is_read(tmp_path):
+def test_docx_under_the_inflation_limits_is_read(tmp_path):
+    from pdqa.readers import TooLarge
     from pdqa.settings import CorpusSettings
 
-    bomb = docs.make_zip_bomb_docx(tmp_path / "padded.docx", inflated_mb=24)
-    assert read_document(bomb, CorpusSettings(max_inflated_mb=100)).text == "A short note.\n"
+    bomb = docs.make_zip_bomb_docx(tmp_path / "padded.docx", inflated_mb=24)  # 24 MB, about 1,000 times
+    assert read_document(bomb, CorpusSettings(max_inflated_mb=100, max_inflate_ratio=5000)).text == "A short note.\n"
+    with pytest.raises(TooLarge, match=r"padded\.docx inflates more than \d+ times .*MAX_INFLATE_RATIO \(100\)"):
+        read_document(bomb, CorpusSettings(max_inflated_mb=100))
 
 
 @pytest.mark.parametrize("suffix", [".docx", ".html", ".txt"])
