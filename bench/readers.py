@@ -169,7 +169,7 @@ def score_document(path: Path, labels: list[dict], sampled: list[int]) -> dict:
     out["heading_precision"] = [len(true), len(made)]
     items = [item for label in labels if label["kind"] == "list" for item in label["items"]]
     out["items"] = [sum(scored.is_bullet_item(i) for i in items), len(items)]
-    rows = [(label["header"], row, [other[0] for other in label["rows"] if other is not row and other])
+    rows = [(label["header"], row, _foreign_labels(label["rows"], row))
             for label in labels if label["kind"] == "table" for row in label["rows"] if row]
     out["rows"] = [sum(scored.row_found(h, r, o) for h, r, o in rows), len(rows)]
     out["missed_rows"] = [" | ".join(r)[:90] for h, r, o in rows if not scored.row_found(h, r, o)]
@@ -189,6 +189,21 @@ def score_document(path: Path, labels: list[dict], sampled: list[int]) -> dict:
     out["ms_per_page"] = round(ms / pages, 2)
     out["ms_per_mb"] = round(ms / (path.stat().st_size / 1e6), 1)
     return out
+
+
+def _foreign_labels(rows: list[list[str]], row: list[str]) -> list[str]:
+    """The first cells of the table's other rows, but for the labels that head ``row``: the label
+    spanning down into a row labelled with an empty first cell, and the label of the group the row
+    is in (a row holding only its first cell, "Age", over "25-44 years | 2 | 20"). A row unit that
+    repeats them ("Data architecture; Area of work: Health records …", "Age, 25-44 years; …")
+    reads whole on its own; it is not run into its neighbours."""
+    above = rows[: next(i for i, other in enumerate(rows) if other is row)]
+    heading = []
+    if not row[0]:
+        heading += [next((other for other in reversed(above) if other and other[0]), None)]
+    if row[0] and any(row[1:]):
+        heading += [next((other for other in reversed(above) if other and other[0] and not any(other[1:])), None)]
+    return [other[0] for other in rows if other is not row and all(other is not h for h in heading) and other]
 
 
 def _share(pairs) -> str:
