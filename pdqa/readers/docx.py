@@ -116,11 +116,15 @@ def _paragraph(paragraph, numbering, styles) -> Block | None:
         return Block([(f"{number} {text}" if number and number != "•" else text, None)], "heading", meta={"style": style})
     if number == "•" or (number is None and level is not None):
         return Block([(text, None)], "item", level=level or 0)
+    if number and _bold_heading(paragraph, styles, text):
+        # A short numbered paragraph set wholly in bold is a numbered heading ("2.2 Board Membership"),
+        # as a bold line standing alone is a heading without a number.
+        return Block([(f"{number} {text}", None)], "heading", meta={"style": "bold"})
     if number:
         return Block([(f"{number} {text}", None)], "item", level=level or 0, meta={"numbered": True})
     if "List" in style and "Table" not in style:
         return Block([(text, None)], "item")
-    if _bold(paragraph, styles) and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";")):
+    if _bold_heading(paragraph, styles, text):
         return Block([(text, None)], "heading", meta={"style": "bold"})
     return Block([(text, None)], "paragraph", meta={"style": style})
 
@@ -179,6 +183,12 @@ class _Numbering:
         counters = self.counters.setdefault(num_id, [0] * 9)
         for deeper in range(ilvl + 1, 9):
             counters[deeper] = 0
+        # A level numbered before any paragraph of the levels above it prints their start values
+        # ("1.1" with no "1" before it), and Word counts those levels as begun: the next
+        # paragraph of the level above is the start value plus one ("2").
+        for shallower in range(ilvl):
+            if counters[shallower] == 0:
+                counters[shallower] = self.starts.get(num_id, {}).get(shallower, levels.get(shallower, (1,))[0])
         start = self.starts.get(num_id, {}).get(ilvl, levels[ilvl][0])
         counters[ilvl] = start if counters[ilvl] == 0 else counters[ilvl] + 1
         _, fmt, text = levels[ilvl]
@@ -222,6 +232,11 @@ def _roman(n: int) -> str:
         while n >= value:
             out, n = out + numeral, n - value
     return out
+
+
+def _bold_heading(paragraph, styles, text: str) -> bool:
+    """A short paragraph set wholly in bold that ends no sentence or clause: a heading."""
+    return _bold(paragraph, styles) and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";"))
 
 
 def _bold(paragraph, styles) -> bool:

@@ -2,17 +2,19 @@
 
 What a report's pages hold besides running prose, and what becomes of it:
 
-* running headers and footers (lines repeated at the top or bottom of most pages) and page
-  numbers are dropped; the printed page numbers become the pages' labels when the PDF has none;
+* running headers and footers (lines repeated at the top or bottom of most pages, or at the
+  same place on most pages) and page numbers are dropped; the printed page numbers become the
+  pages' labels when the PDF has none;
 * table-of-contents lines (dot leaders) are navigation, not text, and are dropped;
 * headings are lines set larger than the body text, or bold lines standing alone; a heading that
   wraps is one heading; a bold phrase opening a paragraph ("Time constraints The timescales …") is
   a run-in heading of its own;
-* bullets drawn with symbol fonts (private-use code points) become list items ("• ");
+* bullets drawn with symbol fonts (private-use code points), or drawn as small dots or squares,
+  become list items ("• "), and so do lines ending with ";" under a lead-in ending with ":";
 * superscript footnote markers are kept apart from their word ("Tyneside⁹"); footnotes at a
   page's foot go after that page's text, as footnotes;
-* a table drawn with ruling lines or shaded cells becomes one line per row, "Header: value; …",
-  under its caption;
+* a table drawn with ruling lines or shaded cells (on a page turned by /Rotate too) becomes one
+  line per row, "Header: value; …", under its caption;
 * a paragraph continued across a page or column break is joined (the page of each part kept),
   and a word hyphenated at a line end is joined only when the document (or an English word list)
   spells it without the hyphen: "inter-" + "vention" is "intervention", "e-" + "survey" stays "e-survey";
@@ -47,6 +49,7 @@ SENTENCE_END = (".", "!", "?", ":", ";")
 RUNNING_SHARE = 0.6
 EDGE_LINES = 2
 RUNNING_KEY_CHARS = 40
+PLACE_POINTS = 3.0  # points: lines this close in position stand at the same place
 # Headings are conventionally set ≥ 1.2× the body size (12 pt on 10 pt); bold or italic body text
 # keeps the body's size.
 HEADING_SIZE_RATIO = 1.15
@@ -64,6 +67,14 @@ FRONT_MAX_WORDS = 120
 ITEM_MAX_CHARS = 160
 PROSE_LINE_CHARS = 60  # a line of running prose, not a title line  # an item of a list printed without bullets fits on one line
 RUN_IN_MAX_WORDS = 10
+# A bullet drawn as a shape (a dot, a square) is a fraction of its line's size across (a bullet
+# character is about 0.35 em; a chart's legend key is as large as its text), set within a few ems
+# before the item's first word.
+MARK_MAX_POINTS = 12.0
+MARK_MIN_EM = 0.15
+MARK_MAX_EM = 0.6
+MARK_GAP_EM = 3.0
+MARK_SQUARENESS = 0.2
 # A character of the usual report fonts is about half an em wide on average.
 AVERAGE_CHAR_WIDTH = 0.5
 CONTENTS_HEADING_RE = re.compile(r"^(?:table of )?contents$", re.IGNORECASE)
@@ -172,15 +183,49 @@ def _read_page(pdf, index: int, cover: bool = False) -> _Page:
     reader = _CharReader(textpage.raw)
     spans = _line_spans(text)
     tables = []
-    # A page turned by /Rotate (a landscape table) draws its grid turned too: its rows are read
-    # as lines instead, as a cover's boxes are (layout, not a table).
-    if count and page.get_rotation() == 0 and has_grid(page) and not (cover and _few_words(text)):
-        tables = find_tables(page, [reader.char(text, i) for start, end in spans for i in range(start, end)])
+    # A cover's boxes and rules are layout, not a table.
+    if count and has_grid(page) and not (cover and _few_words(text)):
+        tables = find_tables(page, [reader.char(text, i) for start, end in spans for i in range(start, end)], reader.bold)
     taken = {i for table in tables for i in table.char_indexes}
     lines = [line for start, end in spans if (line := _make_line(reader, text, start, end, taken, index + 1)) is not None]
+    _mark_drawn_bullets(lines, _small_marks(page))
     textpage.close()
     page.close()
     return _Page(index + 1, lines, tables)
+
+
+def _small_marks(page) -> list[tuple[float, float, float, float]]:
+    """(x0, y0, x1, y1) of the small, about square shapes a page draws: bullets a browser's print
+    or a design program draws as dots or squares instead of writing a bullet character."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+
+    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
+    marks = []
+    for index in range(raw.FPDFPage_CountObjects(page.raw)):
+        obj = raw.FPDFPage_GetObject(page.raw, index)
+        if raw.FPDFPageObj_GetType(obj) != raw.FPDF_PAGEOBJ_PATH or not raw.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
+            continue
+        width, height = right.value - left.value, top.value - bottom.value
+        if 0 < width <= MARK_MAX_POINTS and 0 < height <= MARK_MAX_POINTS and abs(width - height) <= MARK_SQUARENESS * max(width, height):
+            marks.append((left.value, bottom.value, right.value, top.value))
+    return marks
+
+
+def _mark_drawn_bullets(lines: list[_Line], marks: list[tuple[float, float, float, float]]) -> None:
+    """A line with a drawn bullet mark just left of its first character, within its x-height and
+    a fraction of its size across, is a list item: the shape is the bullet."""
+    for line in lines:
+        if line.bullet:
+            continue
+        for x0, y0, x1, y1 in marks:
+            size = max(x1 - x0, y1 - y0)
+            middle = (y0 + y1) / 2
+            if (MARK_MIN_EM * line.size <= size <= MARK_MAX_EM * line.size and x1 <= line.x0
+                    and line.x0 - x1 <= MARK_GAP_EM * line.size and line.baseline <= middle <= line.baseline + 0.8 * line.size):
+                line.bullet, line.bold_prefix = True, 0
+                break
 
 
 def _few_words(text: str) -> bool:
@@ -433,6 +478,11 @@ def _edge_key(line: _Line) -> str:
     return re.sub(r"\d+", "#", line.text.lower())[:RUNNING_KEY_CHARS]
 
 
+def _placed_key(line: _Line) -> tuple[str, int, int]:
+    """A line's text (numbers aside) and where it stands, to the nearest few points."""
+    return _edge_key(line), round(line.baseline / PLACE_POINTS), round(line.x0 / PLACE_POINTS)
+
+
 def _has_title_page(pages: list[_Page]) -> bool:
     """A title page comes before the text: a document of one page has none, that page is its text."""
     return len(pages) > 1 and _is_title_page(pages[0])
@@ -457,6 +507,10 @@ def _drop_running_lines(pages: list[_Page], keep_first: bool = False) -> None:
     counts = Counter(key for page in pages for key in {_edge_key(line) for line in _edges(page)})
     threshold = max(2, RUNNING_SHARE * len(pages))
     running = {key for key, count in counts.items() if count >= threshold}
+    # A line printed at the same place on most pages is a running line wherever it stands: the
+    # third line of a banner ("Inquiry" under a logo's "UK" / "Covid-19") as much as its first.
+    placed = Counter(key for page in pages for key in {_placed_key(line) for line in page.lines})
+    fixed = {key for key, count in placed.items() if count >= max(3, threshold)}
     heading_size = HEADING_SIZE_RATIO * _body_size(pages)
     for page in pages[1:] if keep_first else pages:
         edges = {id(line) for line in _edges(page)}
@@ -465,7 +519,8 @@ def _drop_running_lines(pages: list[_Page], keep_first: bool = False) -> None:
             if id(line) in edges and PAGE_NUMBER_RE.match(line.text):
                 page.folio = page.folio or re.sub(r"(?i)^\W*page\s+|\W+$|^\W+|\s*(of|/)\s*\d+\W*$", "", line.text)
                 continue
-            if id(line) in edges and _edge_key(line) in running and not (line.size >= heading_size and re.search(r"\d", line.text)):
+            repeated = (id(line) in edges and _edge_key(line) in running) or _placed_key(line) in fixed
+            if repeated and not (line.size >= heading_size and re.search(r"\d", line.text)):
                 continue
             kept.append(line)
         page.lines = kept
@@ -609,18 +664,24 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
 
 
 def _unmarked_lists(blocks: list[Block]) -> list[Block]:
-    """Short one-line paragraphs under a lead-in ending with ":" are the items of a list printed
-    without bullets ("They include:" / "The need for multiple scenario planning." / …)."""
+    """The items of a list printed without bullets: short one-line paragraphs under a lead-in
+    ending with ":" ("They include:" / "The need for multiple scenario planning." / …), and
+    paragraphs ending with ";" under such a lead-in or such an item, up to the one that ends
+    the list with a full stop ("They cover:" / "the use of child rights impact assessments;" /
+    … / "and establishing structures to improve communication.")."""
     out: list[Block] = []
     for i, block in enumerate(blocks):
+        previous = out[-1] if out else None
+        opens = previous is not None and previous.kind == "paragraph" and previous.text.endswith(":")
+        after_item = previous is not None and previous.kind == "item" and previous.meta.get("unmarked")
+        item = False
         if block.kind == "paragraph" and block.meta.get("lines", 1) == 1 and len(block.text) <= ITEM_MAX_CHARS:
-            previous = out[-1] if out else None
-            opens = previous is not None and previous.kind == "paragraph" and previous.text.endswith(":")
-            continues = previous is not None and previous.kind == "item" and previous.meta.get("unmarked")
             following = blocks[i + 1] if i + 1 < len(blocks) else None
-            if opens and following is not None and following.kind == "paragraph" and following.meta.get("lines", 1) == 1 or continues:
-                block = Block(block.pieces, "item", meta={"unmarked": True})
-        out.append(block)
+            item = opens and following is not None and following.kind == "paragraph" and following.meta.get("lines", 1) == 1 or after_item
+        if block.kind == "paragraph" and not item and len(block.text) <= 2 * ITEM_MAX_CHARS:
+            after_semicolon = after_item and previous.text.endswith(";")
+            item = (opens or after_semicolon) and block.text.endswith(";") or after_semicolon and block.text.endswith(".")
+        out.append(Block(block.pieces, "item", meta={"unmarked": True}) if item else block)
     return out
 
 

@@ -5,20 +5,29 @@ lines or rectangles, and shaded cells are filled rectangles. Their horizontal an
 form a grid; each grid cell holds the characters whose centre lies in it, and a row band without
 a border at a column edge joins the cells on either side (a spanned cell). A grid counts as a
 table only when at least two of its rows have text in at least two cells: a chart's frame or a
-boxed paragraph does not.
+boxed paragraph does not. A table goes on through the lines of text above and below its grid
+whose words stand in its columns (a shaded header row over unruled figures), and its first row
+is its header only when it is set apart from the rows under it.
 """
 
 from __future__ import annotations
 
 import ctypes
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from .layout import clean_cell, is_caption, table_row_text
 
 TOLERANCE = 2.0  # points: edges closer than this are one edge
 THIN = 2.5  # points: a path thinner than this is a line
 MIN_CELL = 4.0  # points: grid lines closer than this are one line
+# A row goes on the table when it stands within this many row heights of the row above it.
+ALIGNED_STEP = 1.6
+ROW_LINES = 1.5  # of the text size: a row of one line, with its cell's padding
+AVERAGE_WIDTH = 0.55  # of the size: a character's width, on average
+WORD_GAP = 1.5  # of the size: characters further apart than this are two words
+SIZE_STEP = 0.5  # points: text sizes closer than this are one size
 PAGE_FRAME_SHARE = 0.9  # a rectangle covering most of the page is a frame, not a cell
 
 
@@ -31,6 +40,12 @@ class Table:
     first_char: int
     caption: str = ""
     header_rows: int = 1
+    columns: list[tuple[float, float]] = field(default_factory=list)  # each column's x-range
+    top: float = 0.0  # the grid's top, bottom and left edges
+    bottom: float = 0.0
+    left: float = 0.0
+    pitch: float = 0.0  # the usual height of its rows
+    top_shaded: bool = False  # its first drawn row is filled with a colour (a header drawn alone, often)
 
     def header(self) -> list[str]:
         """Column headers: the header rows' cells of each column joined ("Workforce size in 2020 – WTEs")."""
@@ -45,10 +60,10 @@ class Table:
         """
         header = header or self.header()
         texts, group, label = [], "", ""
-        for row in self.rows[self.header_rows :]:
+        for row in _wrapped_joined(self.rows[self.header_rows :]):
             if row[0] and not any(row[1:]) and len(row) > 1:
                 group, label = row[0], ""
-                texts.append(row[0])
+                texts.append(table_row_text(header[:1], [row[0]]))  # "Characteristic: Age", under its column's header
                 continue
             # An empty first cell under a label is that label's cell spanning rows.
             label = row[0] or label
@@ -58,25 +73,51 @@ class Table:
         return texts
 
 
+def _wrapped_joined(rows: list[list[str]]) -> list[list[str]]:
+    """Body rows with the lines of a wrapped first cell put back together: a first cell that
+    begins in lower case continues the label above it ("… (e.g., hostel," / "refuge)"), and a
+    label alone followed by figures with no label is one row (figures set level with the middle
+    of a label of two lines)."""
+    joined: list[list[str]] = []
+    for row in rows:
+        previous = joined[-1] if joined else None
+        if previous and previous[0] and row[0][:1].islower() and all(not (a and b) for a, b in zip(previous[1:], row[1:])):
+            joined[-1] = [f"{previous[0]} {row[0]}", *[a or b for a, b in zip(previous[1:], row[1:])]]
+        elif previous and previous[0] and not any(previous[1:]) and not row[0] and any(row[1:]):
+            joined[-1] = [previous[0], *row[1:]]
+        else:
+            joined.append(list(row))
+    return joined
+
+
 def has_grid(page) -> bool:
     """Whether the page draws enough edges to hold a table grid (cheap: no characters read)."""
     horizontal, vertical = _edges(page)
     return len(horizontal) >= 3 and len(vertical) >= 3
 
 
-def find_tables(page, chars: list) -> list[Table]:
-    """The tables of a page. ``chars`` are (char, x, y, size, weight, index) of its characters."""
+def find_tables(page, chars: list, bold: Callable[[int], bool] | None = None) -> list[Table]:
+    """The tables of a page. ``chars`` are (char, x, y, size, weight, index) of its characters;
+    ``bold`` tells whether the character of an index is set bold (what sets a header row apart).
+
+    A page turned by /Rotate (a landscape table in a portrait document) draws its grid and text
+    turned in the page's own coordinates: both are turned upright first, as a viewer shows them.
+    """
     horizontal, vertical = _edges(page)
     if len(horizontal) < 3 or len(vertical) < 3:
         return []
+    fills = _fills(page)
+    if page.get_rotation():
+        horizontal, vertical, chars, fills = _upright(page, horizontal, vertical, chars, fills)
     tables: list[Table] = []
     taken: set[int] = set()
     header: Table | None = None  # a one-row grid (a header drawn apart from its body)
     for hs, vs in sorted(_components(horizontal, vertical), key=lambda group: -max(y for y, _, _ in group[0])):
-        table = _grid_table(hs, vs, [c for c in chars if c[5] not in taken])
+        table = _grid_table(hs, vs, [c for c in chars if c[5] not in taken], bold, fills)
         if table is None:
             continue
         taken |= table.char_indexes
+        taken |= _aligned_rows(table, [c for c in chars if c[5] not in taken], horizontal, bold)
         if len(table.rows) == 1:
             header = table
             continue
@@ -88,6 +129,137 @@ def find_tables(page, chars: list) -> list[Table]:
         header = None
         tables.append(table)
     return tables
+
+
+def _aligned_rows(table: Table, chars: list, horizontal=(), bold: Callable[[int], bool] | None = None) -> set[int]:
+    """Add to a table the lines of text above and below its drawn cells whose words stand in its
+    columns: a table drawn with shading or rules on some rows only (a shaded header over unruled
+    figures, shaded bands of rows between plain ones) goes on where its columns go on. Lines above
+    it, up to a rule across the table, are its header, one row (a rule between two lines above
+    the grid makes them rows of a table whose grid was not found, no header); where weights are
+    known, a line above set like the grid's rows (not bold over regular rows) is a row the grid
+    missed, not a header line; each line below is a row of two cells or more; a line of the first
+    column alone (a group's label) counts when a row follows it. Returns the characters taken."""
+    if not table.columns or not chars:
+        return set()
+    lines = _text_lines(chars)
+    step = ALIGNED_STEP * max(table.pitch, ROW_LINES * max((c[3] for c in chars), default=0.0))
+    columns = table.columns
+    # The grid's first columns may hold no text (the corner over the row labels of a header
+    # drawn alone): the row labels under it stand there.
+    corner = columns[0][0] - table.left > 2 * MIN_CELL
+    if corner:
+        columns = [(table.left, columns[0][0]), *columns]
+    below = [line for line in lines if line[0][2] < table.bottom]
+    above = [line for line in reversed(lines) if line[0][2] > table.top]
+    taken: set[int] = set()
+    rows, edge = [], table.bottom
+    for i, line in enumerate(below):
+        cells = _aligned_cells(columns, line)
+        if cells is None or edge - line[0][2] > step:
+            break
+        if not cells[0] and sum(1 for cell in cells if cell) < 2:
+            break  # a figure alone under the table: a page number, a note's number
+        # A label alone: a group heading only over a row of figures, or the wrapped end of the
+        # label above ("refuge)" under "In supported accommodation (e.g., hostel,").
+        if not any(cells[1:]) and not (rows and cells[0][:1].islower()):
+            following = below[i + 1] if i + 1 < len(below) else None
+            later = _aligned_cells(columns, following) if following is not None else None
+            if later is None or not any(later[1:]) or line[0][2] - following[0][2] > step:
+                break
+        rows.append(cells)
+        taken |= {c[5] for c in line}
+        edge = line[0][2]
+    if len(table.rows) == 1 and table.header_rows == 1 and rows and bold is not None and not table.top_shaded \
+            and _mostly_bold(table.char_indexes, bold) == _mostly_bold(taken, bold):
+        table.header_rows = 0  # one drawn row set like the rows under it (no fill, same weight) is one of them
+    header, missed, edge = [], [], table.top
+    width = columns[-1][1] - columns[0][0]
+    # Rows the grid missed can only be told from header lines when the grid has no header itself.
+    body_bold = _mostly_bold(table.char_indexes, bold) if table.header_rows == 0 else None
+    for line in above:
+        cells = _aligned_cells(columns, line)
+        if cells is None or line[0][2] - edge > step or sum(1 for cell in cells if cell) < 2:
+            break
+        if any(edge + TOLERANCE < y < line[0][2] and min(x1, columns[-1][1]) - max(x0, columns[0][0]) > width / 2
+               for y, x0, x1 in horizontal):
+            break  # a rule between the grid and this line: it is no header
+        if not header and body_bold is False and _mostly_bold([c[5] for c in line], bold) is False:
+            missed.insert(0, cells)  # set like the rows: a row whose rules were not found
+        else:
+            header = [f"{a} {b}".strip() for a, b in zip(cells, header)] if header else cells
+        taken |= {c[5] for c in line}
+        edge = line[0][2] + 0.5 * line[0][3]  # above its baseline, below the next line's descenders
+    if corner and any(row[0] for row in rows + missed + ([header] if header else [])):
+        table.rows = [["", *row] for row in table.rows]
+        table.columns = columns
+    elif corner:
+        rows, missed, header = [row[1:] for row in rows], [row[1:] for row in missed], header[1:]
+    table.rows[0:0] = missed
+    table.rows.extend(rows)
+    if header:
+        table.rows.insert(0, header)
+        table.header_rows = 1
+    if taken:
+        table.char_indexes |= taken
+        table.first_char = min(table.char_indexes)
+    return taken
+
+
+def _mostly_bold(indexes, bold: Callable[[int], bool] | None) -> bool | None:
+    """Whether most of these characters are set bold (None: weights not known, or no character)."""
+    flags = [bold(i) for i in indexes] if bold is not None else []
+    return sum(flags) * 2 > len(flags) if flags else None
+
+
+def _text_lines(chars: list) -> list[list[tuple]]:
+    """Characters grouped into lines by baseline, top to bottom, each in pdfium's order."""
+    lines: list[list[tuple]] = []
+    for char in sorted((c for c in chars if not c[0].isspace() or c[1] or c[2]), key=lambda c: (-c[2], c[5])):
+        if lines and abs(lines[-1][0][2] - char[2]) <= 0.3 * max(char[3], 1.0):
+            lines[-1].append(char)
+        else:
+            lines.append([char])
+    return [sorted(line, key=lambda c: c[5]) for line in lines]
+
+
+def _aligned_cells(columns: list[tuple[float, float]], line: list[tuple]) -> list[str] | None:
+    """The line's words put in the table's columns (x-ranges), or None when a word crosses a
+    column's edge or stands outside the table (a paragraph, a caption wider than the first column)."""
+    bounds = [columns[0][0]]
+    bounds += [(a[1] + b[0]) / 2 for a, b in zip(columns, columns[1:])]
+    bounds.append(columns[-1][1])
+    cells: list[list[str]] = [[] for _ in columns]
+    previous: tuple[int, float] | None = None  # the column and right end of the word before
+    for word in _words(line):
+        x0, x1 = word[0][1], word[-1][1] + AVERAGE_WIDTH * word[-1][3]
+        tolerance = word[0][3]
+        column = next((c for c in range(len(columns)) if bounds[c] - tolerance <= x0 and x1 <= bounds[c + 1] + tolerance), None)
+        if column is None:
+            return None
+        # Cells are set apart by a gutter; words a space apart run on, as prose does, whatever
+        # columns they happen to fall in.
+        if previous is not None and column != previous[0] and x0 - previous[1] < WORD_GAP * word[0][3]:
+            return None
+        previous = (column, x1)
+        cells[column].append("".join(c[0] for c in word))
+    return [clean_cell(" ".join(words)) for words in cells]
+
+
+def _words(line: list[tuple]) -> list[list[tuple]]:
+    """A line's words: its characters split at spaces and at gaps wider than a space."""
+    words: list[list[tuple]] = []
+    for char in line:
+        if char[0].isspace():
+            if words and words[-1]:
+                words.append([])
+            continue
+        if words and words[-1] and char[1] - words[-1][-1][1] > WORD_GAP * char[3]:
+            words.append([])
+        if not words:
+            words.append([])
+        words[-1].append(char)
+    return [word for word in words if word]
 
 
 def _opens_with_section(table: Table) -> bool:
@@ -104,6 +276,8 @@ def _edges(page) -> tuple[list[tuple[float, float, float]], list[tuple[float, fl
     import pypdfium2.raw as raw
 
     width, height = page.get_size()
+    if page.get_rotation() in (90, 270):
+        width, height = height, width  # the page as drawn, not as shown
     horizontal, vertical = [], []
     left, bottom, right, top = (ctypes.c_float() for _ in range(4))
     get_object, get_type, path_type = raw.FPDFPage_GetObject, raw.FPDFPageObj_GetType, raw.FPDF_PAGEOBJ_PATH
@@ -126,6 +300,72 @@ def _edges(page) -> tuple[list[tuple[float, float, float]], list[tuple[float, fl
             else:
                 _segments(obj, horizontal, vertical)
     return horizontal, vertical
+
+
+def _fills(page) -> list[tuple[float, float, float, float, tuple[int, int, int]]]:
+    """(x0, y0, x1, y1, colour) of the filled rectangles the page draws: cell shading."""
+    import pypdfium2.raw as raw
+
+    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
+    red, green, blue, alpha = (ctypes.c_uint() for _ in range(4))
+    mode, stroke = ctypes.c_int(), ctypes.c_int()
+    fills = []
+    for index in range(raw.FPDFPage_CountObjects(page.raw)):
+        obj = raw.FPDFPage_GetObject(page.raw, index)
+        if raw.FPDFPageObj_GetType(obj) != raw.FPDF_PAGEOBJ_PATH or not raw.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
+            continue
+        if right.value - left.value <= MIN_CELL or top.value - bottom.value <= MIN_CELL or not _is_rectangle(obj):
+            continue
+        if not raw.FPDFPath_GetDrawMode(obj, mode, stroke) or mode.value == 0:
+            continue
+        if raw.FPDFPageObj_GetFillColor(obj, red, green, blue, alpha) and alpha.value > 0:
+            fills.append((left.value, bottom.value, right.value, top.value, (red.value, green.value, blue.value)))
+    return fills
+
+
+def _shade_at(fills, x: float, y: float) -> tuple[int, int, int] | None:
+    """The colour of the smallest filled rectangle under a point (the innermost shading), else None."""
+    under = [f for f in fills if f[0] <= x <= f[2] and f[1] <= y <= f[3]]
+    if not under:
+        return None
+    colour = min(under, key=lambda f: (f[2] - f[0]) * (f[3] - f[1]))[4]
+    return None if colour == (255, 255, 255) else colour  # white shading is no shading
+
+
+def _upright(page, horizontal, vertical, chars, fills):
+    """Edges and characters of a page turned by /Rotate, in the coordinates of the page as shown."""
+    rotation = page.get_rotation()
+    width, height = page.get_size()
+    if rotation in (90, 270):
+        width, height = height, width  # get_size() gives the page as shown; the content is drawn unturned
+
+    def turn(x: float, y: float) -> tuple[float, float]:
+        if rotation == 90:  # shown turned clockwise: the top edge comes to the right
+            return y, width - x
+        if rotation == 270:
+            return height - y, x
+        return width - x, height - y
+
+    turned_h, turned_v = [], []
+    for y, x0, x1 in horizontal:
+        (ax, ay), (bx, by) = turn(x0, y), turn(x1, y)
+        _add_edge(turned_h, turned_v, ax, ay, bx, by)
+    for x, y0, y1 in vertical:
+        (ax, ay), (bx, by) = turn(x, y0), turn(x, y1)
+        _add_edge(turned_h, turned_v, ax, ay, bx, by)
+    turned_chars = [(c[0], *turn(c[1], c[2]), *c[3:]) for c in chars]
+    turned_fills = []
+    for x0, y0, x1, y1, colour in fills:
+        (ax, ay), (bx, by) = turn(x0, y0), turn(x1, y1)
+        turned_fills.append((min(ax, bx), min(ay, by), max(ax, bx), max(ay, by), colour))
+    return turned_h, turned_v, turned_chars, turned_fills
+
+
+def _add_edge(horizontal: list, vertical: list, ax: float, ay: float, bx: float, by: float) -> None:
+    if abs(ay - by) < abs(ax - bx):
+        horizontal.append(((ay + by) / 2, min(ax, bx), max(ax, bx)))
+    else:
+        vertical.append(((ax + bx) / 2, min(ay, by), max(ay, by)))
 
 
 def _is_rectangle(obj) -> bool:
@@ -200,10 +440,11 @@ def _cluster(values: list[float]) -> list[float]:
 # ---------------------------------------------------------------- the grid
 
 
-def _grid_table(horizontal, vertical, chars) -> Table | None:
+def _grid_table(horizontal, vertical, chars, bold: Callable[[int], bool] | None = None, fills=()) -> Table | None:
     ys = sorted(_cluster([y for y, _, _ in horizontal]), reverse=True)  # top to bottom
     xs = _cluster([x for x, _, _ in vertical])
-    if len(ys) < 3 or len(xs) < 3:
+    # One row of drawn cells may be a table's header drawn alone, over rows only aligned with it.
+    if len(ys) < 2 or len(xs) < 3:
         return None
     rows, cols = len(ys) - 1, len(xs) - 1
     inside: dict[tuple[int, int], list[tuple]] = {}
@@ -218,22 +459,72 @@ def _grid_table(horizontal, vertical, chars) -> Table | None:
         inside.setdefault((r, c), []).append(char)
         indexes.add(char[5])
     spans = [_row_spans(r, xs, ys, vertical) for r in range(rows)]
-    grid = []
+    grid, weights = [], []
     for r in range(rows):
         merged: dict[int, list] = {}
         for c in range(cols):
             merged.setdefault(spans[r][c], []).extend(inside.get((r, c), []))
         grid.append([_cell_text(merged.get(c, [])) if spans[r][c] == c else "" for c in range(cols)])
-    grid = _merged_columns(_without_empty_lines(grid))
+        middle = (ys[r] + ys[r + 1]) / 2
+        weights.append({text: (*_cell_weight(merged.get(c, []), bold), _shade_at(fills, (xs[c] + xs[c + 1]) / 2, middle))
+                        for c, text in enumerate(grid[-1]) if text})
+    weights = [styles for styles in weights if styles]  # as the grid's rows, once empty ones are dropped
+    grid = [row for row in grid if any(row)]
+    keep = [c for c in range(cols) if any(row[c] for row in grid)]
+    grid, groups = _merged_columns([[row[c] for c in keep] for row in grid])
+    columns = [(xs[keep[group[0]]], xs[keep[group[-1]] + 1]) for group in groups]
     filled = sum(1 for row in grid if sum(1 for cell in row if cell) >= 2)
     if not indexes or filled < 1 or (filled < 2 and len(grid) > 1):
         return None
     caption = ""
     while grid and sum(1 for cell in grid[0] if cell) == 1 and is_caption(next(c for c in grid[0] if c)):
         caption = (caption + " " + next(c for c in grid.pop(0) if c)).strip()  # a caption drawn inside the grid
+        weights.pop(0)
     if not grid or _is_form(grid):
         return None
-    return Table(grid, indexes, min(indexes), caption=caption, header_rows=_header_rows(grid) if len(grid) > 1 else 1)
+    header_rows = _header_rows(grid) if len(grid) > 1 else 1
+    if len(grid) > header_rows and bold is not None and not _set_apart(grid, weights, header_rows):
+        header_rows = 0
+    heights = sorted(ys[i] - ys[i + 1] for i in range(rows))
+    shaded = bool(weights) and any(style[2] is not None for style in weights[0].values())  # white is None
+    return Table(grid, indexes, min(indexes), caption=caption, header_rows=header_rows, columns=columns,
+                 top=ys[0], bottom=ys[-1], left=xs[0], pitch=heights[len(heights) // 2], top_shaded=shaded)
+
+
+def _cell_weight(chars: list[tuple], bold: Callable[[int], bool] | None) -> tuple[bool | None, float]:
+    """Whether a cell's first character is set bold (None: not known), and the size it is set in."""
+    visible = [c for c in chars if not c[0].isspace()]
+    if not visible:
+        return None, 0.0
+    first = min(visible, key=lambda c: c[5])
+    return (bold(first[5]) if bold is not None else None), first[3]
+
+
+def _set_apart(grid: list[list[str]], weights: list[dict[str, tuple]], header_rows: int) -> bool:
+    """Whether the first row is a header, set apart from the rows of the body: its top-left cell
+    is empty (the corner over the row labels), or it differs from most body rows (see
+    :func:`_differs`). A first row set like the rows under it ("The meticulous" | "• Further
+    information …" over "The responsible" | "• More …") is a row of the table, not its header."""
+    if not grid[0][0]:
+        return True
+    body = range(header_rows, len(grid))
+    apart = sum(_differs(grid, weights, 0, r) for r in body)
+    return apart * 2 >= len(body)
+
+
+def _differs(grid: list[list[str]], weights: list[dict[str, tuple]], top: int, below: int) -> bool:
+    """Whether two rows are set differently: in some column both fill, their cells differ in
+    weight, size or shading (a bold header over regular figures, grey cells under a white header),
+    or the upper holds a label over a figure."""
+    for upper, lower in zip(grid[top], grid[below]):
+        if not upper or not lower:
+            continue
+        (upper_bold, upper_size, upper_shade), (bold, size, shade) = weights[top][upper], weights[below][lower]
+        if upper_bold != bold or upper_shade != shade or abs(upper_size - size) >= SIZE_STEP:
+            return True
+        if _is_figure(lower) and not _is_figure(upper):
+            return True
+    return False
 
 
 def _is_form(grid: list[list[str]]) -> bool:
@@ -242,19 +533,22 @@ def _is_form(grid: list[list[str]]) -> bool:
     return bool(labels) and sum(cell.rstrip().endswith(":") for cell in labels) * 2 >= len(labels)
 
 
-def _merged_columns(grid: list[list[str]]) -> list[list[str]]:
+def _merged_columns(grid: list[list[str]]) -> tuple[list[list[str]], list[list[int]]]:
     """Neighbouring grid columns that no row fills both of are one column: a cell's shading or
-    padding drawn with its own edges splits a column in two, its header on one side, its values on the other."""
+    padding drawn with its own edges splits a column in two, its header on one side, its values
+    on the other. Returns the grid and, for each of its columns, the columns it was made of."""
     if not grid:
-        return grid
+        return grid, []
     columns = [[row[c] for row in grid] for c in range(len(grid[0]))]
-    merged = [columns[0]]
-    for column in columns[1:]:
+    merged, groups = [columns[0]], [[0]]
+    for index, column in enumerate(columns[1:], start=1):
         if not any(a and b for a, b in zip(merged[-1], column)):
             merged[-1] = [a or b for a, b in zip(merged[-1], column)]
+            groups[-1].append(index)
         else:
             merged.append(column)
-    return [list(row) for row in zip(*merged)]
+            groups.append([index])
+    return [list(row) for row in zip(*merged)], groups
 
 
 def _row_spans(r: int, xs: list[float], ys: list[float], vertical) -> list[int]:
@@ -265,13 +559,6 @@ def _row_spans(r: int, xs: list[float], ys: list[float], vertical) -> list[int]:
         border = any(abs(x - xs[c]) <= TOLERANCE and y0 - TOLERANCE <= middle <= y1 + TOLERANCE for x, y0, y1 in vertical)
         owner.append(c if border else owner[-1])
     return owner
-
-
-def _without_empty_lines(grid: list[list[str]]) -> list[list[str]]:
-    """The grid without rows, and columns, that are empty throughout (a cell's padding, a border's double line)."""
-    grid = [row for row in grid if any(row)]
-    keep = [c for c in range(len(grid[0]) if grid else 0) if any(row[c] for row in grid)]
-    return [[row[c] for c in keep] for row in grid]
 
 
 def _header_rows(grid: list[list[str]]) -> int:

@@ -1,0 +1,442 @@
+"""Layout read as printed: bullets drawn as shapes, lists punctuated with semicolons, tables on
+pages turned by /Rotate, tables without a header row, tables drawn on some rows only, banner
+lines at the same place on every page (PDF), and Word's numbered outline (DOCX).
+
+Each test builds the document that shows the fault (fpdf2, python-docx), as a browser's print,
+Word or a design program writes it, and checks the text a person reads from the page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pdqa.readers import read_document
+
+pytest.importorskip("fpdf")
+
+DOT_LEAD_IN = "The project helped care homes to:"
+DOT_ITEMS = (
+    "comply with the national data security toolkit",
+    "use remote and acoustic monitoring tools",
+    "share care records with GP practices",
+)
+DOT_AFTER = "Most homes now use digital care records."
+LEGEND_LABELS = ("Nursing care", "Residential care")
+
+ROTATED_ROWS = (("Area", "2015", "2016"), ("Crawley", "12", "14"), ("Leeds", "27", "35"), ("Hull", "5", "9"))
+
+
+def _make_drawn_bullets_pdf(path: Path) -> Path:
+    """A list whose bullets are filled dots drawn before each item (no bullet character in the
+    text layer, as a browser prints an HTML list), and a chart legend whose keys are squares as
+    large as their labels."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    y = 100
+    pdf.text(72, y, DOT_LEAD_IN)
+    for item in DOT_ITEMS:
+        y += 20
+        pdf.ellipse(80, y - 6, 4, 4, style="F")  # 4 pt across on 11 pt text, at the x-height
+        pdf.text(92, y, item)
+    y += 30
+    pdf.text(72, y, DOT_AFTER)
+    y += 30
+    for label in LEGEND_LABELS:
+        pdf.rect(72, y - 9, 10, 10, style="F")
+        pdf.text(88, y, label)
+        y += 16
+    pdf.output(str(path))
+    return path
+
+
+def _make_rotated_table_pdf(path: Path) -> Path:
+    """A ruled table on a portrait page drawn turned a quarter, with /Rotate 90 so a viewer
+    shows it upright on a landscape page (Word's landscape section)."""
+    import pypdfium2 as pdfium
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    with pdf.rotation(angle=90, x=297, y=421):
+        pdf.set_xy(150, 300)
+        with pdf.table(col_widths=(120, 60, 60), width=240, align="LEFT") as table:
+            for cells in ROTATED_ROWS:
+                row = table.row()
+                for cell in cells:
+                    row.cell(cell)
+    drawn = path.with_name(path.stem + "-unturned.pdf")
+    pdf.output(str(drawn))
+    document = pdfium.PdfDocument(str(drawn))
+    try:
+        document[0].set_rotation(90)
+        document.save(str(path))
+    finally:
+        document.close()
+    return path
+
+
+def test_pdf_bullets_drawn_as_dots_become_list_items(tmp_path):
+    text = read_document(_make_drawn_bullets_pdf(tmp_path / "dots.pdf")).text
+    lines = text.splitlines()
+    for item in DOT_ITEMS:
+        assert f"\u2022 {item}" in lines, item
+    assert DOT_LEAD_IN in lines and DOT_AFTER in lines  # no dot before them: no items
+    # A legend key is a shape before a label too, but as large as its text: not a bullet.
+    for label in LEGEND_LABELS:
+        assert label in lines and f"\u2022 {label}" not in lines
+
+
+def test_pdf_table_on_a_page_turned_by_rotate_reads_as_rows(tmp_path):
+    path = _make_rotated_table_pdf(tmp_path / "turned.pdf")
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(str(path))
+    try:
+        assert document[0].get_rotation() == 90  # the fault: grid and text drawn turned
+    finally:
+        document.close()
+    extracted = read_document(path)
+    expected = "\n".join(f"Area: {area}; 2015: {a}; 2016: {b}" for area, a, b in ROTATED_ROWS[1:])
+    assert expected in extracted.text
+    start = extracted.text.index(expected)
+    assert (start, start + len(expected), "table") in extracted.regions
+
+
+HEADERLESS_ROWS = (
+    ("Spring 2024", "The partnership agreed its priorities for the fund."),
+    ("Summer 2024", "Budgets and evaluation criteria were developed with the partners."),
+    ("Autumn 2024", "The contract was awarded and work on raising awareness began."),
+)
+
+
+def _make_headerless_table_pdf(path: Path) -> Path:
+    """A ruled table without a header row: every row a bold label and regular text, set alike."""
+    from fpdf import FPDF
+    from fpdf.fonts import FontFace
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.multi_cell(0, 14, "The fund was set up in three stages.", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    with pdf.table(col_widths=(90, 330), width=420, align="LEFT", first_row_as_headings=False) as table:
+        for label, text in HEADERLESS_ROWS:
+            row = table.row()
+            row.cell(label, style=FontFace(emphasis="BOLD"))
+            row.cell(text)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_table_whose_first_row_is_set_like_the_rest_has_no_header(tmp_path):
+    text = read_document(_make_headerless_table_pdf(tmp_path / "headerless.pdf")).text
+    lines = text.splitlines()
+    # The first row is a row of its own, and names no column of the others.
+    for label, cell in HEADERLESS_ROWS:
+        assert f"{label}; {cell}" in lines, label
+    assert "Spring 2024:" not in text
+
+
+def _make_numbered_outline_docx(path: Path) -> Path:
+    """Word's multi-level numbering ("%1", "%1.%2") where the document opens with a second-level
+    heading (printed "1.1", no "1" before it), then a first-level one (printed "2"), and a
+    numbered paragraph of the Normal style set wholly in bold (a numbered subheading, "2.1")."""
+    from docx import Document
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import qn
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    document = Document()
+    numbering = document.part.numbering_part.element
+    levels = "".join(f'<w:lvl w:ilvl="{i}"><w:start w:val="1"/><w:numFmt w:val="decimal"/><w:lvlText w:val="{text}"/></w:lvl>'
+                     for i, text in enumerate(("%1", "%1.%2")))
+    abstract = parse_xml(f'<w:abstractNum {w} w:abstractNumId="70">{levels}</w:abstractNum>')
+    first_num = numbering.find(qn("w:num"))
+    if first_num is not None:
+        first_num.addprevious(abstract)  # abstractNum elements come before num elements
+    else:
+        numbering.append(abstract)
+    numbering.append(parse_xml(f'<w:num {w} w:numId="70"><w:abstractNumId w:val="70"/></w:num>'))
+
+    def numbered(paragraph, level: int):
+        paragraph._p.get_or_add_pPr().append(
+            parse_xml(f'<w:numPr {w}><w:ilvl w:val="{level}"/><w:numId w:val="70"/></w:numPr>'))
+        return paragraph
+
+    numbered(document.add_heading("Background", level=2), 1)
+    document.add_paragraph("The board was set up in 2022.")
+    numbered(document.add_heading("Composition", level=1), 0)
+    subheading = numbered(document.add_paragraph(), 1)
+    subheading.add_run("Board Membership").bold = True
+    document.add_paragraph("The board has twelve members.")
+    document.save(str(path))
+    return path
+
+
+def test_docx_numbering_counts_levels_begun_by_a_deeper_level_and_bold_numbered_lines_are_headings(tmp_path):
+    lines = read_document(_make_numbered_outline_docx(tmp_path / "outline.docx")).text.splitlines()
+    headings = [line for line in lines if line.startswith("#")]
+    assert headings == ["# 1.1 Background", "# 2 Composition", "# 2.1 Board Membership"]
+    assert "The board has twelve members." in lines
+
+
+BANNER = ("UK", "Covid-19", "Inquiry")
+BANNER_BODY = (
+    "The first response to the pandemic was marked by a lack of urgency.",
+    "Testing capacity was too limited to follow the spread of the virus.",
+    "The devolved administrations relied on the UK government to lead.",
+    "Restrictions introduced sooner would have been shorter.",
+)
+
+
+def _make_banner_pdf(path: Path) -> Path:
+    """Four pages under a logo of three stacked lines, printed at the same place on every page:
+    its third line is further from the page's edge than a running header's first two lines."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    for sentence in BANNER_BODY:
+        pdf.add_page()
+        pdf.set_font("Helvetica", style="B", size=11)
+        for i, word in enumerate(BANNER):
+            pdf.text(40, 40 + 13 * i, word)
+        pdf.set_font("Helvetica", size=11)
+        pdf.text(72, 140, sentence)
+        # Enough prose that the first page is a page of text, not a cover (which keeps its lines).
+        for i in range(12):
+            pdf.text(72, 170 + 15 * i, f"Paragraph line {i + 1} of the findings sets out what the inquiry heard from witnesses.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_line_printed_at_the_same_place_on_every_page_is_a_running_line(tmp_path):
+    text = read_document(_make_banner_pdf(tmp_path / "banner.pdf")).text
+    lines = text.splitlines()
+    for sentence in BANNER_BODY:
+        assert sentence in lines
+    for word in BANNER:
+        assert word not in lines and f"# {word}" not in lines, word
+
+
+ALIGNED_CAPTION = "Number of clients by service type, 2015 to 2016"
+ALIGNED_ROWS = (("Home care", "1,200", "1,150"), ("Residential care", "2,985", "2,890"), ("Nursing care", "1,985", "1,835"))
+ALIGNED_AFTER = "The number of clients fell in both years."
+
+
+def _right(pdf, right_edge: float, y: float, text: str) -> None:
+    """Text set flush right against ``right_edge`` (figures in a column)."""
+    pdf.text(right_edge - pdf.get_string_width(text), y, text)
+
+
+def _shaded_header_page(columns, names, size: int):
+    """A page with the caption and a header drawn as shaded cells, its corner over the row labels
+    empty (``names`` over the other columns)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=size)
+    pdf.text(72, 100, ALIGNED_CAPTION)
+    pdf.set_fill_color(200, 200, 200)
+    for x0, x1 in columns:
+        pdf.rect(x0, 110, x1 - x0, 16, style="F")
+    for (x0, x1), name in zip(columns[1:], names):
+        _right(pdf, x1 - 4, 122, name)
+    return pdf
+
+
+def _make_shaded_header_table_pdf(path: Path) -> Path:
+    """A header row drawn as shaded cells over rows of figures that are only ruled under, not
+    boxed: the columns go on as the figures' alignment."""
+    columns = ((72, 250), (250, 320), (320, 390))
+    pdf = _shaded_header_page(columns, ("2015", "2016"), 10)
+    y = 142
+    for label, *figures in ALIGNED_ROWS:
+        pdf.text(76, y, label)
+        for (x0, x1), figure in zip(columns[1:], figures):
+            _right(pdf, x1 - 4, y, figure)
+        pdf.line(72, y + 6, 390, y + 6)
+        y += 20
+    pdf.text(72, y + 30, ALIGNED_AFTER)
+    pdf.text(295, 800, "7")
+    pdf.output(str(path))
+    return path
+
+
+BANDED_GROUPS = (
+    ("Age", (("25-44 years", "2", "20"), ("45-64 years", "4", "24")), True),
+    ("Ethnicity", (("White British", "7", "41"), ("Other White", "1", "8")), False),
+)
+
+
+def _make_banded_table_pdf(path: Path) -> Path:
+    """A table whose only drawn cells are the shaded bands of some row groups: its header (two
+    lines, "Female" over "(n=7)") stands between plain rules above the first band, and the
+    unshaded groups are plain lines in the same columns."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    columns = ((100, 300), (300, 370), (370, 440))
+    pdf.set_font("Helvetica", style="B", size=9)
+    pdf.line(100, 90, 440, 90)
+    _right(pdf, 366, 102, "Female")
+    _right(pdf, 436, 102, "Male")
+    pdf.text(104, 113, "Characteristic")
+    _right(pdf, 366, 113, "(n=7)")
+    _right(pdf, 436, 113, "(n=53)")
+    pdf.line(100, 117, 440, 117)
+    y = 118
+    pdf.set_fill_color(225, 225, 225)
+    for label, rows, shaded in BANDED_GROUPS:
+        for cells in [(label, "", ""), *rows]:
+            if shaded:
+                for x0, x1 in columns:
+                    pdf.rect(x0, y, x1 - x0, 16, style="F")
+            pdf.set_font("Helvetica", style="B" if cells[0] == label else "", size=9)
+            pdf.text(104 if cells[0] == label else 112, y + 11, cells[0])
+            for (x0, x1), figure in zip(columns[1:], cells[1:]):
+                if figure:
+                    _right(pdf, x1 - 4, y + 11, figure)
+            y += 16
+    pdf.line(100, y + 1, 440, y + 1)
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, y + 40, ALIGNED_AFTER)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_rows_aligned_under_a_drawn_header_are_rows_of_its_table(tmp_path):
+    extracted = read_document(_make_shaded_header_table_pdf(tmp_path / "shaded_header.pdf"))
+    text = extracted.text
+    rows = "\n".join(f"{label}; 2015: {a}; 2016: {b}" for label, a, b in ALIGNED_ROWS)
+    assert rows in text
+    start = text.index(rows)
+    assert (start, start + len(rows), "table") in extracted.regions
+    # The caption above and the paragraph below run across the columns: they are no rows.
+    lines = text.splitlines()
+    assert ALIGNED_CAPTION in lines and ALIGNED_AFTER in lines
+    assert "7" not in lines  # the page number under the table is neither a row nor text
+
+
+def test_pdf_table_of_shaded_bands_and_plain_rows_is_one_table_under_its_header(tmp_path):
+    text = read_document(_make_banded_table_pdf(tmp_path / "banded.pdf")).text
+    lines = text.splitlines()
+    for label, rows, _ in BANDED_GROUPS:
+        assert f"Characteristic: {label}" in lines, label
+        for name, female, male in rows:
+            assert f"Characteristic: {label}, {name}; Female (n=7): {female}; Male (n=53): {male}" in lines, name
+    assert ALIGNED_AFTER in lines
+
+
+SEMICOLON_LEAD_IN = "They cover:"
+SEMICOLON_ITEMS = (
+    "the operational workings of the scientific advisory group;",
+    "the extension of the socio-economic duty within the Equality Act 2010 and the use of child rights impact assessments in every nation;",
+    "and establishing structures to improve communication between the four governments.",
+)
+SEMICOLON_AFTER = "I emphasise that other aspects of the response are addressed in other modules of the inquiry, which report later."
+
+
+def _make_semicolon_list_pdf(path: Path) -> Path:
+    """A list printed without bullets, one item a line or two, each ending with ";" and the
+    last with a full stop after "and", under a lead-in ending with ":"."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(400, 14, "In all, I make nineteen recommendations that will better safeguard the country in a future pandemic.")
+    pdf.ln(10)
+    pdf.multi_cell(400, 14, SEMICOLON_LEAD_IN)
+    for item in SEMICOLON_ITEMS:
+        pdf.multi_cell(400, 14, item)  # the second item wraps over two lines
+    pdf.ln(10)
+    pdf.multi_cell(400, 14, SEMICOLON_AFTER)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_semicolon_items_under_a_lead_in_are_list_items(tmp_path):
+    text = read_document(_make_semicolon_list_pdf(tmp_path / "semicolons.pdf")).text
+    lines = text.splitlines()
+    for item in SEMICOLON_ITEMS:
+        assert f"\u2022 {item}" in lines, item
+    assert SEMICOLON_LEAD_IN in lines and SEMICOLON_AFTER in lines
+
+
+BOXED_HEADER = ("Barrier to recruitment", "Count")
+BOXED_ROWS = (("Specific technical skills", "34"), ("Pay scales", "26"), ("Banding restrictions", "24"))
+
+
+def _make_one_boxed_row_pdf(path: Path) -> Path:
+    """A table of plain rows under a bold header line in which only one row is boxed (the other
+    rules too faint or too short to be found): that row is set like the rows around it, so it is
+    one of them, not a header drawn alone with every line above it folded into that header."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, 100, ALIGNED_CAPTION)
+    columns = ((72, 250), (250, 390))
+    pdf.set_font("Helvetica", style="B", size=10)
+    for (x0, _), text in zip(columns, BOXED_HEADER):
+        pdf.text(x0 + 4, 122, text)
+    pdf.set_font("Helvetica", size=10)
+    y = 142
+    for number, row in enumerate(BOXED_ROWS):
+        for (x0, _), text in zip(columns, row):
+            pdf.text(x0 + 4, y, text)
+        if number == 1:
+            for x0, x1 in columns:
+                pdf.rect(x0, y - 12, x1 - x0, 18)
+        y += 20
+    pdf.text(72, y + 30, ALIGNED_AFTER)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_row_boxed_alone_among_plain_rows_is_a_row_not_a_header(tmp_path):
+    lines = read_document(_make_one_boxed_row_pdf(tmp_path / "one_boxed.pdf")).text.splitlines()
+    for label, count in BOXED_ROWS:
+        assert f"{BOXED_HEADER[0]}: {label}; {BOXED_HEADER[1]}: {count}" in lines, (label, lines)
+
+
+WRAPPED_ROWS = (
+    (("In supported accommodation (e.g., hostel,", "refuge)"), ("4", "13"), 0),  # figures level with the first line
+    (("In unsupported accommodation (e.g., B&B,", "hotel)"), ("2", "13"), 6),  # figures between the two lines
+    (("Rough sleeping",), ("1", "4"), 0),
+)
+
+
+def _make_wrapped_label_table_pdf(path: Path) -> Path:
+    """A shaded header over unruled rows whose labels wrap onto a second line, the figures set
+    level with the first line or with the middle of the two."""
+    columns = ((72, 280), (280, 340), (340, 400))
+    pdf = _shaded_header_page(columns, ("Female", "Male"), 9)
+    y = 142
+    for label_lines, figures, drop in WRAPPED_ROWS:
+        for number, line in enumerate(label_lines):
+            pdf.text(76, y + 11 * number, line)
+        for (x0, x1), figure in zip(columns[1:], figures):
+            if figure:
+                _right(pdf, x1 - 4, y + drop, figure)
+        y += 11 * len(label_lines) + 9
+    pdf.text(72, y + 30, ALIGNED_AFTER)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_wrapped_row_label_is_one_row_with_its_figures(tmp_path):
+    lines = read_document(_make_wrapped_label_table_pdf(tmp_path / "wrapped.pdf")).text.splitlines()
+    assert "In supported accommodation (e.g., hostel, refuge); Female: 4; Male: 13" in lines, lines
+    assert "In unsupported accommodation (e.g., B&B, hotel); Female: 2; Male: 13" in lines, lines
+    assert "Rough sleeping; Female: 1; Male: 4" in lines, lines
+    assert not any(line.startswith(("refuge)", "hotel)")) for line in lines)
