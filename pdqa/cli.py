@@ -159,7 +159,7 @@ class _progress:
     """A rich progress bar on stderr for index builds, shown only once a build reports a step."""
 
     def __enter__(self):
-        self.bar = None
+        self.bar = self.task = None
         self.failed = False
         return self.report
 
@@ -186,6 +186,9 @@ class _progress:
 
     def __exit__(self, exc_type, *_):
         if self.bar is None:
+            return
+        if self.task is None:  # Ctrl-C while the bar was drawing its first line: no task to update
+            self.bar.stop()
             return
         if exc_type is None and not self.failed:
             self.bar.update(self.task, description="done", completed=self.bar.tasks[0].total)

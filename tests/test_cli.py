@@ -814,3 +814,19 @@ def test_corpus_add_refuses_to_write_into_the_installed_package(user_cache, tmp_
     result = invoke((["--corpus", str(bundled)] if named else []) + ["corpus", "add", str(source)])
     assert_one_line_error(result, "the bundled corpus is part of the installed package", "--corpus DIR")
     assert list(bundled.iterdir()) == []
+
+
+def test_ctrl_c_while_the_build_bar_draws_its_first_line_is_an_interrupt(monkeypatch):
+    """Seen in CI: Ctrl-C landed inside the bar's first refresh (slow in a fresh environment), and
+    closing the bar then failed on the task it had not made yet: exit 1 with a traceback, not 130."""
+    from rich.progress import Progress
+
+    from pdqa.cli import _progress
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Progress, "add_task", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with _progress() as report:
+            report("read corpus", 1, 5)
