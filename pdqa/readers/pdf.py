@@ -36,7 +36,7 @@ from ..errors import CorpusWarning
 from ..settings import CorpusSettings
 from .base import Extracted, NoText
 from .layout import BULLET_GLYPHS, PRIVATE_USE_RE, SUPERSCRIPT_DIGITS, Block, TextBuilder, is_caption
-from .tables import Table, find_tables, has_grid
+from .tables import Table, find_tables, has_grid, page_paths
 
 # A line alone at a page edge that is only a page number: "7", "Page 7", "7 of 12", "- 7 -", "3/20".
 PAGE_NUMBER_RE = re.compile(r"^[\W_]*(page\s+)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?[\W_]*$", re.IGNORECASE)
@@ -183,33 +183,26 @@ def _read_page(pdf, index: int, cover: bool = False) -> _Page:
     reader = _CharReader(textpage.raw)
     spans = _line_spans(text)
     tables = []
+    paths = page_paths(page)
     # A cover's boxes and rules are layout, not a table.
-    if count and has_grid(page) and not (cover and _few_words(text)):
-        tables = find_tables(page, [reader.char(text, i) for start, end in spans for i in range(start, end)], reader.bold)
+    if count and has_grid(page, paths) and not (cover and _few_words(text)):
+        tables = find_tables(page, paths, [reader.char(text, i) for start, end in spans for i in range(start, end)], reader.bold)
     taken = {i for table in tables for i in table.char_indexes}
     lines = [line for start, end in spans if (line := _make_line(reader, text, start, end, taken, index + 1)) is not None]
-    _mark_drawn_bullets(lines, _small_marks(page))
+    _mark_drawn_bullets(lines, _small_marks(paths))
     textpage.close()
     page.close()
     return _Page(index + 1, lines, tables)
 
 
-def _small_marks(page) -> list[tuple[float, float, float, float]]:
-    """(x0, y0, x1, y1) of the small, about square shapes a page draws: bullets a browser's print
-    or a design program draws as dots or squares instead of writing a bullet character."""
-    import ctypes
-
-    import pypdfium2.raw as raw
-
-    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
+def _small_marks(paths) -> list[tuple[float, float, float, float]]:
+    """(x0, y0, x1, y1) of the small, about square shapes among a page's paths: bullets a browser's
+    print or a design program draws as dots or squares instead of writing a bullet character."""
     marks = []
-    for index in range(raw.FPDFPage_CountObjects(page.raw)):
-        obj = raw.FPDFPage_GetObject(page.raw, index)
-        if raw.FPDFPageObj_GetType(obj) != raw.FPDF_PAGEOBJ_PATH or not raw.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
-            continue
-        width, height = right.value - left.value, top.value - bottom.value
+    for _, x0, y0, x1, y1 in paths:
+        width, height = x1 - x0, y1 - y0
         if 0 < width <= MARK_MAX_POINTS and 0 < height <= MARK_MAX_POINTS and abs(width - height) <= MARK_SQUARENESS * max(width, height):
-            marks.append((left.value, bottom.value, right.value, top.value))
+            marks.append((x0, y0, x1, y1))
     return marks
 
 

@@ -90,23 +90,39 @@ def _wrapped_joined(rows: list[list[str]]) -> list[list[str]]:
     return joined
 
 
-def has_grid(page) -> bool:
-    """Whether the page draws enough edges to hold a table grid (cheap: no characters read)."""
-    horizontal, vertical = _edges(page)
+def page_paths(page) -> list[tuple[object, float, float, float, float]]:
+    """(object, x0, y0, x1, y1) of every path a page draws (rules, boxes, fills, dots): read once
+    for the grid, the cells' shading and the bullets drawn as shapes."""
+    import pypdfium2.raw as raw
+
+    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
+    paths = []
+    for index in range(raw.FPDFPage_CountObjects(page.raw)):
+        obj = raw.FPDFPage_GetObject(page.raw, index)
+        if raw.FPDFPageObj_GetType(obj) == raw.FPDF_PAGEOBJ_PATH and raw.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
+            paths.append((obj, left.value, bottom.value, right.value, top.value))
+    return paths
+
+
+def has_grid(page, paths) -> bool:
+    """Whether the page draws enough edges to hold a table grid (cheap: no characters read);
+    ``paths`` are its :func:`page_paths`."""
+    horizontal, vertical = _edges(page, paths)
     return len(horizontal) >= 3 and len(vertical) >= 3
 
 
-def find_tables(page, chars: list, bold: Callable[[int], bool] | None = None) -> list[Table]:
-    """The tables of a page. ``chars`` are (char, x, y, size, weight, index) of its characters;
-    ``bold`` tells whether the character of an index is set bold (what sets a header row apart).
+def find_tables(page, paths, chars: list, bold: Callable[[int], bool] | None = None) -> list[Table]:
+    """The tables of a page. ``paths`` are its :func:`page_paths`; ``chars`` are (char, x, y, size,
+    weight, index) of its characters; ``bold`` tells whether the character of an index is set bold
+    (what sets a header row apart).
 
     A page turned by /Rotate (a landscape table in a portrait document) draws its grid and text
     turned in the page's own coordinates: both are turned upright first, as a viewer shows them.
     """
-    horizontal, vertical = _edges(page)
+    horizontal, vertical = _edges(page, paths)
     if len(horizontal) < 3 or len(vertical) < 3:
         return []
-    fills = _fills(page)
+    fills = _fills(paths)
     if page.get_rotation():
         horizontal, vertical, chars, fills = _upright(page, horizontal, vertical, chars, fills)
     tables: list[Table] = []
@@ -271,23 +287,13 @@ def _opens_with_section(table: Table) -> bool:
 # ---------------------------------------------------------------- edges
 
 
-def _edges(page) -> tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]]:
-    """Horizontal (y, x0, x1) and vertical (x, y0, y1) edges drawn on the page."""
-    import pypdfium2.raw as raw
-
+def _edges(page, paths) -> tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]]:
+    """Horizontal (y, x0, x1) and vertical (x, y0, y1) edges drawn on the page (its ``paths``)."""
     width, height = page.get_size()
     if page.get_rotation() in (90, 270):
         width, height = height, width  # the page as drawn, not as shown
     horizontal, vertical = [], []
-    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
-    get_object, get_type, path_type = raw.FPDFPage_GetObject, raw.FPDFPageObj_GetType, raw.FPDF_PAGEOBJ_PATH
-    for index in range(raw.FPDFPage_CountObjects(page.raw)):
-        obj = get_object(page.raw, index)
-        if get_type(obj) != path_type:
-            continue
-        if not raw.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
-            continue
-        x0, y0, x1, y1 = left.value, bottom.value, right.value, top.value
+    for obj, x0, y0, x1, y1 in paths:
         w, h = x1 - x0, y1 - y0
         if h <= THIN and w > MIN_CELL:
             horizontal.append(((y0 + y1) / 2, x0, x1))
@@ -302,24 +308,20 @@ def _edges(page) -> tuple[list[tuple[float, float, float]], list[tuple[float, fl
     return horizontal, vertical
 
 
-def _fills(page) -> list[tuple[float, float, float, float, tuple[int, int, int]]]:
-    """(x0, y0, x1, y1, colour) of the filled rectangles the page draws: cell shading."""
+def _fills(paths) -> list[tuple[float, float, float, float, tuple[int, int, int]]]:
+    """(x0, y0, x1, y1, colour) of the filled rectangles among a page's paths: cell shading."""
     import pypdfium2.raw as raw
 
-    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
     red, green, blue, alpha = (ctypes.c_uint() for _ in range(4))
     mode, stroke = ctypes.c_int(), ctypes.c_int()
     fills = []
-    for index in range(raw.FPDFPage_CountObjects(page.raw)):
-        obj = raw.FPDFPage_GetObject(page.raw, index)
-        if raw.FPDFPageObj_GetType(obj) != raw.FPDF_PAGEOBJ_PATH or not raw.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
-            continue
-        if right.value - left.value <= MIN_CELL or top.value - bottom.value <= MIN_CELL or not _is_rectangle(obj):
+    for obj, x0, y0, x1, y1 in paths:
+        if x1 - x0 <= MIN_CELL or y1 - y0 <= MIN_CELL or not _is_rectangle(obj):
             continue
         if not raw.FPDFPath_GetDrawMode(obj, mode, stroke) or mode.value == 0:
             continue
         if raw.FPDFPageObj_GetFillColor(obj, red, green, blue, alpha) and alpha.value > 0:
-            fills.append((left.value, bottom.value, right.value, top.value, (red.value, green.value, blue.value)))
+            fills.append((x0, y0, x1, y1, (red.value, green.value, blue.value)))
     return fills
 
 
