@@ -81,12 +81,19 @@ def _make_rotated_table_pdf(path: Path) -> Path:
     return path
 
 
-def test_pdf_bullets_drawn_as_dots_become_list_items(tmp_path):
-    text = read_document(_make_drawn_bullets_pdf(tmp_path / "dots.pdf")).text
-    lines = text.splitlines()
-    for item in DOT_ITEMS:
+def _assert_list(path: Path, lead_in: str, items, after: str) -> list[str]:
+    """The document's lines, checked: each of ``items`` a list item, its lead-in and the paragraph
+    after the list plain lines."""
+    lines = read_document(path).text.splitlines()
+    for item in items:
         assert f"\u2022 {item}" in lines, item
-    assert DOT_LEAD_IN in lines and DOT_AFTER in lines  # no dot before them: no items
+    assert lead_in in lines and after in lines
+    return lines
+
+
+def test_pdf_bullets_drawn_as_dots_become_list_items(tmp_path):
+    # No dot before the lead-in and the paragraph after: they are no items.
+    lines = _assert_list(_make_drawn_bullets_pdf(tmp_path / "dots.pdf"), DOT_LEAD_IN, DOT_ITEMS, DOT_AFTER)
     # A legend key is a shape before a label too, but as large as its text: not a bullet.
     for label in LEGEND_LABELS:
         assert label in lines and f"\u2022 {label}" not in lines
@@ -364,11 +371,7 @@ def _make_semicolon_list_pdf(path: Path) -> Path:
 
 
 def test_pdf_semicolon_items_under_a_lead_in_are_list_items(tmp_path):
-    text = read_document(_make_semicolon_list_pdf(tmp_path / "semicolons.pdf")).text
-    lines = text.splitlines()
-    for item in SEMICOLON_ITEMS:
-        assert f"\u2022 {item}" in lines, item
-    assert SEMICOLON_LEAD_IN in lines and SEMICOLON_AFTER in lines
+    _assert_list(_make_semicolon_list_pdf(tmp_path / "semicolons.pdf"), SEMICOLON_LEAD_IN, SEMICOLON_ITEMS, SEMICOLON_AFTER)
 
 
 BOXED_HEADER = ("Barrier to recruitment", "Count")
