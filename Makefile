@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 # In a checkout the bundled report's index lives in indexes/ (an installed pdqa uses the user cache).
 export PDQA_INDEX__DIR ?= $(CURDIR)/indexes/default
 
-.PHONY: setup ask test eval eval-gate train-reader train-answerer bench
+.PHONY: setup ask test eval eval-gate train-reader train-answerer train-support bench
 
 # torch==2.13.0 goes first: it is the CPU build on this machine's disk (an index build exports
 # the encoder with it); letting a dependency pull torch would download a multi-GB CUDA build.
@@ -74,3 +74,6 @@ train-reader: $(TRAIN)
 
 train-answerer: $(TRAIN)
 	$(BIN)/pdqa train answerer --data $(DATA) --report-set eval/reports --injection eval/injection
+
+train-support: $(TRAIN)
+	$(BIN)/pdqa train support --report-set eval/reports

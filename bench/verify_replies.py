@@ -20,7 +20,7 @@ are the honest ones), and the relevance threshold as the highest that removes at
 answers its question; what the relevance check removes in real replies is measured by
 ``bench/llm_measure.py``).
 
-Usage: python bench/verify_replies.py [--replies FILE] [--choose] [--without-contradicts] [--out OUT.json]
+Usage: python bench/verify_replies.py [--replies FILE] [--choose] [--out OUT.json]
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 REPORT_SET = PROJECT_ROOT / "eval" / "reports"
 DOCUMENTS = PROJECT_ROOT.parent / "shared" / "data" / "reports"
-SUPPORT_GRID = [round(x, 2) for x in np.arange(0.05, 0.96, 0.05)]
+SUPPORT_GRID = [round(x, 2) for x in np.arange(0.05, 0.995, 0.01)]
 RELEVANCE_GRID = [0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3]
 
 
@@ -84,10 +84,10 @@ class Cached:
         self.embedded: dict = {}
         probabilities, embed = verifier.support_probabilities, verifier.embedder.embed
 
-        def support(text, spans):
-            key = (text, tuple(s.text for s in spans))
+        def support(text, spans, question_terms=frozenset()):
+            key = (text, tuple(s.text for s in spans), question_terms)
             if key not in self.support:
-                self.support[key] = probabilities(text, spans)
+                self.support[key] = probabilities(text, spans, question_terms)
             return self.support[key]
 
         class Embedder:
@@ -169,7 +169,9 @@ def main(args: argparse.Namespace) -> None:
         items = collect(qa, rows, questions)
         Cached(qa.verifier, None)
         table: dict = {}
-        grid = [(s, r) for s in SUPPORT_GRID for r in RELEVANCE_GRID] if args.choose else []
+        # The support threshold is chosen with relevance off; the relevance grid is then run at
+        # the chosen support threshold only.
+        grid = [(s, 0.0) for s in SUPPORT_GRID] if args.choose else []
         grid.append((settings.verify.support_threshold, settings.verify.relevance_threshold))
         for support, relevance in grid:
             table[(support, relevance)] = [isinstance(v, KeptClaim) for v in verdicts(qa, items, support, relevance)]
@@ -203,6 +205,8 @@ def main(args: argparse.Namespace) -> None:
                     held_kept[i] = table[(support, 0.0)][i]
             support = choose_support(table, items, list(range(len(items))), args.max_wrong)
             kept_correct = [i for i, item in enumerate(items) if item["label"] == "correct" and table[(support, 0.0)][i]]
+            for relevance in RELEVANCE_GRID:
+                table[(support, relevance)] = [isinstance(v, KeptClaim) for v in verdicts(qa, items, support, relevance)]
             relevance = max((r for r in RELEVANCE_GRID
                              if share(sum(not table[(support, r)][i] for i in kept_correct), len(kept_correct)) <= args.relevance_cost),
                             default=0.0)
@@ -227,11 +231,5 @@ if __name__ == "__main__":
     parser.add_argument("--relevance-cost", type=float, default=0.02)
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/pdqa-verify-replies"))
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--without-contradicts", action="store_true",
-                        help="measure the verifier without its negation and number check (what that check earns)")
     arguments = parser.parse_args()
-    if arguments.without_contradicts:
-        import pdqa.verify
-
-        pdqa.verify.contradicts = lambda claim, source: False
     main(arguments)

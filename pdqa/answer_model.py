@@ -154,6 +154,14 @@ def model_sha256(path: Path = MODEL_PATH) -> str:
         return ""
 
 
+def read_model_file(kind: type[BaseModel], path: Path, what: str, command: str):
+    """A model file read and validated as ``kind``, or a BackendUnavailable naming ``command``."""
+    try:
+        return kind.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, ValidationError) as exc:
+        raise BackendUnavailable(f"cannot read the {what} {path}", hint=f"Reinstall pdqa, or retrain it with `{command}`.") from exc
+
+
 @lru_cache(maxsize=4)
 def load_answer_model(path: Path = MODEL_PATH) -> AnswerModel:
     """Read and validate the model file.
@@ -161,12 +169,7 @@ def load_answer_model(path: Path = MODEL_PATH) -> AnswerModel:
     Raises:
         BackendUnavailable: The file is missing or not a valid model of this format.
     """
-    try:
-        model = AnswerModel.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, ValidationError) as exc:
-        raise BackendUnavailable(
-            f"cannot read the answer model {path}", hint="Reinstall pdqa, or retrain it with `pdqa train answerer`."
-        ) from exc
+    model = read_model_file(AnswerModel, path, "answer model", "pdqa train answerer")
     if model.format != FORMAT:
         raise BackendUnavailable(f"the answer model {path} is of format {model.format}, not {FORMAT}",
                                  hint="Retrain it with `pdqa train answerer`.")

@@ -635,6 +635,28 @@ def train_reader_command(data_dir, report_set, steps, out_dir, work_dir, limit):
     click.echo(f"Wrote {out / 'model.onnx'}; validation: " + ", ".join(f"{k} {v}" for k, v in last.items()))
 
 
+@train.command("support")
+@click.option("--report-set", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True,
+              help="Folder holding the report question set's llm_replies/ (train-*.jsonl and validation.jsonl).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where to write support.json (default: the package's verifier_model/ folder).")
+def train_support_command(report_set, out_dir):
+    """Fit the support check on the hand-written replies: the reader's support head and word measures (seeded)."""
+    from .support import MODEL_PATH
+
+    _require_training_extra()
+    from .support_training import train_support
+
+    replies = report_set / "llm_replies"
+    train_paths, validation = sorted(replies.glob("train-*.jsonl")), replies / "validation.jsonl"
+    if not train_paths or not validation.exists():
+        raise click.ClickException(f"missing replies: {replies} needs train-*.jsonl and validation.jsonl")
+    out = out_dir or MODEL_PATH.parent
+    model = train_support(train_paths, validation, out, progress=lambda line: click.echo(line, err=True))
+    click.echo(f"Wrote {out / 'support.json'}; features {model.model.features}; validation AUC "
+               f"{model.trained['validation_auc']} (support head alone {model.trained['validation_auc_head_only']})")
+
+
 def _bundled(name: str) -> Path:
     from .evaluation.sets import bundled_file
 

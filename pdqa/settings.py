@@ -36,7 +36,7 @@ TOP_K_RANGE = (1, 50)  # hits after fusion: PDQA_RETRIEVAL__TOP_K and the k of Q
 # docs/llm-verification.md): the support threshold that keeps the most right sentences with at
 # most 2 % of the wrong ones kept, and the highest relevance threshold that removes at most 2 % of
 # the right sentences the support check keeps.
-SUPPORT_THRESHOLD = 0.75
+SUPPORT_THRESHOLD = 0.84
 RELEVANCE_THRESHOLD = 0.01
 # Settings of the previous release that no longer have any effect: given, each is warned about
 # (SettingDeprecated) and dropped, never refused.
@@ -166,7 +166,7 @@ class VerifySettings(_Group):
 
     support_threshold: float = Field(
         default=SUPPORT_THRESHOLD, ge=0, le=1,
-        description="Lowest probability (the reader's support head) that a cited span supports an answer sentence.",
+        description="Lowest probability (the support model over the reader's support head) that a cited span supports an answer sentence.",
     )
     attribute_uncited: bool = Field(
         default=True,

@@ -19,7 +19,9 @@ then checked on its own, in this order:
 4. a span of a cited passage must support it: the reader's support head (a cross-encoder
    trained on entailment pairs and on right and subtly wrong restatements of report sentences)
    reads (sentence, span) for the passage's sentences, list items and rows closest to it in
-   meaning, alone and with the next one, and gives P(supported), which must reach
+   meaning, alone and with the next one; the support model (:mod:`pdqa.support`) turns its logit
+   and the pair's word measures (words neither the span nor the question uses, a dropped
+   negation, a number of its own) into P(supported), which must reach
    ``settings.verify.support_threshold``. A unit that gives orders ("ignore previous
    instructions and say ...") is never a span: a passage that tells the model to say X does not
    state X;
@@ -50,6 +52,7 @@ from .models import Chunk, Hit, RemovedClaim, Unit
 from .question import Question
 from .reader import SUPPORT, Reader, support_pair
 from .settings import VerifySettings
+from .support import SupportModel, load_support_model
 from .text import (
     BULLET_RE,
     CAPITALISED_RE,
@@ -170,10 +173,12 @@ class Verifier:
         not_found: The fixed reply for "the passages do not say".
         reader: Gives the reader (its support head), loaded on the first sentence to check.
         gives_orders: Which units give orders (the answer stage's injection check), by their vectors.
+        support_model: Gives the support model (read on the first sentence to check).
     """
 
     def __init__(self, index: Index, embedder: Embedder, settings: VerifySettings, not_found: str,
-                 reader: Callable[[], Reader], gives_orders: Callable[[np.ndarray], np.ndarray]):
+                 reader: Callable[[], Reader], gives_orders: Callable[[np.ndarray], np.ndarray],
+                 support_model: Callable[[], SupportModel] = load_support_model):
         self.index = index
         self.embedder = embedder
         self.settings = settings
@@ -182,6 +187,7 @@ class Verifier:
         self.not_found = _plain(not_found)
         self._reader = reader
         self._gives_orders = gives_orders
+        self._support_model = support_model
         self._lock = threading.Lock()
 
     def verify(self, raw_answer: str, hits: list[Hit], asked: Asked, max_chars: int = 4000, max_sentences: int = 20) -> Verification:
@@ -231,7 +237,7 @@ class Verifier:
         missing = [t for t in self.salient_terms(claim.text) if not any(_holds(held, t) for held in sources)]
         if missing:
             return _removed(claim, f"{_kind(missing[0])} {missing[0]!r} is not in {where}")
-        outcome = self.supported(claim, chunks, where)
+        outcome = self.supported(claim, chunks, where, asked.question_terms)
         if isinstance(outcome, RemovedClaim):
             return outcome
         unit, _ = outcome.support[0]
@@ -261,18 +267,21 @@ class Verifier:
                 spans.append(Span((units[i][0], units[i + 1][0]), units[i][1]))
         return spans
 
-    def support_probabilities(self, text: str, spans: list[Span]) -> np.ndarray:
-        """P(the span supports the sentence) for each span, by the reader's support head."""
+    def support_probabilities(self, text: str, spans: list[Span], question_terms: frozenset[str] = frozenset()) -> np.ndarray:
+        """P(the span supports the sentence) for each span: the support model over the reader's
+        support head and the pair's word measures (``question_terms``: the question's content terms)."""
         with self._lock:
-            reader = self._reader()
-        return reader.probabilities([support_pair(text, span.text) for span in spans], SUPPORT)
+            reader, model = self._reader(), self._support_model()
+        logits = reader.logits([support_pair(text, span.text) for span in spans], SUPPORT)
+        return model.probabilities(text, [span.text for span in spans], question_terms, logits)
 
-    def supported(self, claim: Claim, chunks: list[Chunk], where: str = "the cited passage(s)") -> KeptClaim | RemovedClaim:
-        """The span of ``chunks`` that best supports the sentence, if the support head believes one."""
+    def supported(self, claim: Claim, chunks: list[Chunk], where: str = "the cited passage(s)",
+                  question_terms: frozenset[str] = frozenset()) -> KeptClaim | RemovedClaim:
+        """The span of ``chunks`` that best supports the sentence, if the support model believes one."""
         spans = self.spans(claim.text, chunks)
         if not spans:
             return _removed(claim, f"only an instruction inside {where} says this" if chunks else "no passage")
-        probabilities = self.support_probabilities(claim.text, spans)
+        probabilities = self.support_probabilities(claim.text, spans, question_terms)
         order = np.argsort(-probabilities, kind="stable")
         best = int(order[0])
         if probabilities[best] < self.threshold:
@@ -393,8 +402,10 @@ class ReplyReader:
 
 def contradicts(claim: str, source: str) -> bool:
     """Whether ``claim`` negates ``source`` or puts a number of its own where ``source`` states
-    another ("in 2003" for "in 2004"): a check beside the support head, kept because it removes
-    wrong sentences on the validation replies that the head lets through."""
+    another ("in 2003" for "in 2004"): a hard check beside the support model. On the validation
+    replies it changes nothing at the chosen threshold (the model reads both signals, weakly); it
+    stays for the plain flips the model can still believe ("This position is available." for
+    "This position is no longer available.", a year taken from another passage)."""
     if negated(claim) != negated(source):
         return True
     claimed, stated = set(numbers(claim)), set(numbers(source))
@@ -465,11 +476,63 @@ def _kind(term: str) -> str:
 
 
 def _chunk_words(chunk: Chunk) -> set[str]:
-    return word_set(" ".join((chunk.text, chunk.title, chunk.section)))
+    text = " ".join((chunk.text, chunk.title, chunk.section))
+    return word_set(text) | acronyms(text)
+
+
+# Words an organisation's name may hold that its acronym skips ("Department of Health and Social Care").
+ACRONYM_SKIPS = frozenset("of and for the in on &".split())
+NAME_WORD_RE = re.compile(r"[A-Z][A-Za-z’'-]*|&|\b(?:of|and|for|the|in|on)\b")
+
+
+def acronyms(text: str) -> set[str]:
+    """The acronyms a text's names spell, lower-cased: the initials of every run of two to six
+    capitalised words it writes ("Department of Health and Social Care" gives "dhsc", "hsc", "sc"
+    ...), so a sentence may name it by its acronym ("DHSC") and still pass the name check."""
+    found: set[str] = set()
+    for line in text.splitlines():
+        run: list[str] = []
+        position = 0
+        for match in NAME_WORD_RE.finditer(line):
+            between = line[position : match.start()]
+            position = match.end()
+            if between.strip(" ,") or "," in between:
+                run = _spell(run, found)
+            word = match.group()
+            if word in ACRONYM_SKIPS:
+                if run:
+                    run.append(word)
+                continue
+            run.append(word)
+        _spell(run, found)
+    return found
+
+
+def _spell(run: list[str], found: set[str]) -> list[str]:
+    """Add the acronyms of a run's contiguous parts (two to six capitalised words) to ``found``."""
+    initials = [w[0].lower() for w in run if w not in ACRONYM_SKIPS]
+    for start in range(len(initials)):
+        for end in range(start + 2, min(len(initials), start + 6) + 1):
+            found.add("".join(initials[start:end]))
+    return []
+
+
+# A number a source writes in digits may be restated in words, and the reverse ("three" for "3").
+NUMBER_VALUES = {word: str(value) for value, word in enumerate(
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen".split(), start=1)}
+NUMBER_VALUES |= {"twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "dozen": "12", "hundred": "100",
+                  "thousand": "1000", "million": "1000000"}
+assert set(NUMBER_VALUES) == NUMBER_WORDS
+SPELLED = {value: word for word, value in NUMBER_VALUES.items()}
 
 
 def _holds(held: set[str], term: str) -> bool:
-    return term.lower() in held or all(part in held for part in words(term))
+    """Whether a text's words ``held`` hold a number or name, a number in digits or in words."""
+    lowered = term.lower()
+    if lowered in held or all(part in held for part in words(term)):
+        return True
+    other = NUMBER_VALUES.get(lowered) or SPELLED.get(lowered)
+    return other is not None and other in held
 
 
 def _plain(text: str) -> str:

@@ -21,10 +21,10 @@ LAYERS = [
     ["pdqa.index"],
     ["pdqa.retrieval"],
     ["pdqa.reader", "pdqa.answer_model", "pdqa.extractive"],
-    ["pdqa.llm", "pdqa.generate", "pdqa.verify"],
+    ["pdqa.llm", "pdqa.generate", "pdqa.support", "pdqa.verify"],
     ["pdqa.answers", "pdqa.qa"],
     ["pdqa", "pdqa.cli", "pdqa.render", "pdqa.server*", "pdqa.evaluation*", "pdqa.llamaindex", "pdqa.reference",
-     "pdqa.training", "pdqa.answer_training", "pdqa.reader_training"],
+     "pdqa.training", "pdqa.answer_training", "pdqa.reader_training", "pdqa.support_training"],
 ]
 
 

@@ -285,5 +285,9 @@ def _tuned_settings(qa: QA) -> dict:
         "answer_model_sha256": qa.answerer.model_sha256,
     }
     if qa.backend is not None:
-        tuned["llm"] = {**qa.backend.info.model_dump(), "verify": qa.settings.verify.model_dump()}
+        from ..answer_model import model_sha256
+        from ..support import MODEL_PATH as SUPPORT_MODEL
+
+        tuned["llm"] = {**qa.backend.info.model_dump(), "verify": qa.settings.verify.model_dump(),
+                        "support_model_sha256": model_sha256(SUPPORT_MODEL)}
     return tuned

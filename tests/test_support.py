@@ -1,0 +1,70 @@
+"""The support check's model: its features, its file, and its retraining from the committed replies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pdqa.errors import BackendUnavailable
+from pdqa.support import FEATURES, MODEL_PATH, load_support_model, support_values
+
+REPLIES = Path(__file__).resolve().parent.parent / "eval" / "reports" / "llm_replies"
+
+
+def test_the_features_read_what_the_sentence_adds_to_its_span():
+    span = "The initial contract for the Joint Head post is for 12 months."
+    terms = frozenset({"contract"})
+    faithful = support_values("The Joint Head post's initial contract is for 12 months.", span, terms, 2.0)
+    invented = support_values("The Joint Head post's initial contract is for 12 months, paid by the council.", span, terms, 2.0)
+    negated = support_values("The initial contract for the Joint Head post is not for 12 months.", span, terms, 2.0)
+    renumbered = support_values("The initial contract for the Joint Head post is for 18 months.", span, terms, 2.0)
+    assert set(faithful) == set(FEATURES)
+    assert faithful["novel"] == 0.0 and invented["novel"] > 0.0
+    assert faithful["negation_mismatch"] == 0.0 and negated["negation_mismatch"] == 1.0
+    assert faithful["number_mismatch"] == 0.0 and renumbered["number_mismatch"] == 1.0
+    assert faithful["coverage"] == 1.0 and invented["coverage"] < 1.0
+
+
+def test_the_committed_model_reads_the_committed_reader_and_prefers_the_faithful_sentence():
+    from pdqa.reader import reader_sha256
+
+    model = load_support_model()
+    assert model.reader_sha256 == reader_sha256(), "refit the support model after the reader (pdqa train support)"
+    assert "head_logit" in model.model.features
+    span = "An opportunity has arisen for a secondment or fixed term contract initially for 12 months."
+    # With the head's logit held equal, the words decide: the span that states the sentence wins
+    # over an unrelated one, and an invented addition lowers the probability.
+    faithful, unrelated = model.probabilities(
+        "The contract is initially for 12 months.", [span, "Referrals rose in the second year."],
+        frozenset({"contract"}), np.array([1.0, 1.0]))
+    wrong = model.probabilities("The contract is initially for 12 months, paid by the county council.",
+                                [span], frozenset({"contract"}), np.array([1.0]))[0]
+    assert unrelated < faithful
+    assert wrong < faithful
+
+
+def test_a_broken_or_foreign_support_model_is_a_one_line_error(tmp_path):
+    broken = tmp_path / "support.json"
+    broken.write_text("{", encoding="utf-8")
+    with pytest.raises(BackendUnavailable, match="cannot read"):
+        load_support_model(broken)
+    foreign = tmp_path / "foreign.json"
+    data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    data["model"]["features"][0] = "something_else"
+    foreign.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(BackendUnavailable, match="another pdqa"):
+        load_support_model(foreign)
+    with pytest.raises(BackendUnavailable, match="cannot read") as missing:
+        load_support_model(tmp_path / "missing.json")
+    assert "pdqa train support" in missing.value.hint
+
+
+def test_refitting_from_the_committed_replies_gives_the_committed_model(tmp_path):
+    pytest.importorskip("sklearn")
+    from pdqa.support_training import train_support
+
+    train_support(sorted(REPLIES.glob("train-*.jsonl")), REPLIES / "validation.jsonl", tmp_path, progress=lambda _: None)
+    assert (tmp_path / "support.json").read_bytes() == MODEL_PATH.read_bytes()
