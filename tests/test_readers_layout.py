@@ -443,3 +443,50 @@ def test_pdf_a_wrapped_row_label_is_one_row_with_its_figures(tmp_path):
     assert "In unsupported accommodation (e.g., B&B, hotel); Female: 2; Male: 13" in lines, lines
     assert "Rough sleeping; Female: 1; Male: 4" in lines, lines
     assert not any(line.startswith(("refuge)", "hotel)")) for line in lines)
+
+
+# ---------------------------------------------------------------- headings set apart as printed (PDF)
+
+BODY = ("Another area of concern was around data that is considered sensitive, particularly data linked to "
+        "issues such as mental health or substance misuse, which participants discussed at length.")
+UNDERLINED_SUBHEADING = "Sensitivity of data"
+UNDERLINED_LINK = "Read the full terms of reference for the review"
+APPENDIX_NUMBER = "APPENDIX 3"
+APPENDIX_TITLE = "ANALYSIS OF NEW STARTERS IN RESIDENTIAL CARE"
+
+
+def _make_underlined_headings_pdf(path: Path) -> Path:
+    """Subheadings set in the body's font and size, marked only by an underline (as Word prints
+    them); a link's text standing alone, underlined because it is a link; and an underlined
+    appendix number over the appendix's title, both set large."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", style="BU", size=14)
+    pdf.cell(400, 18, APPENDIX_NUMBER, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", style="B", size=14)
+    pdf.cell(400, 18, APPENDIX_TITLE, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(10)
+    for _ in range(3):
+        pdf.set_font("Helvetica", style="U", size=11)
+        pdf.cell(400, 14, UNDERLINED_SUBHEADING, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(6)
+        pdf.set_font("Helvetica", size=11)
+        pdf.multi_cell(400, 14, BODY)
+        pdf.ln(10)
+    pdf.set_font("Helvetica", style="U", size=11)
+    pdf.cell(400, 14, UNDERLINED_LINK, new_x="LMARGIN", new_y="NEXT", link="https://www.gov.uk/terms-of-reference")
+    pdf.ln(10)
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(400, 14, BODY)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_an_underlined_line_standing_alone_is_a_heading_and_a_link_is_not(tmp_path):
+    lines = read_document(_make_underlined_headings_pdf(tmp_path / "underlined.pdf")).text.splitlines()
+    assert lines.count(f"# {UNDERLINED_SUBHEADING}") == 3, lines
+    assert UNDERLINED_LINK in lines, lines
+    # The underlined number is a heading of its own, not the first line of the title under it.
+    assert f"# {APPENDIX_NUMBER}" in lines and f"# {APPENDIX_TITLE}" in lines, lines

@@ -6,8 +6,8 @@ What a report's pages hold besides running prose, and what becomes of it:
   same place on most pages) and page numbers are dropped; the printed page numbers become the
   pages' labels when the PDF has none;
 * table-of-contents lines (dot leaders) are navigation, not text, and are dropped;
-* headings are lines set larger than the body text, or bold lines standing alone; a heading that
-  wraps is one heading; a bold phrase opening a paragraph ("Time constraints The timescales …") is
+* headings are lines set larger than the body text, or bold or underlined lines standing alone
+  (an underlined link's text is a link); a heading that wraps is one heading; a bold phrase opening a paragraph ("Time constraints The timescales …") is
   a run-in heading of its own;
 * bullets drawn with symbol fonts (private-use code points), or drawn as small dots or squares,
   become list items ("• "), and so do lines ending with ";" under a lead-in ending with ":";
@@ -26,6 +26,7 @@ The constants below follow typesetting conventions; they were not tuned on any o
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -75,9 +76,16 @@ MARK_MIN_EM = 0.15
 MARK_MAX_EM = 0.6
 MARK_GAP_EM = 3.0
 MARK_SQUARENESS = 0.2
+# An underline is a rule a fraction of a point thick, up to a third of an em under the baseline,
+# as long as its text (the line's right end is estimated: half an em past its last character's origin).
+UNDERLINE_MAX_POINTS = 2.0
+UNDERLINE_MIN_POINTS = 5.0
+UNDERLINE_DEPTH_EM = 0.35
+UNDERLINE_OVERHANG_EM = 1.0
 # A character of the usual report fonts is about half an em wide on average.
 AVERAGE_CHAR_WIDTH = 0.5
 CONTENTS_HEADING_RE = re.compile(r"^(?:table of )?contents$", re.IGNORECASE)
+LINK_RE = re.compile(r"://|\bwww\.|\S@\S")
 NUMBERED_RE = re.compile(r"^\(?(?:\d{1,2}|[a-z]|[ivx]{1,4})[.)]\s+\S")
 
 
@@ -94,6 +102,12 @@ class _Line:
     bullet_level: int = 0
     page: int = 0
     order: int = 0  # index of its first character in the page (pdfium's reading order)
+    underlined: bool = False  # a rule drawn under the whole line, and no further
+
+    @property
+    def emphasised(self) -> bool:
+        """Set apart as a subheading is: wholly bold, or wholly underlined."""
+        return self.bold or self.underlined
 
 
 @dataclass
@@ -190,6 +204,7 @@ def _read_page(pdf, index: int, cover: bool = False) -> _Page:
     taken = {i for table in tables for i in table.char_indexes}
     lines = [line for start, end in spans if (line := _make_line(reader, text, start, end, taken, index + 1)) is not None]
     _mark_drawn_bullets(lines, _small_marks(paths))
+    _mark_underlines(lines, paths, _link_areas(page))
     textpage.close()
     page.close()
     return _Page(index + 1, lines, tables)
@@ -218,6 +233,38 @@ def _mark_drawn_bullets(lines: list[_Line], marks: list[tuple[float, float, floa
             if (MARK_MIN_EM * line.size <= size <= MARK_MAX_EM * line.size and x1 <= line.x0
                     and line.x0 - x1 <= MARK_GAP_EM * line.size and line.baseline <= middle <= line.baseline + 0.8 * line.size):
                 line.bullet, line.bold_prefix = True, 0
+                break
+
+
+def _link_areas(page) -> list[tuple[float, float, float, float]]:
+    """(x0, y0, x1, y1) of the page's link annotations: where a click opens a web page or a place."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+
+    areas, position, link, rect = [], ctypes.c_int(0), raw.FPDF_LINK(), raw.FS_RECTF()
+    while raw.FPDFLink_Enumerate(page.raw, ctypes.byref(position), ctypes.byref(link)):
+        if raw.FPDFLink_GetAnnotRect(link, ctypes.byref(rect)):
+            areas.append((rect.left, rect.bottom, rect.right, rect.top))
+    return areas
+
+
+def _mark_underlines(lines: list[_Line], paths, links) -> None:
+    """A line with a thin rule drawn just under its baseline from its first character to its last
+    (and not on across the column, as a table's or a separator's rule runs) is underlined, unless
+    it is a link's text (underlined because it is a link, as a browser or Word prints links)."""
+    rules = sorted((y0, x0, x1) for _, x0, y0, x1, y1 in paths
+                   if 0 <= y1 - y0 <= UNDERLINE_MAX_POINTS and x1 - x0 >= UNDERLINE_MIN_POINTS)
+    if not rules:
+        return
+    heights = [y for y, _, _ in rules]
+    for line in lines:
+        low, high = line.baseline - UNDERLINE_DEPTH_EM * line.size, line.baseline
+        reach = UNDERLINE_OVERHANG_EM * line.size
+        for y, x0, x1 in rules[bisect_left(heights, low) : bisect_right(heights, high)]:
+            if abs(x0 - line.x0) <= reach and abs(x1 - line.x1) <= reach:
+                middle, height = (line.x0 + line.x1) / 2, line.baseline + 0.3 * line.size
+                line.underlined = not any(a <= middle <= c and b <= height <= d for a, b, c, d in links)
                 break
 
 
@@ -627,8 +674,11 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
                 blocks.pop()  # the contents' own heading goes with its lines
             continue  # a contents line: navigation, not text
         if _is_heading(line, body_size):
+            # A heading wraps onto lines of its own style: an underlined line over one that is not
+            # ("APPENDIX 3" over the appendix's title) is a heading of its own.
             if (previous is not None and blocks and blocks[-1].kind == "heading" and abs(previous.size - line.size) < 0.5
-                    and not blocks[-1].text.endswith(SENTENCE_END) and 0 < previous.baseline - line.baseline <= 2.2 * line.size):
+                    and not blocks[-1].text.endswith(SENTENCE_END) and 0 < previous.baseline - line.baseline <= 2.2 * line.size
+                    and previous.underlined == line.underlined):
                 blocks[-1].pieces[-1] = (blocks[-1].pieces[-1][0] + " " + line.text, page.number)  # a wrapped heading
             else:
                 blocks.append(Block([(line.text, page.number)], "heading"))
@@ -646,7 +696,7 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
         else:
             text, number = blocks[-1].pieces[-1]
             blocks[-1].pieces[-1] = (_join(text, line.text, vocabulary), number)
-            blocks[-1].meta["all_bold"] = blocks[-1].meta.get("all_bold", False) and line.bold
+            blocks[-1].meta["all_bold"] = blocks[-1].meta.get("all_bold", False) and line.emphasised
             blocks[-1].meta["lines"] = blocks[-1].meta.get("lines", 1) + 1
         previous = line
     for table in tables:
@@ -685,20 +735,23 @@ def _opening(line: _Line, page: int) -> list[Block]:
         if rest and heading and (rest[0].isupper() or heading.endswith((":", ".", "–", "-"))):
             return [Block([(heading, page)], "heading", meta={"run_in": True}),
                     Block([(rest, page)], "paragraph", meta={"all_bold": False})]
-    return [Block([(line.text, page)], "paragraph", meta={"all_bold": line.bold})]
+    return [Block([(line.text, page)], "paragraph", meta={"all_bold": line.emphasised})]
 
 
 def _bold_lead(block: Block, line: _Line) -> bool:
-    """A paragraph so far one bold line, not ending a sentence, followed by a line that is not bold."""
+    """A paragraph so far one bold (or underlined) line, not ending a sentence, followed by a line that is not."""
     text = block.text
     return (block.kind == "paragraph" and block.meta.get("all_bold") and block.meta.get("lines", 1) == 1
-            and not line.bold and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";", ":")))
+            and not line.emphasised and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";", ":"))
+            and not LINK_RE.search(text))
 
 
 def _bold_paragraph_as_heading(block: Block) -> Block:
-    """A short paragraph set wholly in bold, not ending a sentence, is a heading (a bold subhead)."""
+    """A short paragraph set wholly in bold (or underlined), not ending a sentence, is a heading (a
+    subhead); an underlined web or e-mail address standing alone is a link, not a heading."""
     text = block.text
-    if block.kind == "paragraph" and block.meta.get("all_bold") and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";")):
+    if (block.kind == "paragraph" and block.meta.get("all_bold") and len(text) <= HEADING_MAX_CHARS
+            and not text.endswith((".", ",", ";")) and not LINK_RE.search(text)):
         return Block(block.pieces, "heading")
     return block
 
