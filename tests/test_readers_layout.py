@@ -490,3 +490,64 @@ def test_pdf_an_underlined_line_standing_alone_is_a_heading_and_a_link_is_not(tm
     assert UNDERLINED_LINK in lines, lines
     # The underlined number is a heading of its own, not the first line of the title under it.
     assert f"# {APPENDIX_NUMBER}" in lines and f"# {APPENDIX_TITLE}" in lines, lines
+
+
+GRID_INTRO = "Participants in the workforce exercise"
+GRID_ENTRIES = (
+    (("The NHS Health Informatics Service",), ("Robert Birkett, Director of Digital", "Julian Bates, Assistant Director")),
+    (("Imperial College Healthcare NHS", "Trust"), ("Deirdre Lyons, Consultant",)),
+    (("Health Education England",), ("James Freed, Chief Information Officer",)),
+    (("Bolton NHS Foundation Trust",), ("David Mills, Deputy Chief Officer",)),
+)
+GRID_HEADER = ("Our goals", "What we mean")
+GRID_ROW = ("People at the end of life", "Care plans are shared between services.")
+
+
+def _make_unruled_grids_pdf(path: Path) -> Path:
+    """A page of two grids laid out without rules: organisations' names in bold over their people,
+    two to a row, written column by column; and a two-column table whose bold header cells stand
+    on one baseline, written row by row (pdfium reads them as one line). A bold subheading and a
+    bold numbered heading with a tab after its number stand alone on their lines."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", style="B", size=11)
+    pdf.text(72, 80, GRID_INTRO)
+    pdf.set_font("Helvetica", size=11)
+    pdf.text(72, 100, "We thank the following digital leads who took part in the exercise.")
+    for column, x in enumerate((78, 300)):
+        y = 130
+        for entry in GRID_ENTRIES[column::2]:
+            names, people = entry
+            pdf.set_font("Helvetica", style="B", size=11)
+            for name in names:
+                pdf.text(x, y, name)
+                y += 14
+            pdf.set_font("Helvetica", size=11)
+            for person in people:
+                pdf.text(x, y, person)
+                y += 14
+            y = 130 + 90 * (GRID_ENTRIES[column::2].index(entry) + 1)
+    pdf.set_font("Helvetica", style="B", size=11)
+    pdf.text(72, 360, "2.1")
+    pdf.text(120, 360, "Methods")
+    pdf.set_font("Helvetica", size=11)
+    pdf.text(72, 380, "The goals were set with people living with dementia and their carers.")
+    pdf.set_font("Helvetica", style="B", size=11)
+    for x, text in zip((72, 300), GRID_HEADER):
+        pdf.text(x, 420, text)
+    pdf.set_font("Helvetica", size=11)
+    for x, text in zip((72, 300), GRID_ROW):
+        pdf.text(x, 436, text)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_bold_labels_side_by_side_in_a_grid_are_not_headings(tmp_path):
+    text = read_document(_make_unruled_grids_pdf(tmp_path / "grids.pdf")).text
+    lines = text.splitlines()
+    headings = [line for line in lines if line.startswith("# ")]
+    assert headings == [f"# {GRID_INTRO}", "# 2.1 Methods"], headings
+    for names, people in GRID_ENTRIES:
+        assert " ".join(names) in text and people[0] in text

@@ -7,7 +7,8 @@ What a report's pages hold besides running prose, and what becomes of it:
   pages' labels when the PDF has none;
 * table-of-contents lines (dot leaders) are navigation, not text, and are dropped;
 * headings are lines set larger than the body text, or bold or underlined lines standing alone
-  (an underlined link's text is a link); a heading that wraps is one heading; a bold phrase opening a paragraph ("Time constraints The timescales …") is
+  (an underlined link's text is a link; bold labels side by side in a grid laid out without
+  rules are its cells); a heading that wraps is one heading; a bold phrase opening a paragraph ("Time constraints The timescales …") is
   a run-in heading of its own;
 * bullets drawn with symbol fonts (private-use code points), or drawn as small dots or squares,
   become list items ("• "), and so do lines ending with ";" under a lead-in ending with ":";
@@ -82,6 +83,13 @@ UNDERLINE_MAX_POINTS = 2.0
 UNDERLINE_MIN_POINTS = 5.0
 UNDERLINE_DEPTH_EM = 0.35
 UNDERLINE_OVERHANG_EM = 1.0
+# Cells of one row of a grid stand on one baseline, to a point.
+GRID_ALIGN_POINTS = 1.0
+# A gap this wide between two words of a line parts two columns (a word space is a quarter to a
+# third of an em, a justified line's rarely more than an em).
+COLUMN_GAP_EM = 3.0
+# What a tab may follow in a heading or caption: a number, or a word and its number or letter.
+LEADING_LABEL_RE = re.compile(r"(?:\w+\s+)?(?:[\d.()]+|[A-Za-z][.)]?|[ivxlcIVXLC]+[.)]?)[.:)]?")
 # A character of the usual report fonts is about half an em wide on average.
 AVERAGE_CHAR_WIDTH = 0.5
 CONTENTS_HEADING_RE = re.compile(r"^(?:table of )?contents$", re.IGNORECASE)
@@ -103,11 +111,13 @@ class _Line:
     page: int = 0
     order: int = 0  # index of its first character in the page (pdfium's reading order)
     underlined: bool = False  # a rule drawn under the whole line, and no further
+    beside: bool = False  # text of another column stands on its baseline: a cell of a grid
 
     @property
     def emphasised(self) -> bool:
-        """Set apart as a subheading is: wholly bold, or wholly underlined."""
-        return self.bold or self.underlined
+        """Set apart as a subheading is: wholly bold, or wholly underlined, and alone on its baseline
+        (a bold label with bold labels beside it heads a cell of a grid laid out without rules)."""
+        return (self.bold or self.underlined) and not self.beside
 
 
 @dataclass
@@ -205,6 +215,7 @@ def _read_page(pdf, index: int, cover: bool = False) -> _Page:
     lines = [line for start, end in spans if (line := _make_line(reader, text, start, end, taken, index + 1)) is not None]
     _mark_drawn_bullets(lines, _small_marks(paths))
     _mark_underlines(lines, paths, _link_areas(page))
+    _mark_grid_cells(lines)
     textpage.close()
     page.close()
     return _Page(index + 1, lines, tables)
@@ -266,6 +277,27 @@ def _mark_underlines(lines: list[_Line], paths, links) -> None:
                 middle, height = (line.x0 + line.x1) / 2, line.baseline + 0.3 * line.size
                 line.underlined = not any(a <= middle <= c and b <= height <= d for a, b, c, d in links)
                 break
+
+
+def _mark_grid_cells(lines: list[_Line]) -> None:
+    """Bold lines with another column's bold text (or figures) on their baseline, at two heights of
+    the page or more, are the labels and header cells of a grid laid out without rules (names of
+    organisations over their people in two columns, a table's header row): cells, not headings."""
+    bold = [line for line in lines if line.bold]
+    if len(bold) < 2:
+        return
+    by_height = sorted(lines, key=lambda line: line.baseline)
+    heights = [line.baseline for line in by_height]
+    found, rows = [], set()
+    for line in bold:
+        level = by_height[bisect_left(heights, line.baseline - GRID_ALIGN_POINTS) : bisect_right(heights, line.baseline + GRID_ALIGN_POINTS)]
+        if any(other is not line and (other.bold or not re.search(r"[^\W\d_]", other.text))
+               and (other.x0 > line.x1 or other.x1 < line.x0) for other in level):
+            found.append(line)
+            rows.add(round(line.baseline))
+    if len(rows) >= 2:
+        for line in found:
+            line.beside = True
 
 
 def _few_words(text: str) -> bool:
@@ -378,6 +410,7 @@ def _make_line(reader: _CharReader, text: str, start: int, end: int, taken: set[
     bold_run, all_bold = _boldness(reader, letters, indexes)
     first_index = visible[0]
     bullet, level = _bullet(reader, text[first_index], first_index, stripped)
+    beside = all_bold and _column_gap(reader, text, visible, size)
     prefix = len(" ".join(joined[:bold_run].split())) if 0 < bold_run and not all_bold else 0
     if prefix and not joined[bold_run:].strip(" :.–-"):
         prefix = 0
@@ -388,7 +421,18 @@ def _make_line(reader: _CharReader, text: str, start: int, end: int, taken: set[
         return None
     x0 = reader.origin(first_index)[0]
     x1 = reader.origin(visible[-1])[0] + size * 0.5
-    return _Line(stripped, round(size, 1), round(baseline, 1), x0, x1, all_bold, prefix, bullet, level, page, start)
+    return _Line(stripped, round(size, 1), round(baseline, 1), x0, x1, all_bold, prefix, bullet, level, page, start, beside=beside)
+
+
+def _column_gap(reader: _CharReader, text: str, visible: list[int], size: float) -> bool:
+    """Whether a line holds two columns' text that pdfium read as one line ("Our goals      What we
+    mean"): a gap of several ems between words, not the tab after a leading number or label
+    ("2.1   Methods", "Table 2   Future numbers", "Appendix B   Survey")."""
+    for a, b in zip(visible, visible[1:]):
+        if b > a + 1 and reader.origin(b)[0] - reader.origin(a)[0] > COLUMN_GAP_EM * size:
+            if not LEADING_LABEL_RE.fullmatch(text[visible[0] : a + 1].strip()):
+                return True
+    return False
 
 
 def _boldness(reader: _CharReader, letters: list[int], indexes) -> tuple[int, bool]:
