@@ -551,3 +551,43 @@ def test_pdf_bold_labels_side_by_side_in_a_grid_are_not_headings(tmp_path):
     assert headings == [f"# {GRID_INTRO}", "# 2.1 Methods"], headings
     for names, people in GRID_ENTRIES:
         assert " ".join(names) in text and people[0] in text
+
+
+CHART_LABELS = ("IMD 2015 (West Sussex quintiles)", "Suicides in 3yr period")
+
+
+def _make_chart_labels_pdf(path: Path) -> Path:
+    """A chart drawn under a paragraph, its axis titles set in bold and smaller than the body (7 pt
+    on 10 pt), each alone on its line; a bold subheading in the body's size above the chart."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", style="B", size=10)
+    pdf.text(72, 80, "Deprivation")
+    pdf.set_font("Helvetica", size=10)
+    y = 100
+    for _ in range(4):
+        pdf.text(72, y, "Post code analysis shows that a higher than expected proportion of the suicides in this")
+        y += 14
+    pdf.rect(100, 180, 300, 150)
+    pdf.set_font("Helvetica", size=7)
+    pdf.text(150, 345, "1      2      3      4      5")
+    pdf.set_font("Helvetica", style="B", size=7)
+    pdf.text(180, 360, CHART_LABELS[0])
+    pdf.text(180, 380, CHART_LABELS[1])
+    pdf.set_font("Helvetica", size=10)
+    y = 420
+    for _ in range(4):
+        pdf.text(72, y, "Throughout the audit, debt and financial difficulties were believed to be drivers in")
+        y += 14
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_small_bold_chart_labels_are_not_headings(tmp_path):
+    text = read_document(_make_chart_labels_pdf(tmp_path / "chart.pdf")).text
+    headings = [line for line in text.splitlines() if line.startswith("# ")]
+    assert headings == ["# Deprivation"], headings
+    for label in CHART_LABELS:
+        assert label in text

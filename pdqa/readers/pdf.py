@@ -8,7 +8,8 @@ What a report's pages hold besides running prose, and what becomes of it:
 * table-of-contents lines (dot leaders) are navigation, not text, and are dropped;
 * headings are lines set larger than the body text, or bold or underlined lines standing alone
   (an underlined link's text is a link; bold labels side by side in a grid laid out without
-  rules are its cells); a heading that wraps is one heading; a bold phrase opening a paragraph ("Time constraints The timescales …") is
+  rules are its cells; bold text set smaller than the body is a chart's label or a note, not a
+  heading); a heading that wraps is one heading; a bold phrase opening a paragraph ("Time constraints The timescales …") is
   a run-in heading of its own;
 * bullets drawn with symbol fonts (private-use code points), or drawn as small dots or squares,
   become list items ("• "), and so do lines ending with ";" under a lead-in ending with ":";
@@ -112,12 +113,14 @@ class _Line:
     order: int = 0  # index of its first character in the page (pdfium's reading order)
     underlined: bool = False  # a rule drawn under the whole line, and no further
     beside: bool = False  # text of another column stands on its baseline: a cell of a grid
+    small: bool = False  # set smaller than the body text (a chart's labels, a note)
 
     @property
     def emphasised(self) -> bool:
-        """Set apart as a subheading is: wholly bold, or wholly underlined, and alone on its baseline
-        (a bold label with bold labels beside it heads a cell of a grid laid out without rules)."""
-        return (self.bold or self.underlined) and not self.beside
+        """Set apart as a subheading is: wholly bold, or wholly underlined, alone on its baseline (a
+        bold label with bold labels beside it heads a cell of a grid laid out without rules), and
+        not smaller than the body text (a chart's axis titles are bold and small)."""
+        return (self.bold or self.underlined) and not self.beside and not self.small
 
 
 @dataclass
@@ -514,6 +517,9 @@ def _lay_out(pages: list[_Page], labels: list[str], metadata_title: str) -> Extr
     _take_footnotes(pages, body_size)
     vocabulary = _vocabulary(pages)
     front, title = _front_matter(pages, body_size, cover)
+    for page in pages:
+        for line in page.lines:
+            line.small = line.size <= SMALL_RATIO * body_size
     per_page = [_page_blocks(page, body_size, pitch, vocabulary) for page in pages]
     blocks = _join_across_pages(per_page, pages, vocabulary)
     builder = TextBuilder()
@@ -774,7 +780,7 @@ def _unmarked_lists(blocks: list[Block]) -> list[Block]:
 
 def _opening(line: _Line, page: int) -> list[Block]:
     """A paragraph's first line: with a run-in bold heading split off, and a bold line marked."""
-    if line.bold_prefix and len(line.text[: line.bold_prefix].split()) <= RUN_IN_MAX_WORDS:
+    if line.bold_prefix and not line.small and len(line.text[: line.bold_prefix].split()) <= RUN_IN_MAX_WORDS:
         heading, rest = line.text[: line.bold_prefix].strip(), line.text[line.bold_prefix :].strip()
         if rest and heading and (rest[0].isupper() or heading.endswith((":", ".", "–", "-"))):
             return [Block([(heading, page)], "heading", meta={"run_in": True}),
