@@ -591,3 +591,49 @@ def test_pdf_small_bold_chart_labels_are_not_headings(tmp_path):
     assert headings == ["# Deprivation"], headings
     for label in CHART_LABELS:
         assert label in text
+
+
+PROJECTS = ("Carers Support", "Path of Recovery")
+PROJECT_TEXT = ("Sustained group to support those who care for friends and family with substance dependence "
+                "issues; the grant funds prevented its closure.")
+BOLD_ITEMS = ("Develop practical skills", "Improve your confidence", "Communicate with others")
+
+
+def _bullet(pdf, y: float, text: str) -> None:
+    pdf.ellipse(80, y - 6, 4, 4, style="F")
+    pdf.text(92, y, text)
+
+
+def _make_bold_bullet_subheadings_pdf(path: Path) -> Path:
+    """Projects' names set as bold bullets, each alone over the paragraph that tells of it; and a
+    list of bold items, bullets one after another."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    y = 80
+    for project in PROJECTS:
+        pdf.set_font("Helvetica", style="B", size=10)
+        _bullet(pdf, y, project)
+        pdf.set_font("Helvetica", size=10)
+        pdf.set_xy(72, y + 12)
+        pdf.multi_cell(420, 14, PROJECT_TEXT)
+        y += 80
+    pdf.text(72, y, "Respondents were asked whether the programme had helped them to:")
+    pdf.set_font("Helvetica", style="B", size=10)
+    for item in BOLD_ITEMS:
+        y += 18
+        _bullet(pdf, y, item)
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, y + 30, "All respondents gave positive answers to these.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_bold_bullet_alone_over_its_paragraph_is_a_subheading(tmp_path):
+    lines = read_document(_make_bold_bullet_subheadings_pdf(tmp_path / "bullets.pdf")).text.splitlines()
+    for project in PROJECTS:
+        assert f"# {project}" in lines, lines
+    assert lines.count(PROJECT_TEXT) == 2, lines
+    for item in BOLD_ITEMS:  # bullets one after another are a list, bold or not
+        assert f"\u2022 {item}" in lines, lines

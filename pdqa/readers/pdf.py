@@ -9,7 +9,8 @@ What a report's pages hold besides running prose, and what becomes of it:
 * headings are lines set larger than the body text, or bold or underlined lines standing alone
   (an underlined link's text is a link; bold labels side by side in a grid laid out without
   rules are its cells; bold text set smaller than the body is a chart's label or a note, not a
-  heading); a heading that wraps is one heading; a bold phrase opening a paragraph ("Time constraints The timescales …") is
+  heading; a bold bullet standing alone over its paragraphs marks a subheading); a heading that
+  wraps is one heading; a bold phrase opening a paragraph ("Time constraints The timescales …") is
   a run-in heading of its own;
 * bullets drawn with symbol fonts (private-use code points), or drawn as small dots or squares,
   become list items ("• "), and so do lines ending with ";" under a lead-in ending with ":";
@@ -735,7 +736,7 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
             previous = line
             continue
         if line.bullet:
-            blocks.append(Block([(line.text, page.number)], "item", level=line.bullet_level))
+            blocks.append(Block([(line.text, page.number)], "item", level=line.bullet_level, meta={"all_bold": line.emphasised}))
         elif NUMBERED_RE.match(line.text) and (previous is None or _starts_paragraph(previous, line, pitch, blocks[-1], right)):
             blocks.append(Block([(line.text, page.number)], "item", meta={"numbered": True}))
         elif previous is None or blocks[-1].kind == "heading" or _starts_paragraph(previous, line, pitch, blocks[-1], right):
@@ -751,9 +752,23 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
         previous = line
     for table in tables:
         blocks.extend(_table_blocks(table, page.number, blocks))
-    blocks = _unmarked_lists([_bold_paragraph_as_heading(block) for block in blocks])
+    blocks = _unmarked_lists(_bullets_as_headings([_bold_paragraph_as_heading(block) for block in blocks]))
     blocks += [Block([(note, page.number)], "footnote") for note in page.footnotes]
     return blocks
+
+
+def _bullets_as_headings(blocks: list[Block]) -> list[Block]:
+    """A bold bullet standing alone, no item before or after it, over the paragraphs it heads (a
+    project's name set as "• Carers Support" over its account) marks a subheading, not a list."""
+    out = []
+    for i, block in enumerate(blocks):
+        alone = (i == 0 or blocks[i - 1].kind != "item") and (i + 1 == len(blocks) or blocks[i + 1].kind != "item")
+        if (block.kind == "item" and alone and block.meta.get("all_bold") and block.meta.get("lines", 1) == 1
+                and len(block.text) <= HEADING_MAX_CHARS and not block.text.endswith(SENTENCE_END)
+                and i + 1 < len(blocks) and blocks[i + 1].kind == "paragraph"):
+            block = Block(block.pieces, "heading")
+        out.append(block)
+    return out
 
 
 def _unmarked_lists(blocks: list[Block]) -> list[Block]:
