@@ -637,3 +637,45 @@ def test_pdf_a_bold_bullet_alone_over_its_paragraph_is_a_subheading(tmp_path):
     assert lines.count(PROJECT_TEXT) == 2, lines
     for item in BOLD_ITEMS:  # bullets one after another are a list, bold or not
         assert f"\u2022 {item}" in lines, lines
+
+
+BOX_TITLE = "Key points"
+BOX_POINTS = ("One in three individuals were classed as economically inactive.",
+              "Ten individuals were known to be homeless or of no fixed abode.")
+BOX_QUOTE = ("\"Each one that cropped up, I clicked through to see", "the detail of it and decide whether the figures",
+             "were right or whether I had made a mistake.\"")
+CHART_TITLE = "Average tenure by organisation"
+
+
+def _make_titled_box_pdf(path: Path) -> Path:
+    """A panel drawn as a box whose first line, set like the body, names it over bullet points; a
+    box holding a quotation over three lines; and a chart's frame, its title far above the bars."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, 70, "The deaths were reviewed with the coroner's files for each individual in the audit.")
+    pdf.rect(62, 90, 470, 90)
+    pdf.text(70, 108, BOX_TITLE)
+    y = 108
+    for point in BOX_POINTS:
+        y += 22
+        _bullet(pdf, y, point)
+    pdf.rect(62, 210, 470, 60)
+    for number, line in enumerate(BOX_QUOTE):
+        pdf.text(70, 228 + 14 * number, line)
+    pdf.rect(62, 300, 470, 200)
+    pdf.text(70, 318, CHART_TITLE)
+    for number, label in enumerate(("Local", "Regional", "National")):
+        pdf.rect(100 + 120 * number, 420, 40, 60, style="F")
+        pdf.text(100 + 120 * number, 494, label)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_the_short_first_line_of_a_drawn_box_is_its_title(tmp_path):
+    text = read_document(_make_titled_box_pdf(tmp_path / "box.pdf")).text
+    headings = [line for line in text.splitlines() if line.startswith("# ")]
+    assert headings == [f"# {BOX_TITLE}"], headings
+    assert " ".join(BOX_QUOTE) in text and CHART_TITLE in text

@@ -9,8 +9,8 @@ What a report's pages hold besides running prose, and what becomes of it:
 * headings are lines set larger than the body text, or bold or underlined lines standing alone
   (an underlined link's text is a link; bold labels side by side in a grid laid out without
   rules are its cells; bold text set smaller than the body is a chart's label or a note, not a
-  heading; a bold bullet standing alone over its paragraphs marks a subheading); a heading that
-  wraps is one heading; a bold phrase opening a paragraph ("Time constraints The timescales …") is
+  heading; a bold bullet standing alone over its paragraphs marks a subheading; the few words
+  atop a drawn box are its title); a heading that wraps is one heading; a bold phrase opening a paragraph ("Time constraints The timescales …") is
   a run-in heading of its own;
 * bullets drawn with symbol fonts (private-use code points), or drawn as small dots or squares,
   become list items ("• "), and so do lines ending with ";" under a lead-in ending with ":";
@@ -92,6 +92,13 @@ GRID_ALIGN_POINTS = 1.0
 COLUMN_GAP_EM = 3.0
 # What a tab may follow in a heading or caption: a number, or a word and its number or letter.
 LEADING_LABEL_RE = re.compile(r"(?:\w+\s+)?(?:[\d.()]+|[A-Za-z][.)]?|[ivxlcIVXLC]+[.)]?)[.:)]?")
+# A box holding text is at least 40% of the page wide and at most half its area; its title stands
+# within 2.5 em of its top, is a few words, and its text follows within 3 em.
+BOX_MIN_WIDTH = 0.4
+BOX_MAX_AREA = 0.5
+BOX_TITLE_DEPTH_EM = 2.5
+BOX_TITLE_GAP_EM = 3.0
+BOX_TITLE_WORDS = 6
 # A character of the usual report fonts is about half an em wide on average.
 AVERAGE_CHAR_WIDTH = 0.5
 CONTENTS_HEADING_RE = re.compile(r"^(?:table of )?contents$", re.IGNORECASE)
@@ -115,6 +122,7 @@ class _Line:
     underlined: bool = False  # a rule drawn under the whole line, and no further
     beside: bool = False  # text of another column stands on its baseline: a cell of a grid
     small: bool = False  # set smaller than the body text (a chart's labels, a note)
+    box_title: bool = False  # a short line heading the text of a drawn box ("Key points")
 
     @property
     def emphasised(self) -> bool:
@@ -220,6 +228,7 @@ def _read_page(pdf, index: int, cover: bool = False) -> _Page:
     _mark_drawn_bullets(lines, _small_marks(paths))
     _mark_underlines(lines, paths, _link_areas(page))
     _mark_grid_cells(lines)
+    _mark_box_titles(lines, paths, *page.get_size())
     textpage.close()
     page.close()
     return _Page(index + 1, lines, tables)
@@ -302,6 +311,30 @@ def _mark_grid_cells(lines: list[_Line]) -> None:
     if len(rows) >= 2:
         for line in found:
             line.beside = True
+
+
+def _mark_box_titles(lines: list[_Line], paths, width: float, height: float) -> None:
+    """The first line of the text a drawn box holds (a callout, a panel of key points), when it is a
+    few words standing at the box's top over more of its text, is the box's title.
+
+    A box is a rectangle across much of the page (a cell is narrower) and not most of the page (a
+    page's background); its title has letters (a chart's frame holds figures), and text follows
+    it within a few ems (a chart's title stands over the drawing); it ends no sentence or lead-in."""
+    seen = set()
+    for _, x0, y0, x1, y1 in paths:
+        key = (round(x0), round(y0), round(x1), round(y1))
+        if x1 - x0 < BOX_MIN_WIDTH * width or (x1 - x0) * (y1 - y0) > BOX_MAX_AREA * width * height or key in seen:
+            continue
+        seen.add(key)
+        inside = sorted((line for line in lines if x0 <= line.x0 and line.x1 <= x1 + line.size and y0 <= line.baseline <= y1),
+                        key=lambda line: -line.baseline)
+        if len(inside) < 3:
+            continue
+        top, following = inside[0], inside[1]
+        if (y1 - top.baseline <= BOX_TITLE_DEPTH_EM * top.size and top.baseline - following.baseline <= BOX_TITLE_GAP_EM * top.size
+                and len(top.text.split()) <= BOX_TITLE_WORDS and re.search(r"[^\W\d_]", top.text)
+                and not top.text.endswith(SENTENCE_END)):  # "High level areas for focus:" leads in to a list
+            top.box_title = True
 
 
 def _few_words(text: str) -> bool:
@@ -800,7 +833,8 @@ def _opening(line: _Line, page: int) -> list[Block]:
         if rest and heading and (rest[0].isupper() or heading.endswith((":", ".", "–", "-"))):
             return [Block([(heading, page)], "heading", meta={"run_in": True}),
                     Block([(rest, page)], "paragraph", meta={"all_bold": False})]
-    return [Block([(line.text, page)], "paragraph", meta={"all_bold": line.emphasised})]
+    box_title = line.box_title and not line.small and not line.beside
+    return [Block([(line.text, page)], "paragraph", meta={"all_bold": line.emphasised, "box_title": box_title})]
 
 
 def _bold_lead(block: Block, line: _Line) -> bool:
@@ -815,7 +849,8 @@ def _bold_paragraph_as_heading(block: Block) -> Block:
     """A short paragraph set wholly in bold (or underlined), not ending a sentence, is a heading (a
     subhead); an underlined web or e-mail address standing alone is a link, not a heading."""
     text = block.text
-    if (block.kind == "paragraph" and block.meta.get("all_bold") and len(text) <= HEADING_MAX_CHARS
+    titled = block.meta.get("box_title") and block.meta.get("lines", 1) == 1
+    if (block.kind == "paragraph" and (block.meta.get("all_bold") or titled) and len(text) <= HEADING_MAX_CHARS
             and not text.endswith((".", ",", ";")) and not LINK_RE.search(text)):
         return Block(block.pieces, "heading")
     return block
@@ -823,7 +858,7 @@ def _bold_paragraph_as_heading(block: Block) -> Block:
 
 def _starts_paragraph(previous: _Line, line: _Line, pitch: float, block: Block, right: float) -> bool:
     step = previous.baseline - line.baseline
-    if NUMBERED_RE.match(line.text):
+    if NUMBERED_RE.match(line.text) or line.box_title:  # text in a box does not run on from the text above it
         return True
     if block.kind == "item" and step > 0 and line.x0 >= previous.x0 - 1 and step <= PARAGRAPH_PITCH_RATIO * max(pitch, 1):
         return False  # a list item's wrapped line
