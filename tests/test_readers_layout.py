@@ -1,6 +1,8 @@
 """Layout read as printed: bullets drawn as shapes, lists punctuated with semicolons, tables on
 pages turned by /Rotate, tables without a header row, tables drawn on some rows only, banner
-lines at the same place on every page (PDF), and Word's numbered outline (DOCX).
+lines at the same place on every page, headings set apart by an underline, a bold bullet or a
+drawn box, and bold labels that are no headings (a grid's cells, a chart's axis titles) (PDF),
+and Word's numbered outline (DOCX).
 
 Each test builds the document that shows the fault (fpdf2, python-docx), as a browser's print,
 Word or a design program writes it, and checks the text a person reads from the page.

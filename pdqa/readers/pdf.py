@@ -10,8 +10,8 @@ What a report's pages hold besides running prose, and what becomes of it:
   (an underlined link's text is a link; bold labels side by side in a grid laid out without
   rules are its cells; bold text set smaller than the body is a chart's label or a note, not a
   heading; a bold bullet standing alone over its paragraphs marks a subheading; the few words
-  atop a drawn box are its title); a heading that wraps is one heading; a bold phrase opening a paragraph ("Time constraints The timescales …") is
-  a run-in heading of its own;
+  atop a drawn box are its title); a heading that wraps is one heading; a bold phrase opening a
+  paragraph ("Time constraints The timescales …") is a run-in heading of its own;
 * bullets drawn with symbol fonts (private-use code points), or drawn as small dots or squares,
   become list items ("• "), and so do lines ending with ";" under a lead-in ending with ":";
 * superscript footnote markers are kept apart from their word ("Tyneside⁹"); footnotes at a
@@ -277,8 +277,8 @@ def _mark_underlines(lines: list[_Line], paths, links) -> None:
     """A line with a thin rule drawn just under its baseline from its first character to its last
     (and not on across the column, as a table's or a separator's rule runs) is underlined, unless
     it is a link's text (underlined because it is a link, as a browser or Word prints links)."""
-    rules = sorted((y0, x0, x1) for _, x0, y0, x1, y1 in paths
-                   if 0 <= y1 - y0 <= UNDERLINE_MAX_POINTS and x1 - x0 >= UNDERLINE_MIN_POINTS)
+    thin = [(y0, x0, x1) for _, x0, y0, x1, y1 in paths if 0 <= y1 - y0 <= UNDERLINE_MAX_POINTS and x1 - x0 >= UNDERLINE_MIN_POINTS]
+    rules = sorted(thin)
     if not rules:
         return
     heights = [y for y, _, _ in rules]
@@ -303,7 +303,8 @@ def _mark_grid_cells(lines: list[_Line]) -> None:
     heights = [line.baseline for line in by_height]
     found, rows = [], set()
     for line in bold:
-        level = by_height[bisect_left(heights, line.baseline - GRID_ALIGN_POINTS) : bisect_right(heights, line.baseline + GRID_ALIGN_POINTS)]
+        low, high = line.baseline - GRID_ALIGN_POINTS, line.baseline + GRID_ALIGN_POINTS
+        level = by_height[bisect_left(heights, low) : bisect_right(heights, high)]
         if any(other is not line and (other.bold or not re.search(r"[^\W\d_]", other.text))
                and (other.x0 > line.x1 or other.x1 < line.x0) for other in level):
             found.append(line)
@@ -326,13 +327,14 @@ def _mark_box_titles(lines: list[_Line], paths, width: float, height: float) -> 
         if x1 - x0 < BOX_MIN_WIDTH * width or (x1 - x0) * (y1 - y0) > BOX_MAX_AREA * width * height or key in seen:
             continue
         seen.add(key)
-        inside = sorted((line for line in lines if x0 <= line.x0 and line.x1 <= x1 + line.size and y0 <= line.baseline <= y1),
-                        key=lambda line: -line.baseline)
+        inside = [line for line in lines if x0 <= line.x0 and line.x1 <= x1 + line.size and y0 <= line.baseline <= y1]
+        inside.sort(key=lambda line: -line.baseline)
         if len(inside) < 3:
             continue
         top, following = inside[0], inside[1]
-        if (y1 - top.baseline <= BOX_TITLE_DEPTH_EM * top.size and top.baseline - following.baseline <= BOX_TITLE_GAP_EM * top.size
-                and len(top.text.split()) <= BOX_TITLE_WORDS and re.search(r"[^\W\d_]", top.text)
+        at_top = y1 - top.baseline <= BOX_TITLE_DEPTH_EM * top.size
+        followed = top.baseline - following.baseline <= BOX_TITLE_GAP_EM * top.size
+        if (at_top and followed and len(top.text.split()) <= BOX_TITLE_WORDS and re.search(r"[^\W\d_]", top.text)
                 and not top.text.endswith(SENTENCE_END)):  # "High level areas for focus:" leads in to a list
             top.box_title = True
 
@@ -458,7 +460,8 @@ def _make_line(reader: _CharReader, text: str, start: int, end: int, taken: set[
         return None
     x0 = reader.origin(first_index)[0]
     x1 = reader.origin(visible[-1])[0] + size * 0.5
-    return _Line(stripped, round(size, 1), round(baseline, 1), x0, x1, all_bold, prefix, bullet, level, page, start, beside=beside)
+    return _Line(stripped, round(size, 1), round(baseline, 1), x0, x1, all_bold, prefix, bullet, level, page, start,
+                 beside=beside)
 
 
 def _column_gap(reader: _CharReader, text: str, visible: list[int], size: float) -> bool:
@@ -769,7 +772,8 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
             previous = line
             continue
         if line.bullet:
-            blocks.append(Block([(line.text, page.number)], "item", level=line.bullet_level, meta={"all_bold": line.emphasised}))
+            meta = {"all_bold": line.emphasised}
+            blocks.append(Block([(line.text, page.number)], "item", level=line.bullet_level, meta=meta))
         elif NUMBERED_RE.match(line.text) and (previous is None or _starts_paragraph(previous, line, pitch, blocks[-1], right)):
             blocks.append(Block([(line.text, page.number)], "item", meta={"numbered": True}))
         elif previous is None or blocks[-1].kind == "heading" or _starts_paragraph(previous, line, pitch, blocks[-1], right):
@@ -838,7 +842,8 @@ def _opening(line: _Line, page: int) -> list[Block]:
 
 
 def _bold_lead(block: Block, line: _Line) -> bool:
-    """A paragraph so far one bold (or underlined) line, not ending a sentence, followed by a line that is not."""
+    """A paragraph so far one bold (or underlined) line, not ending a sentence, followed by a line
+    that is not."""
     text = block.text
     return (block.kind == "paragraph" and block.meta.get("all_bold") and block.meta.get("lines", 1) == 1
             and not line.emphasised and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";", ":"))
