@@ -1,6 +1,8 @@
 """Layout read as printed: bullets drawn as shapes, lists punctuated with semicolons, tables on
 pages turned by /Rotate, tables without a header row, tables drawn on some rows only, banner
-lines at the same place on every page (PDF), and Word's numbered outline (DOCX).
+lines at the same place on every page, headings set apart by an underline, a bold bullet or a
+drawn box, and bold labels that are no headings (a grid's cells, a chart's axis titles) (PDF),
+and Word's numbered outline (DOCX).
 
 Each test builds the document that shows the fault (fpdf2, python-docx), as a browser's print,
 Word or a design program writes it, and checks the text a person reads from the page.
@@ -443,3 +445,239 @@ def test_pdf_a_wrapped_row_label_is_one_row_with_its_figures(tmp_path):
     assert "In unsupported accommodation (e.g., B&B, hotel); Female: 2; Male: 13" in lines, lines
     assert "Rough sleeping; Female: 1; Male: 4" in lines, lines
     assert not any(line.startswith(("refuge)", "hotel)")) for line in lines)
+
+
+# ---------------------------------------------------------------- headings set apart as printed (PDF)
+
+BODY = ("Another area of concern was around data that is considered sensitive, particularly data linked to "
+        "issues such as mental health or substance misuse, which participants discussed at length.")
+UNDERLINED_SUBHEADING = "Sensitivity of data"
+UNDERLINED_LINK = "Read the full terms of reference for the review"
+APPENDIX_NUMBER = "APPENDIX 3"
+APPENDIX_TITLE = "ANALYSIS OF NEW STARTERS IN RESIDENTIAL CARE"
+
+
+def _make_underlined_headings_pdf(path: Path) -> Path:
+    """Subheadings set in the body's font and size, marked only by an underline (as Word prints
+    them); a link's text standing alone, underlined because it is a link; and an underlined
+    appendix number over the appendix's title, both set large."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", style="BU", size=14)
+    pdf.cell(400, 18, APPENDIX_NUMBER, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", style="B", size=14)
+    pdf.cell(400, 18, APPENDIX_TITLE, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(10)
+    for _ in range(3):
+        pdf.set_font("Helvetica", style="U", size=11)
+        pdf.cell(400, 14, UNDERLINED_SUBHEADING, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(6)
+        pdf.set_font("Helvetica", size=11)
+        pdf.multi_cell(400, 14, BODY)
+        pdf.ln(10)
+    pdf.set_font("Helvetica", style="U", size=11)
+    pdf.cell(400, 14, UNDERLINED_LINK, new_x="LMARGIN", new_y="NEXT", link="https://www.gov.uk/terms-of-reference")
+    pdf.ln(10)
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(400, 14, BODY)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_an_underlined_line_standing_alone_is_a_heading_and_a_link_is_not(tmp_path):
+    lines = read_document(_make_underlined_headings_pdf(tmp_path / "underlined.pdf")).text.splitlines()
+    assert lines.count(f"# {UNDERLINED_SUBHEADING}") == 3, lines
+    assert UNDERLINED_LINK in lines, lines
+    # The underlined number is a heading of its own, not the first line of the title under it.
+    assert f"# {APPENDIX_NUMBER}" in lines and f"# {APPENDIX_TITLE}" in lines, lines
+
+
+GRID_INTRO = "Participants in the workforce exercise"
+GRID_ENTRIES = (
+    (("The NHS Health Informatics Service",), ("Robert Birkett, Director of Digital", "Julian Bates, Assistant Director")),
+    (("Imperial College Healthcare NHS", "Trust"), ("Deirdre Lyons, Consultant",)),
+    (("Health Education England",), ("James Freed, Chief Information Officer",)),
+    (("Bolton NHS Foundation Trust",), ("David Mills, Deputy Chief Officer",)),
+)
+GRID_HEADER = ("Our goals", "What we mean")
+GRID_ROW = ("People at the end of life", "Care plans are shared between services.")
+
+
+def _make_unruled_grids_pdf(path: Path) -> Path:
+    """A page of two grids laid out without rules: organisations' names in bold over their people,
+    two to a row, written column by column; and a two-column table whose bold header cells stand
+    on one baseline, written row by row (pdfium reads them as one line). A bold subheading and a
+    bold numbered heading with a tab after its number stand alone on their lines."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", style="B", size=11)
+    pdf.text(72, 80, GRID_INTRO)
+    pdf.set_font("Helvetica", size=11)
+    pdf.text(72, 100, "We thank the following digital leads who took part in the exercise.")
+    for column, x in enumerate((78, 300)):
+        y = 130
+        for entry in GRID_ENTRIES[column::2]:
+            names, people = entry
+            pdf.set_font("Helvetica", style="B", size=11)
+            for name in names:
+                pdf.text(x, y, name)
+                y += 14
+            pdf.set_font("Helvetica", size=11)
+            for person in people:
+                pdf.text(x, y, person)
+                y += 14
+            y = 130 + 90 * (GRID_ENTRIES[column::2].index(entry) + 1)
+    pdf.set_font("Helvetica", style="B", size=11)
+    pdf.text(72, 360, "2.1")
+    pdf.text(120, 360, "Methods")
+    pdf.set_font("Helvetica", size=11)
+    pdf.text(72, 380, "The goals were set with people living with dementia and their carers.")
+    pdf.set_font("Helvetica", style="B", size=11)
+    for x, text in zip((72, 300), GRID_HEADER):
+        pdf.text(x, 420, text)
+    pdf.set_font("Helvetica", size=11)
+    for x, text in zip((72, 300), GRID_ROW):
+        pdf.text(x, 436, text)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_bold_labels_side_by_side_in_a_grid_are_not_headings(tmp_path):
+    text = read_document(_make_unruled_grids_pdf(tmp_path / "grids.pdf")).text
+    lines = text.splitlines()
+    headings = [line for line in lines if line.startswith("# ")]
+    assert headings == [f"# {GRID_INTRO}", "# 2.1 Methods"], headings
+    for names, people in GRID_ENTRIES:
+        assert " ".join(names) in text and people[0] in text
+
+
+CHART_LABELS = ("IMD 2015 (West Sussex quintiles)", "Suicides in 3yr period")
+
+
+def _make_chart_labels_pdf(path: Path) -> Path:
+    """A chart drawn under a paragraph, its axis titles set in bold and smaller than the body (7 pt
+    on 10 pt), each alone on its line; a bold subheading in the body's size above the chart."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", style="B", size=10)
+    pdf.text(72, 80, "Deprivation")
+    pdf.set_font("Helvetica", size=10)
+    y = 100
+    for _ in range(4):
+        pdf.text(72, y, "Post code analysis shows that a higher than expected proportion of the suicides in this")
+        y += 14
+    pdf.rect(100, 180, 300, 150)
+    pdf.set_font("Helvetica", size=7)
+    pdf.text(150, 345, "1      2      3      4      5")
+    pdf.set_font("Helvetica", style="B", size=7)
+    pdf.text(180, 360, CHART_LABELS[0])
+    pdf.text(180, 380, CHART_LABELS[1])
+    pdf.set_font("Helvetica", size=10)
+    y = 420
+    for _ in range(4):
+        pdf.text(72, y, "Throughout the audit, debt and financial difficulties were believed to be drivers in")
+        y += 14
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_small_bold_chart_labels_are_not_headings(tmp_path):
+    text = read_document(_make_chart_labels_pdf(tmp_path / "chart.pdf")).text
+    headings = [line for line in text.splitlines() if line.startswith("# ")]
+    assert headings == ["# Deprivation"], headings
+    for label in CHART_LABELS:
+        assert label in text
+
+
+PROJECTS = ("Carers Support", "Path of Recovery")
+PROJECT_TEXT = ("Sustained group to support those who care for friends and family with substance dependence "
+                "issues; the grant funds prevented its closure.")
+BOLD_ITEMS = ("Develop practical skills", "Improve your confidence", "Communicate with others")
+
+
+def _bullet(pdf, y: float, text: str) -> None:
+    pdf.ellipse(80, y - 6, 4, 4, style="F")
+    pdf.text(92, y, text)
+
+
+def _make_bold_bullet_subheadings_pdf(path: Path) -> Path:
+    """Projects' names set as bold bullets, each alone over the paragraph that tells of it; and a
+    list of bold items, bullets one after another."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    y = 80
+    for project in PROJECTS:
+        pdf.set_font("Helvetica", style="B", size=10)
+        _bullet(pdf, y, project)
+        pdf.set_font("Helvetica", size=10)
+        pdf.set_xy(72, y + 12)
+        pdf.multi_cell(420, 14, PROJECT_TEXT)
+        y += 80
+    pdf.text(72, y, "Respondents were asked whether the programme had helped them to:")
+    pdf.set_font("Helvetica", style="B", size=10)
+    for item in BOLD_ITEMS:
+        y += 18
+        _bullet(pdf, y, item)
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, y + 30, "All respondents gave positive answers to these.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_bold_bullet_alone_over_its_paragraph_is_a_subheading(tmp_path):
+    lines = read_document(_make_bold_bullet_subheadings_pdf(tmp_path / "bullets.pdf")).text.splitlines()
+    for project in PROJECTS:
+        assert f"# {project}" in lines, lines
+    assert lines.count(PROJECT_TEXT) == 2, lines
+    for item in BOLD_ITEMS:  # bullets one after another are a list, bold or not
+        assert f"\u2022 {item}" in lines, lines
+
+
+BOX_TITLE = "Key points"
+BOX_POINTS = ("One in three individuals were classed as economically inactive.",
+              "Ten individuals were known to be homeless or of no fixed abode.")
+BOX_QUOTE = ("\"Each one that cropped up, I clicked through to see", "the detail of it and decide whether the figures",
+             "were right or whether I had made a mistake.\"")
+CHART_TITLE = "Average tenure by organisation"
+
+
+def _make_titled_box_pdf(path: Path) -> Path:
+    """A panel drawn as a box whose first line, set like the body, names it over bullet points; a
+    box holding a quotation over three lines; and a chart's frame, its title far above the bars."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, 70, "The deaths were reviewed with the coroner's files for each individual in the audit.")
+    pdf.rect(62, 90, 470, 90)
+    pdf.text(70, 108, BOX_TITLE)
+    y = 108
+    for point in BOX_POINTS:
+        y += 22
+        _bullet(pdf, y, point)
+    pdf.rect(62, 210, 470, 60)
+    for number, line in enumerate(BOX_QUOTE):
+        pdf.text(70, 228 + 14 * number, line)
+    pdf.rect(62, 300, 470, 200)
+    pdf.text(70, 318, CHART_TITLE)
+    for number, label in enumerate(("Local", "Regional", "National")):
+        pdf.rect(100 + 120 * number, 420, 40, 60, style="F")
+        pdf.text(100 + 120 * number, 494, label)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_the_short_first_line_of_a_drawn_box_is_its_title(tmp_path):
+    text = read_document(_make_titled_box_pdf(tmp_path / "box.pdf")).text
+    headings = [line for line in text.splitlines() if line.startswith("# ")]
+    assert headings == [f"# {BOX_TITLE}"], headings
+    assert " ".join(BOX_QUOTE) in text and CHART_TITLE in text

@@ -6,9 +6,12 @@ What a report's pages hold besides running prose, and what becomes of it:
   same place on most pages) and page numbers are dropped; the printed page numbers become the
   pages' labels when the PDF has none;
 * table-of-contents lines (dot leaders) are navigation, not text, and are dropped;
-* headings are lines set larger than the body text, or bold lines standing alone; a heading that
-  wraps is one heading; a bold phrase opening a paragraph ("Time constraints The timescales …") is
-  a run-in heading of its own;
+* headings are lines set larger than the body text, or bold or underlined lines standing alone
+  (an underlined link's text is a link; bold labels side by side in a grid laid out without
+  rules are its cells; bold text set smaller than the body is a chart's label or a note, not a
+  heading; a bold bullet standing alone over its paragraphs marks a subheading; the few words
+  atop a drawn box are its title); a heading that wraps is one heading; a bold phrase opening a
+  paragraph ("Time constraints The timescales …") is a run-in heading of its own;
 * bullets drawn with symbol fonts (private-use code points), or drawn as small dots or squares,
   become list items ("• "), and so do lines ending with ";" under a lead-in ending with ":";
 * superscript footnote markers are kept apart from their word ("Tyneside⁹"); footnotes at a
@@ -26,6 +29,7 @@ The constants below follow typesetting conventions; they were not tuned on any o
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -75,9 +79,30 @@ MARK_MIN_EM = 0.15
 MARK_MAX_EM = 0.6
 MARK_GAP_EM = 3.0
 MARK_SQUARENESS = 0.2
+# An underline is a rule a fraction of a point thick, up to a third of an em under the baseline,
+# as long as its text (the line's right end is estimated: half an em past its last character's origin).
+UNDERLINE_MAX_POINTS = 2.0
+UNDERLINE_MIN_POINTS = 5.0
+UNDERLINE_DEPTH_EM = 0.35
+UNDERLINE_OVERHANG_EM = 1.0
+# Cells of one row of a grid stand on one baseline, to a point.
+GRID_ALIGN_POINTS = 1.0
+# A gap this wide between two words of a line parts two columns (a word space is a quarter to a
+# third of an em, a justified line's rarely more than an em).
+COLUMN_GAP_EM = 3.0
+# What a tab may follow in a heading or caption: a number, or a word and its number or letter.
+LEADING_LABEL_RE = re.compile(r"(?:\w+\s+)?(?:[\d.()]+|[A-Za-z][.)]?|[ivxlcIVXLC]+[.)]?)[.:)]?")
+# A box holding text is at least 40% of the page wide and at most half its area; its title stands
+# within 2.5 em of its top, is a few words, and its text follows within 3 em.
+BOX_MIN_WIDTH = 0.4
+BOX_MAX_AREA = 0.5
+BOX_TITLE_DEPTH_EM = 2.5
+BOX_TITLE_GAP_EM = 3.0
+BOX_TITLE_WORDS = 6
 # A character of the usual report fonts is about half an em wide on average.
 AVERAGE_CHAR_WIDTH = 0.5
 CONTENTS_HEADING_RE = re.compile(r"^(?:table of )?contents$", re.IGNORECASE)
+LINK_RE = re.compile(r"://|\bwww\.|\S@\S")
 NUMBERED_RE = re.compile(r"^\(?(?:\d{1,2}|[a-z]|[ivx]{1,4})[.)]\s+\S")
 
 
@@ -94,6 +119,17 @@ class _Line:
     bullet_level: int = 0
     page: int = 0
     order: int = 0  # index of its first character in the page (pdfium's reading order)
+    underlined: bool = False  # a rule drawn under the whole line, and no further
+    beside: bool = False  # text of another column stands on its baseline: a cell of a grid
+    small: bool = False  # set smaller than the body text (a chart's labels, a note)
+    box_title: bool = False  # a short line heading the text of a drawn box ("Key points")
+
+    @property
+    def emphasised(self) -> bool:
+        """Set apart as a subheading is: wholly bold, or wholly underlined, alone on its baseline (a
+        bold label with bold labels beside it heads a cell of a grid laid out without rules), and
+        not smaller than the body text (a chart's axis titles are bold and small)."""
+        return (self.bold or self.underlined) and not self.beside and not self.small
 
 
 @dataclass
@@ -190,6 +226,9 @@ def _read_page(pdf, index: int, cover: bool = False) -> _Page:
     taken = {i for table in tables for i in table.char_indexes}
     lines = [line for start, end in spans if (line := _make_line(reader, text, start, end, taken, index + 1)) is not None]
     _mark_drawn_bullets(lines, _small_marks(paths))
+    _mark_underlines(lines, paths, _link_areas(page))
+    _mark_grid_cells(lines)
+    _mark_box_titles(lines, paths, *page.get_size())
     textpage.close()
     page.close()
     return _Page(index + 1, lines, tables)
@@ -219,6 +258,85 @@ def _mark_drawn_bullets(lines: list[_Line], marks: list[tuple[float, float, floa
                     and line.x0 - x1 <= MARK_GAP_EM * line.size and line.baseline <= middle <= line.baseline + 0.8 * line.size):
                 line.bullet, line.bold_prefix = True, 0
                 break
+
+
+def _link_areas(page) -> list[tuple[float, float, float, float]]:
+    """(x0, y0, x1, y1) of the page's link annotations: where a click opens a web page or a place."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+
+    areas, position, link, rect = [], ctypes.c_int(0), raw.FPDF_LINK(), raw.FS_RECTF()
+    while raw.FPDFLink_Enumerate(page.raw, ctypes.byref(position), ctypes.byref(link)):
+        if raw.FPDFLink_GetAnnotRect(link, ctypes.byref(rect)):
+            areas.append((rect.left, rect.bottom, rect.right, rect.top))
+    return areas
+
+
+def _mark_underlines(lines: list[_Line], paths, links) -> None:
+    """A line with a thin rule drawn just under its baseline from its first character to its last
+    (and not on across the column, as a table's or a separator's rule runs) is underlined, unless
+    it is a link's text (underlined because it is a link, as a browser or Word prints links)."""
+    thin = [(y0, x0, x1) for _, x0, y0, x1, y1 in paths if 0 <= y1 - y0 <= UNDERLINE_MAX_POINTS and x1 - x0 >= UNDERLINE_MIN_POINTS]
+    rules = sorted(thin)
+    if not rules:
+        return
+    heights = [y for y, _, _ in rules]
+    for line in lines:
+        low, high = line.baseline - UNDERLINE_DEPTH_EM * line.size, line.baseline
+        reach = UNDERLINE_OVERHANG_EM * line.size
+        for y, x0, x1 in rules[bisect_left(heights, low) : bisect_right(heights, high)]:
+            if abs(x0 - line.x0) <= reach and abs(x1 - line.x1) <= reach:
+                middle, height = (line.x0 + line.x1) / 2, line.baseline + 0.3 * line.size
+                line.underlined = not any(a <= middle <= c and b <= height <= d for a, b, c, d in links)
+                break
+
+
+def _mark_grid_cells(lines: list[_Line]) -> None:
+    """Bold lines with another column's bold text (or figures) on their baseline, at two heights of
+    the page or more, are the labels and header cells of a grid laid out without rules (names of
+    organisations over their people in two columns, a table's header row): cells, not headings."""
+    bold = [line for line in lines if line.bold]
+    if len(bold) < 2:
+        return
+    by_height = sorted(lines, key=lambda line: line.baseline)
+    heights = [line.baseline for line in by_height]
+    found, rows = [], set()
+    for line in bold:
+        low, high = line.baseline - GRID_ALIGN_POINTS, line.baseline + GRID_ALIGN_POINTS
+        level = by_height[bisect_left(heights, low) : bisect_right(heights, high)]
+        if any(other is not line and (other.bold or not re.search(r"[^\W\d_]", other.text))
+               and (other.x0 > line.x1 or other.x1 < line.x0) for other in level):
+            found.append(line)
+            rows.add(round(line.baseline))
+    if len(rows) >= 2:
+        for line in found:
+            line.beside = True
+
+
+def _mark_box_titles(lines: list[_Line], paths, width: float, height: float) -> None:
+    """The first line of the text a drawn box holds (a callout, a panel of key points), when it is a
+    few words standing at the box's top over more of its text, is the box's title.
+
+    A box is a rectangle across much of the page (a cell is narrower) and not most of the page (a
+    page's background); its title has letters (a chart's frame holds figures), and text follows
+    it within a few ems (a chart's title stands over the drawing); it ends no sentence or lead-in."""
+    seen = set()
+    for _, x0, y0, x1, y1 in paths:
+        key = (round(x0), round(y0), round(x1), round(y1))
+        if x1 - x0 < BOX_MIN_WIDTH * width or (x1 - x0) * (y1 - y0) > BOX_MAX_AREA * width * height or key in seen:
+            continue
+        seen.add(key)
+        inside = [line for line in lines if x0 <= line.x0 and line.x1 <= x1 + line.size and y0 <= line.baseline <= y1]
+        inside.sort(key=lambda line: -line.baseline)
+        if len(inside) < 3:
+            continue
+        top, following = inside[0], inside[1]
+        at_top = y1 - top.baseline <= BOX_TITLE_DEPTH_EM * top.size
+        followed = top.baseline - following.baseline <= BOX_TITLE_GAP_EM * top.size
+        if (at_top and followed and len(top.text.split()) <= BOX_TITLE_WORDS and re.search(r"[^\W\d_]", top.text)
+                and not top.text.endswith(SENTENCE_END)):  # "High level areas for focus:" leads in to a list
+            top.box_title = True
 
 
 def _few_words(text: str) -> bool:
@@ -331,6 +449,7 @@ def _make_line(reader: _CharReader, text: str, start: int, end: int, taken: set[
     bold_run, all_bold = _boldness(reader, letters, indexes)
     first_index = visible[0]
     bullet, level = _bullet(reader, text[first_index], first_index, stripped)
+    beside = all_bold and _column_gap(reader, text, visible, size)
     prefix = len(" ".join(joined[:bold_run].split())) if 0 < bold_run and not all_bold else 0
     if prefix and not joined[bold_run:].strip(" :.–-"):
         prefix = 0
@@ -341,7 +460,19 @@ def _make_line(reader: _CharReader, text: str, start: int, end: int, taken: set[
         return None
     x0 = reader.origin(first_index)[0]
     x1 = reader.origin(visible[-1])[0] + size * 0.5
-    return _Line(stripped, round(size, 1), round(baseline, 1), x0, x1, all_bold, prefix, bullet, level, page, start)
+    return _Line(stripped, round(size, 1), round(baseline, 1), x0, x1, all_bold, prefix, bullet, level, page, start,
+                 beside=beside)
+
+
+def _column_gap(reader: _CharReader, text: str, visible: list[int], size: float) -> bool:
+    """Whether a line holds two columns' text that pdfium read as one line ("Our goals      What we
+    mean"): a gap of several ems between words, not the tab after a leading number or label
+    ("2.1   Methods", "Table 2   Future numbers", "Appendix B   Survey")."""
+    for a, b in zip(visible, visible[1:]):
+        if b > a + 1 and reader.origin(b)[0] - reader.origin(a)[0] > COLUMN_GAP_EM * size:
+            if not LEADING_LABEL_RE.fullmatch(text[visible[0] : a + 1].strip()):
+                return True
+    return False
 
 
 def _boldness(reader: _CharReader, letters: list[int], indexes) -> tuple[int, bool]:
@@ -423,6 +554,9 @@ def _lay_out(pages: list[_Page], labels: list[str], metadata_title: str) -> Extr
     _take_footnotes(pages, body_size)
     vocabulary = _vocabulary(pages)
     front, title = _front_matter(pages, body_size, cover)
+    for page in pages:
+        for line in page.lines:
+            line.small = line.size <= SMALL_RATIO * body_size
     per_page = [_page_blocks(page, body_size, pitch, vocabulary) for page in pages]
     blocks = _join_across_pages(per_page, pages, vocabulary)
     builder = TextBuilder()
@@ -627,15 +761,19 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
                 blocks.pop()  # the contents' own heading goes with its lines
             continue  # a contents line: navigation, not text
         if _is_heading(line, body_size):
+            # A heading wraps onto lines of its own style: an underlined line over one that is not
+            # ("APPENDIX 3" over the appendix's title) is a heading of its own.
             if (previous is not None and blocks and blocks[-1].kind == "heading" and abs(previous.size - line.size) < 0.5
-                    and not blocks[-1].text.endswith(SENTENCE_END) and 0 < previous.baseline - line.baseline <= 2.2 * line.size):
+                    and not blocks[-1].text.endswith(SENTENCE_END) and 0 < previous.baseline - line.baseline <= 2.2 * line.size
+                    and previous.underlined == line.underlined):
                 blocks[-1].pieces[-1] = (blocks[-1].pieces[-1][0] + " " + line.text, page.number)  # a wrapped heading
             else:
                 blocks.append(Block([(line.text, page.number)], "heading"))
             previous = line
             continue
         if line.bullet:
-            blocks.append(Block([(line.text, page.number)], "item", level=line.bullet_level))
+            meta = {"all_bold": line.emphasised}
+            blocks.append(Block([(line.text, page.number)], "item", level=line.bullet_level, meta=meta))
         elif NUMBERED_RE.match(line.text) and (previous is None or _starts_paragraph(previous, line, pitch, blocks[-1], right)):
             blocks.append(Block([(line.text, page.number)], "item", meta={"numbered": True}))
         elif previous is None or blocks[-1].kind == "heading" or _starts_paragraph(previous, line, pitch, blocks[-1], right):
@@ -646,14 +784,28 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
         else:
             text, number = blocks[-1].pieces[-1]
             blocks[-1].pieces[-1] = (_join(text, line.text, vocabulary), number)
-            blocks[-1].meta["all_bold"] = blocks[-1].meta.get("all_bold", False) and line.bold
+            blocks[-1].meta["all_bold"] = blocks[-1].meta.get("all_bold", False) and line.emphasised
             blocks[-1].meta["lines"] = blocks[-1].meta.get("lines", 1) + 1
         previous = line
     for table in tables:
         blocks.extend(_table_blocks(table, page.number, blocks))
-    blocks = _unmarked_lists([_bold_paragraph_as_heading(block) for block in blocks])
+    blocks = _unmarked_lists(_bullets_as_headings([_bold_paragraph_as_heading(block) for block in blocks]))
     blocks += [Block([(note, page.number)], "footnote") for note in page.footnotes]
     return blocks
+
+
+def _bullets_as_headings(blocks: list[Block]) -> list[Block]:
+    """A bold bullet standing alone, no item before or after it, over the paragraphs it heads (a
+    project's name set as "• Carers Support" over its account) marks a subheading, not a list."""
+    out = []
+    for i, block in enumerate(blocks):
+        alone = (i == 0 or blocks[i - 1].kind != "item") and (i + 1 == len(blocks) or blocks[i + 1].kind != "item")
+        if (block.kind == "item" and alone and block.meta.get("all_bold") and block.meta.get("lines", 1) == 1
+                and len(block.text) <= HEADING_MAX_CHARS and not block.text.endswith(SENTENCE_END)
+                and i + 1 < len(blocks) and blocks[i + 1].kind == "paragraph"):
+            block = Block(block.pieces, "heading")
+        out.append(block)
+    return out
 
 
 def _unmarked_lists(blocks: list[Block]) -> list[Block]:
@@ -680,32 +832,38 @@ def _unmarked_lists(blocks: list[Block]) -> list[Block]:
 
 def _opening(line: _Line, page: int) -> list[Block]:
     """A paragraph's first line: with a run-in bold heading split off, and a bold line marked."""
-    if line.bold_prefix and len(line.text[: line.bold_prefix].split()) <= RUN_IN_MAX_WORDS:
+    if line.bold_prefix and not line.small and len(line.text[: line.bold_prefix].split()) <= RUN_IN_MAX_WORDS:
         heading, rest = line.text[: line.bold_prefix].strip(), line.text[line.bold_prefix :].strip()
         if rest and heading and (rest[0].isupper() or heading.endswith((":", ".", "–", "-"))):
             return [Block([(heading, page)], "heading", meta={"run_in": True}),
                     Block([(rest, page)], "paragraph", meta={"all_bold": False})]
-    return [Block([(line.text, page)], "paragraph", meta={"all_bold": line.bold})]
+    box_title = line.box_title and not line.small and not line.beside
+    return [Block([(line.text, page)], "paragraph", meta={"all_bold": line.emphasised, "box_title": box_title})]
 
 
 def _bold_lead(block: Block, line: _Line) -> bool:
-    """A paragraph so far one bold line, not ending a sentence, followed by a line that is not bold."""
+    """A paragraph so far one bold (or underlined) line, not ending a sentence, followed by a line
+    that is not."""
     text = block.text
     return (block.kind == "paragraph" and block.meta.get("all_bold") and block.meta.get("lines", 1) == 1
-            and not line.bold and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";", ":")))
+            and not line.emphasised and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";", ":"))
+            and not LINK_RE.search(text))
 
 
 def _bold_paragraph_as_heading(block: Block) -> Block:
-    """A short paragraph set wholly in bold, not ending a sentence, is a heading (a bold subhead)."""
+    """A short paragraph set wholly in bold (or underlined), not ending a sentence, is a heading (a
+    subhead); an underlined web or e-mail address standing alone is a link, not a heading."""
     text = block.text
-    if block.kind == "paragraph" and block.meta.get("all_bold") and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";")):
+    titled = block.meta.get("box_title") and block.meta.get("lines", 1) == 1
+    if (block.kind == "paragraph" and (block.meta.get("all_bold") or titled) and len(text) <= HEADING_MAX_CHARS
+            and not text.endswith((".", ",", ";")) and not LINK_RE.search(text)):
         return Block(block.pieces, "heading")
     return block
 
 
 def _starts_paragraph(previous: _Line, line: _Line, pitch: float, block: Block, right: float) -> bool:
     step = previous.baseline - line.baseline
-    if NUMBERED_RE.match(line.text):
+    if NUMBERED_RE.match(line.text) or line.box_title:  # text in a box does not run on from the text above it
         return True
     if block.kind == "item" and step > 0 and line.x0 >= previous.x0 - 1 and step <= PARAGRAPH_PITCH_RATIO * max(pitch, 1):
         return False  # a list item's wrapped line
