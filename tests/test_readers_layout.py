@@ -443,3 +443,92 @@ def test_pdf_a_wrapped_row_label_is_one_row_with_its_figures(tmp_path):
     assert "In unsupported accommodation (e.g., B&B, hotel); Female: 2; Male: 13" in lines, lines
     assert "Rough sleeping; Female: 1; Male: 4" in lines, lines
     assert not any(line.startswith(("refuge)", "hotel)")) for line in lines)
+
+
+# ---------------------------------------------------------------- tables: invisible boxes, colour keys
+
+LINE_BOXED_HEADER = (("Area",), ("Leicester", "(21)"), ("Liverpool", "(18)"))
+LINE_BOXED_ROWS = (("Age: 16-24", "4", "4"), ("Age: 25-39", "7", "6"), ("Age: 40-54", "3", "3"))
+
+
+def _make_line_boxed_header_pdf(path: Path) -> Path:
+    """A ruled table whose shaded header cells paint each line of their text again in a box of
+    the cell's own colour, as a word processor does: the boxes draw nothing to be seen, so each
+    header cell is one cell of two lines ("Leicester" over "(21)"), not two rows."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, 100, "Table 1: Sample profile")
+    columns = ((72, 220), (220, 305), (305, 390))
+    pdf.set_fill_color(4, 30, 66)
+    pdf.set_draw_color(0, 0, 0)
+    for x0, x1 in columns:
+        pdf.rect(x0, 110, x1 - x0, 32, style="DF")
+    for (x0, x1), lines in zip(columns, LINE_BOXED_HEADER):
+        top = 110 + (32 - 14 * len(lines)) / 2
+        for number, line in enumerate(lines):
+            pdf.rect(x0 + 5, top + 14 * number, x1 - x0 - 10, 14, style="F")  # the line's own box
+    pdf.set_text_color(255, 255, 255)
+    pdf.set_font("Helvetica", style="B", size=10)
+    for (x0, x1), lines in zip(columns, LINE_BOXED_HEADER):
+        top = 110 + (32 - 14 * len(lines)) / 2
+        for number, line in enumerate(lines):
+            pdf.text(x0 + 6, top + 14 * number + 10, line)
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_font("Helvetica", size=10)
+    y = 142
+    for row in LINE_BOXED_ROWS:
+        for (x0, x1), cell in zip(columns, row):
+            pdf.rect(x0, y, x1 - x0, 20)
+            pdf.text(x0 + 6, y + 14, cell)
+        y += 20
+    pdf.text(72, y + 30, "The profile was drawn from the recruitment records.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_boxes_painted_in_their_cells_colour_do_not_split_the_cell(tmp_path):
+    lines = read_document(_make_line_boxed_header_pdf(tmp_path / "line_boxed.pdf")).text.splitlines()
+    for label, a, b in LINE_BOXED_ROWS:
+        assert f"Area: {label}; Leicester (21): {a}; Liverpool (18): {b}" in lines, (label, lines)
+    assert not any(line.startswith("(21)") or "Leicester: (21)" in line for line in lines), lines
+
+
+COLOUR_KEY_ROWS = (
+    ("The meticulous", "Further information about the risk triggers", (0, 176, 80)),
+    ("The responsible", "More overt risk trigger flags within software", (79, 130, 189)),
+    ("The cautious", "Further information or advice", (247, 150, 70)),
+    ("The time-poor", "Trigger hierarchies to indicate high to low risk", (255, 0, 0)),
+)
+
+
+def _make_colour_key_table_pdf(path: Path) -> Path:
+    """A ruled table without a header whose row labels are each shaded a colour of their own (a
+    colour key): the first row's colour is one more of the key, not what sets a header apart."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, 100, "Some recommendations suit particular segments:")
+    y = 110
+    for label, text, colour in COLOUR_KEY_ROWS:
+        pdf.set_fill_color(*colour)
+        pdf.rect(72, y, 116, 30, style="DF")
+        pdf.rect(188, y, 330, 30)
+        pdf.set_font("Helvetica", style="B", size=10)
+        pdf.text(76, y + 12, label)
+        pdf.set_font("Helvetica", size=10)
+        pdf.text(192, y + 12, text)
+        y += 30
+    pdf.text(72, y + 30, "The segments were drawn from the interviews.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_row_labels_shaded_as_a_colour_key_are_rows_not_a_header(tmp_path):
+    lines = read_document(_make_colour_key_table_pdf(tmp_path / "colour_key.pdf")).text.splitlines()
+    for label, text, _ in COLOUR_KEY_ROWS:
+        assert f"{label}; {text}" in lines, (label, lines)

@@ -293,8 +293,11 @@ def _edges(page, paths) -> tuple[list[tuple[float, float, float]], list[tuple[fl
     if page.get_rotation() in (90, 270):
         width, height = height, width  # the page as drawn, not as shown
     horizontal, vertical = [], []
+    hidden = _hidden_fills(paths)
     for obj, x0, y0, x1, y1 in paths:
         w, h = x1 - x0, y1 - y0
+        if id(obj) in hidden:
+            continue
         if h <= THIN and w > MIN_CELL:
             horizontal.append(((y0 + y1) / 2, x0, x1))
         elif w <= THIN and h > MIN_CELL:
@@ -306,6 +309,34 @@ def _edges(page, paths) -> tuple[list[tuple[float, float, float]], list[tuple[fl
             else:
                 _segments(obj, horizontal, vertical)
     return horizontal, vertical
+
+
+def _hidden_fills(paths) -> set[int]:
+    """Ids of the filled, unstroked rectangles drawn inside a larger one of their own colour: they
+    draw nothing to be seen (a word processor paints each line of a shaded cell's text in the cell's
+    colour again), so their edges are no rules, and would cut the cell into one row per line."""
+    import pypdfium2.raw as raw
+
+    red, green, blue, alpha = (ctypes.c_uint() for _ in range(4))
+    mode, stroke = ctypes.c_int(), ctypes.c_int()
+    by_colour: dict[tuple, list] = {}
+    for obj, x0, y0, x1, y1 in paths:
+        if x1 - x0 <= MIN_CELL or y1 - y0 <= MIN_CELL or not raw.FPDFPath_GetDrawMode(obj, mode, stroke):
+            continue
+        if mode.value == 0 or not _is_rectangle(obj):
+            continue
+        if raw.FPDFPageObj_GetFillColor(obj, red, green, blue, alpha) and alpha.value == 255:
+            by_colour.setdefault((red.value, green.value, blue.value), []).append((obj, x0, y0, x1, y1, bool(stroke.value)))
+    hidden: set[int] = set()
+    for boxes in by_colour.values():
+        if len(boxes) < 2:
+            continue
+        boxes.sort(key=lambda box: -(box[3] - box[1]) * (box[4] - box[2]))  # the largest first
+        for i, (obj, x0, y0, x1, y1, stroked) in enumerate(boxes):
+            if not stroked and any(a <= x0 + 0.5 and b <= y0 + 0.5 and x1 <= c + 0.5 and y1 <= d + 0.5
+                                   for other, a, b, c, d, _ in boxes[:i] if id(other) not in hidden):
+                hidden.add(id(obj))
+    return hidden
 
 
 def _fills(paths) -> list[tuple[float, float, float, float, tuple[int, int, int]]]:
@@ -510,19 +541,31 @@ def _set_apart(grid: list[list[str]], weights: list[dict[str, tuple]], header_ro
     if not grid[0][0]:
         return True
     body = range(header_rows, len(grid))
-    apart = sum(_differs(grid, weights, 0, r) for r in body)
+    coded = _coded_columns(grid, weights, body)
+    apart = sum(_differs(grid, weights, 0, r, coded) for r in body)
     return apart * 2 >= len(body)
 
 
-def _differs(grid: list[list[str]], weights: list[dict[str, tuple]], top: int, below: int) -> bool:
+def _coded_columns(grid: list[list[str]], weights: list[dict[str, tuple]], body: range) -> set[int]:
+    """Columns whose body rows are each shaded a colour of their own (a colour key: green, blue,
+    orange, red): there, the first row's colour is one more of the key, and no header's mark."""
+    coded = set()
+    for c in range(len(grid[0]) if grid else 0):
+        shades = [weights[r][grid[r][c]][2] for r in body if grid[r][c]]
+        if len(shades) >= 2 and None not in shades and len(set(shades)) == len(shades):
+            coded.add(c)
+    return coded
+
+
+def _differs(grid: list[list[str]], weights: list[dict[str, tuple]], top: int, below: int, coded=frozenset()) -> bool:
     """Whether two rows are set differently: in some column both fill, their cells differ in
-    weight, size or shading (a bold header over regular figures, grey cells under a white header),
-    or the upper holds a label over a figure."""
-    for upper, lower in zip(grid[top], grid[below]):
+    weight, size or shading (a bold header over regular figures, grey cells under a white header;
+    not in a ``coded`` column), or the upper holds a label over a figure."""
+    for c, (upper, lower) in enumerate(zip(grid[top], grid[below])):
         if not upper or not lower:
             continue
         (upper_bold, upper_size, upper_shade), (bold, size, shade) = weights[top][upper], weights[below][lower]
-        if upper_bold != bold or upper_shade != shade or abs(upper_size - size) >= SIZE_STEP:
+        if upper_bold != bold or (upper_shade != shade and c not in coded) or abs(upper_size - size) >= SIZE_STEP:
             return True
         if _is_figure(lower) and not _is_figure(upper):
             return True
