@@ -532,3 +532,60 @@ def test_pdf_row_labels_shaded_as_a_colour_key_are_rows_not_a_header(tmp_path):
     lines = read_document(_make_colour_key_table_pdf(tmp_path / "colour_key.pdf")).text.splitlines()
     for label, text, _ in COLOUR_KEY_ROWS:
         assert f"{label}; {text}" in lines, (label, lines)
+
+
+SPANNING_ROWS = (
+    ("Section 1: Personal details", ("Demographic details", "Personal history/status")),
+    ("Section 2: Information relating to death", ("Events surrounding death",)),
+    ("Section 3: Contact with services", ("GP service history", "Links to tier 4 services", "Other services used")),
+)
+UNRULED_LABELS = (("65-74 years", "73.8%", "21.4%"), ("75-84 years", "55.0%", "31.6%"), ("85+ years", "41.6%", "33.6%"))
+
+
+def _make_spanning_label_table_pdf(path: Path) -> Path:
+    """A ruled table whose labels each span several rows, set level with the middle of their rows
+    (no rule under a label but under each of its rows), and below it a table whose label column
+    is not ruled between rows though its figure columns are: there each band is a row."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=9)
+    pdf.text(72, 90, "Outline of the data collected in the audit:")
+    left, middle, right, y = 72, 300, 520, 100
+    for label, rows in SPANNING_ROWS:
+        height = 14 * len(rows)
+        pdf.rect(left, y, middle - left, height)
+        pdf.text(left + 4, y + height / 2 + 3, label)
+        for number, row in enumerate(rows):
+            pdf.rect(middle, y + 14 * number, right - middle, 14)
+            pdf.text(middle + 4, y + 14 * number + 10, row)
+        y += height
+    pdf.text(72, y + 30, "Parts of the audit structure did not suit many cases.")
+    y += 60
+    columns = ((72, 190), (190, 280), (280, 370))
+    for (x0, x1), name in zip(columns, ("Age Group", "0 or 1 LTC", "2/3 LTCs")):
+        pdf.rect(x0, y, x1 - x0, 16)
+        pdf.text(x0 + 4, y + 11, name)
+    y += 16
+    for cells in UNRULED_LABELS:
+        for (x0, x1), cell in zip(columns, cells):
+            pdf.text(x0 + 4, y + 11, cell)
+        for x0, x1 in columns[1:]:
+            pdf.rect(x0, y, x1 - x0, 16)  # the figures boxed, the labels beside them not ruled apart
+        y += 16
+    pdf.line(72, y, 190, y)
+    for x in (72, 190):
+        pdf.line(x, y - 16 * len(UNRULED_LABELS), x, y)
+    pdf.text(72, y + 30, "This is a crude grouping by number of conditions.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_label_spanning_rows_heads_each_of_them(tmp_path):
+    lines = read_document(_make_spanning_label_table_pdf(tmp_path / "spanning.pdf")).text.splitlines()
+    for label, rows in SPANNING_ROWS:
+        for row in rows:
+            assert f"{label}; {row}" in lines, (label, row, lines)
+    for label, a, b in UNRULED_LABELS:
+        assert f"Age Group: {label}; 0 or 1 LTC: {a}; 2/3 LTCs: {b}" in lines, (label, lines)

@@ -492,14 +492,27 @@ def _grid_table(horizontal, vertical, chars, bold: Callable[[int], bool] | None 
         inside.setdefault((r, c), []).append(char)
         indexes.add(char[5])
     spans = [_row_spans(r, xs, ys, vertical) for r in range(rows)]
+    # Whether the grid holds a table is told from its drawn cells alone, before any cell spans
+    # down: a chart's bars and gridlines leave most cells empty, and spanning them would fill its rows.
+    texts = {key for key, found in inside.items() if any(not c[0].isspace() for c in found)}
+    owners: list[set[int]] = [set() for _ in range(rows)]
+    for r, c in texts:
+        owners[r].add(spans[r][c])
+    drawn_filled = sum(1 for cells in owners if len(cells) >= 2)
+    if drawn_filled < 1 or (drawn_filled < 2 and sum(1 for cells in owners if cells) > 1):
+        return None
+    tops = _column_spans(xs, ys, horizontal, texts)
+    # A cell takes the bands it spans down (no rule under it) and the columns it spans across;
+    # its text stands in its top band, its first column.
+    merged: dict[tuple[int, int], list] = {}
+    for (r, c), found in inside.items():
+        top = tops[r][c]
+        merged.setdefault((top, spans[top][c]), []).extend(found)
     grid, weights = [], []
     for r in range(rows):
-        merged: dict[int, list] = {}
-        for c in range(cols):
-            merged.setdefault(spans[r][c], []).extend(inside.get((r, c), []))
-        grid.append([_cell_text(merged.get(c, [])) if spans[r][c] == c else "" for c in range(cols)])
+        grid.append([_cell_text(merged.get((r, c), [])) for c in range(cols)])
         middle = (ys[r] + ys[r + 1]) / 2
-        weights.append({text: (*_cell_weight(merged.get(c, []), bold), _shade_at(fills, (xs[c] + xs[c + 1]) / 2, middle))
+        weights.append({text: (*_cell_weight(merged.get((r, c), []), bold), _shade_at(fills, (xs[c] + xs[c + 1]) / 2, middle))
                         for c, text in enumerate(grid[-1]) if text})
     weights = [styles for styles in weights if styles]  # as the grid's rows, once empty ones are dropped
     grid = [row for row in grid if any(row)]
@@ -594,6 +607,28 @@ def _merged_columns(grid: list[list[str]]) -> tuple[list[list[str]], list[list[i
             merged.append(column)
             groups.append([index])
     return [list(row) for row in zip(*merged)], groups
+
+
+def _column_spans(xs: list[float], ys: list[float], horizontal, filled: set[tuple[int, int]]) -> list[list[int]]:
+    """For each row band and column, the band whose cell it belongs to. Between two rules drawn
+    across a column, its bands are one cell when at most half of them hold text: a label spanning
+    rows, set level with their middle ("Section 1: Personal details" beside "Demographic details"
+    over "Personal history/status"). A column whose bands mostly hold text of their own is
+    unruled, one cell a band ("65-74 years" over "75-84 years" beside ruled figures)."""
+    rules: list[list[tuple[float, float]]] = [[] for _ in ys]
+    for y, x0, x1 in horizontal:
+        nearest = min(range(len(ys)), key=lambda i: abs(ys[i] - y))
+        if abs(ys[nearest] - y) <= MIN_CELL:
+            rules[nearest].append((x0, x1))
+    bands = len(ys) - 1
+    tops = [list(range(len(xs) - 1)) for _ in range(bands)]
+    for c, middle in enumerate((a + b) / 2 for a, b in zip(xs, xs[1:])):
+        ruled = [0] + [r for r in range(1, bands) if any(x0 - TOLERANCE <= middle <= x1 + TOLERANCE for x0, x1 in rules[r])]
+        for first, end in zip(ruled, [*ruled[1:], bands]):
+            spanned = end - first > 1 and 2 * sum((r, c) in filled for r in range(first, end)) <= end - first
+            for r in range(first, end):
+                tops[r][c] = first if spanned else r
+    return tops
 
 
 def _row_spans(r: int, xs: list[float], ys: list[float], vertical) -> list[int]:
