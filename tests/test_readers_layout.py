@@ -589,3 +589,44 @@ def test_pdf_a_label_spanning_rows_heads_each_of_them(tmp_path):
             assert f"{label}; {row}" in lines, (label, row, lines)
     for label, a, b in UNRULED_LABELS:
         assert f"Age Group: {label}; 0 or 1 LTC: {a}; 2/3 LTCs: {b}" in lines, (label, lines)
+
+
+# ---------------------------------------------------------------- units: a line opening with its heading's words
+
+HEADING_WORDS = "Physical health"
+UNDER_HEADING = (
+    "The records named many conditions, and most people had more than one of them. " * 12,
+    "Physical health issues were recorded for most of the individuals in the review.",
+)
+
+
+def _make_heading_words_pdf(path: Path) -> Path:
+    """A heading ("Physical health") over a long paragraph, and a second paragraph (a chunk of
+    its own) that opens with the heading's own words ("Physical health issues were …")."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.multi_cell(0, 14, "The review read the case files of sixty people who died while homeless.", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(12)
+    pdf.set_font("Helvetica", style="B", size=14)
+    pdf.multi_cell(0, 18, HEADING_WORDS, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    pdf.set_font("Helvetica", size=10)
+    for paragraph in UNDER_HEADING:
+        pdf.multi_cell(0, 14, paragraph.strip(), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(8)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_sentence_opening_with_its_headings_words_is_whole(tmp_path):
+    from pdqa.chunking import chunk_corpus
+    from pdqa.corpus import load_corpus
+
+    _make_heading_words_pdf(tmp_path / "heading_words.pdf")
+    _, units = chunk_corpus(load_corpus(tmp_path), 1000)
+    texts = [unit.text for unit in units]
+    assert UNDER_HEADING[1] in texts, texts
+    assert not any(text.startswith("issues were") for text in texts), texts
