@@ -630,3 +630,88 @@ def test_pdf_a_sentence_opening_with_its_headings_words_is_whole(tmp_path):
     texts = [unit.text for unit in units]
     assert UNDER_HEADING[1] in texts, texts
     assert not any(text.startswith("issues were") for text in texts), texts
+
+
+# ---------------------------------------------------------------- tables: borders in pieces, rows stacked in one band
+
+PIECED_ROWS = (
+    ("Total number of responses (individuals)", "118"),
+    ("Total number of unique organisations represented", "90"),
+    ("Total number of unique trusts represented", "46"),
+)
+
+
+def _make_pieced_borders_pdf(path: Path) -> Path:
+    """A ruled table whose vertical borders are drawn in pieces, a row's side and then its
+    padding's, each piece stopping short of the next and of the rules (as a word processor
+    exports them): the pieces are one border, the table one grid under its header."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, 90, "Table 1: Responses to the survey")
+    xs = (72, 320, 420)
+    heights = [30] + [24] * len(PIECED_ROWS)
+    y = 100
+    for number, height in enumerate(heights):
+        pdf.line(xs[0], y, xs[-1], y)
+        for x in xs:  # the side in two pieces, 2.4 pt apart, short of both rules by 0.4 pt
+            pdf.line(x, y + 0.4, x, y + 6)
+            pdf.line(x, y + 8.4, x, y + height - 0.4)
+        cells = ("", "Number of responses") if number == 0 else PIECED_ROWS[number - 1]
+        for x, cell in zip(xs, cells):
+            if cell:
+                pdf.text(x + 4, y + 16, cell)
+        y += height
+    pdf.line(xs[0], y, xs[-1], y)
+    pdf.text(72, y + 30, "All the organisations were represented.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_border_drawn_in_pieces_is_one_border(tmp_path):
+    lines = read_document(_make_pieced_borders_pdf(tmp_path / "pieces.pdf")).text.splitlines()
+    for label, count in PIECED_ROWS:
+        assert f"{label}; Number of responses: {count}" in lines, (label, lines)
+
+
+STACKED_ROWS = (("Stroke", "Yes", "Yes"), ("Arthritis", "Yes", "No"))
+STACKED_GROUP = ("Cognitive impairment:", (("- mild", "Yes", "Yes"), ("- substantial", "Yes", "No")))
+
+
+def _make_stacked_rows_pdf(path: Path) -> Path:
+    """A ruled table whose last band, drawn as one cell with no borders inside, holds a group's
+    label and its rows one under another, their values standing in the columns above."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, 90, "Conditions and their effects:")
+    xs = (72, 300, 400, 500)
+    y = 100
+    for cells in (("Condition", "Disability", "Death"), *STACKED_ROWS):
+        pdf.set_font("Helvetica", style="B" if cells[0] == "Condition" else "", size=10)
+        for x0, x1, cell in zip(xs, xs[1:], cells):
+            pdf.rect(x0, y, x1 - x0, 20)
+            pdf.text(x0 + 4, y + 14, cell)
+        y += 20
+    label, rows = STACKED_GROUP
+    pdf.rect(xs[0], y, xs[-1] - xs[0], 14 * (len(rows) + 1) + 6)
+    pdf.text(xs[0] + 4, y + 14, label)
+    for number, cells in enumerate(rows, start=1):
+        for x0, cell in zip(xs, cells):
+            pdf.text(x0 + 4 + (12 if x0 == xs[0] else 0), y + 14 + 14 * number, cell)
+    pdf.text(72, y + 80, "Yes means a significantly greater than zero chance.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_rows_stacked_in_one_drawn_band_are_rows(tmp_path):
+    lines = read_document(_make_stacked_rows_pdf(tmp_path / "stacked.pdf")).text.splitlines()
+    for label, a, b in STACKED_ROWS:
+        assert f"Condition: {label}; Disability: {a}; Death: {b}" in lines, (label, lines)
+    group, rows = STACKED_GROUP
+    for label, a, b in rows:
+        assert f"Condition: {group}, {label}; Disability: {a}; Death: {b}" in lines, (label, lines)

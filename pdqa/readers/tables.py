@@ -28,6 +28,7 @@ ROW_LINES = 1.5  # of the text size: a row of one line, with its cell's padding
 AVERAGE_WIDTH = 0.55  # of the size: a character's width, on average
 WORD_GAP = 1.5  # of the size: characters further apart than this are two words
 SIZE_STEP = 0.5  # points: text sizes closer than this are one size
+PIECE_GAP = 3.0  # points: pieces of one border drawn end to end may leave this much between them (a rule's width)
 PAGE_FRAME_SHARE = 0.9  # a rectangle covering most of the page is a frame, not a cell
 
 
@@ -447,6 +448,31 @@ def _components(horizontal, vertical):
             i = parent[i]
         return i
 
+    def union(i, j):
+        a, b = find(i), find(j)
+        if a != b:
+            parent[a] = b
+
+    # A border drawn in pieces end to end (a cell's side, then its padding's) is one line: its
+    # pieces join, though a piece may stop short of the rule at its end or of the next piece.
+    for offset, edges in ((0, horizontal), (len(horizontal), vertical)):
+        order = sorted(range(len(edges)), key=lambda k: edges[k][0])
+        lines, line = [], []  # the edges along one line (positions within half a point)
+        for k in order:
+            if line and edges[k][0] - edges[line[-1]][0] > 0.5:
+                lines.append(line)
+                line = []
+            line.append(k)
+        lines.append(line)
+        for line in lines:
+            line.sort(key=lambda k: edges[k][1])
+            reach = None
+            for previous, k in zip(line, line[1:]):
+                reach = max(edges[previous][2], reach if reach is not None else edges[previous][2])
+                if edges[k][1] <= reach + PIECE_GAP:
+                    union(offset + previous, offset + k)
+                else:
+                    reach = None
     for i, (y, hx0, hx1) in enumerate(horizontal):
         for j, (x, vy0, vy1) in enumerate(vertical):
             if hx0 - TOLERANCE <= x <= hx1 + TOLERANCE and vy0 - TOLERANCE <= y <= vy1 + TOLERANCE:
@@ -479,19 +505,14 @@ def _grid_table(horizontal, vertical, chars, bold: Callable[[int], bool] | None 
     # One row of drawn cells may be a table's header drawn alone, over rows only aligned with it.
     if len(ys) < 2 or len(xs) < 3:
         return None
+    inside, indexes = _cells(xs, ys, chars)
+    if stacked := _stacked_rows(inside, len(xs) - 1):
+        # Rows set one under another in a band drawn without rules between them are rows still.
+        ys = sorted([*ys, *stacked], reverse=True)
+        horizontal = [*horizontal, *((y, xs[0], xs[-1]) for y in stacked)]
+        inside, indexes = _cells(xs, ys, chars)
     rows, cols = len(ys) - 1, len(xs) - 1
-    inside: dict[tuple[int, int], list[tuple]] = {}
-    indexes = set()
-    for char in chars:
-        x, y, size = char[1], char[2], char[3]
-        cx, cy = x + 0.25 * size, y + 0.3 * size
-        if not (xs[0] <= cx <= xs[-1] and ys[-1] <= cy <= ys[0]):
-            continue
-        r = next(i for i in range(rows) if ys[i + 1] <= cy <= ys[i])
-        c = next(i for i in range(cols) if xs[i] <= cx <= xs[i + 1])
-        inside.setdefault((r, c), []).append(char)
-        indexes.add(char[5])
-    spans = [_row_spans(r, xs, ys, vertical) for r in range(rows)]
+    spans = [_row_spans(r, xs, ys, vertical, inside) for r in range(rows)]
     # Whether the grid holds a table is told from its drawn cells alone, before any cell spans
     # down: a chart's bars and gridlines leave most cells empty, and spanning them would fill its rows.
     texts = {key for key, found in inside.items() if any(not c[0].isspace() for c in found)}
@@ -609,6 +630,62 @@ def _merged_columns(grid: list[list[str]]) -> tuple[list[list[str]], list[list[i
     return [list(row) for row in zip(*merged)], groups
 
 
+def _cells(xs: list[float], ys: list[float], chars) -> tuple[dict[tuple[int, int], list[tuple]], set[int]]:
+    """The characters of each grid cell (row band, column), by their centre, and all their indexes."""
+    rows, cols = len(ys) - 1, len(xs) - 1
+    inside: dict[tuple[int, int], list[tuple]] = {}
+    indexes = set()
+    for char in chars:
+        x, y, size = char[1], char[2], char[3]
+        cx, cy = x + 0.25 * size, y + 0.3 * size
+        if not (xs[0] <= cx <= xs[-1] and ys[-1] <= cy <= ys[0]):
+            continue
+        r = next(i for i in range(rows) if ys[i + 1] <= cy <= ys[i])
+        c = next(i for i in range(cols) if xs[i] <= cx <= xs[i + 1])
+        inside.setdefault((r, c), []).append(char)
+        indexes.add(char[5])
+    return inside, indexes
+
+
+def _stacked_rows(inside: dict[tuple[int, int], list[tuple]], cols: int) -> list[float]:
+    """Where a band drawn as one holds rows one under another: its label cell holds several
+    lines, and the cells beside it hold values (figures, short words) one a line, each level
+    with a line of the label and apart from it ("- mild" | "Yes", "- substantial" | "Yes" under "Cognitive
+    impairment:"). Returns the heights between those lines, where rules would part them."""
+    bands: dict[int, dict[int, list[list[tuple]]]] = {}
+    for (r, c), found in inside.items():
+        lines = _text_lines([char for char in found if not char[0].isspace()])
+        if lines:
+            bands.setdefault(r, {})[c] = lines
+    cuts: list[float] = []
+    for cells in bands.values():
+        first = min(cells)
+        labels, others = cells[first], [lines for c, lines in cells.items() if c != first]
+        if len(labels) < 2 or not others or max(len(lines) for lines in others) < 2:
+            continue
+        baselines = [line[0][2] for line in labels]
+        size = max(char[3] for line in labels for char in line)
+
+        def level(line) -> bool:
+            return any(abs(line[0][2] - b) <= 0.3 * size for b in baselines)
+
+        def value(line) -> bool:
+            text = _line_text(line)
+            return _is_figure(text) or (len(_words(line)) == 1 and len(text) <= 4)  # "Yes", "F/P"
+
+        label_chars = [char for line in labels for char in line]
+        if all(level(line) and value(line) and _gutter(label_chars, line) for lines in others for line in lines):
+            # A label line beginning in lower case is the wrapped rest of the one above, not a row.
+            cuts += [(a + b) / 2 + 0.3 * size for a, b, line in zip(baselines, baselines[1:], labels[1:])
+                     if not _line_text(line)[:1].islower()]
+    return cuts
+
+
+def _line_text(line: list[tuple]) -> str:
+    """A line's visible characters left to right, without spaces."""
+    return "".join(char[0] for char in sorted(line, key=lambda char: char[1]) if not char[0].isspace())
+
+
 def _column_spans(xs: list[float], ys: list[float], horizontal, filled: set[tuple[int, int]]) -> list[list[int]]:
     """For each row band and column, the band whose cell it belongs to. Between two rules drawn
     across a column, its bands are one cell when at most half of them hold text: a label spanning
@@ -631,14 +708,40 @@ def _column_spans(xs: list[float], ys: list[float], horizontal, filled: set[tupl
     return tops
 
 
-def _row_spans(r: int, xs: list[float], ys: list[float], vertical) -> list[int]:
-    """For each column of row band ``r``, the column whose cell it belongs to (itself, or one to its left)."""
+def _row_spans(r: int, xs: list[float], ys: list[float], vertical, inside=None) -> list[int]:
+    """For each column of row band ``r``, the column whose cell it belongs to (itself, or one to
+    its left). With no border at a column's edge, the cells on either side are one, unless both
+    hold text set apart by a gutter there (figures under their columns in a band drawn without
+    inner borders); text running across the edge is one cell's."""
     middle = (ys[r] + ys[r + 1]) / 2
     owner = [0]
+    held = list(inside.get((r, 0), [])) if inside is not None else []  # the text of the cell being spanned
     for c in range(1, len(xs) - 1):
         border = any(abs(x - xs[c]) <= TOLERANCE and y0 - TOLERANCE <= middle <= y1 + TOLERANCE for x, y0, y1 in vertical)
+        if inside is not None:
+            here = inside.get((r, c), [])
+            if not border and _gutter(held, here):
+                border = True
+            held = list(here) if border else held + here
         owner.append(c if border else owner[-1])
     return owner
+
+
+def _gutter(left: list[tuple], right: list[tuple]) -> bool:
+    """Whether two neighbouring cells both hold text, and on every line they share, a gap wider
+    than a word space parts the one's last character from the other's first."""
+    left = [c for c in left if not c[0].isspace()]
+    right = [c for c in right if not c[0].isspace()]
+    if not left or not right:
+        return False
+    for line in _text_lines(left):
+        size = max(c[3] for c in line)
+        across = [c for c in right if abs(c[2] - line[0][2]) <= 0.3 * size]
+        if across:
+            end = max(c[1] for c in line) + AVERAGE_WIDTH * size
+            if min(c[1] for c in across) - end < WORD_GAP * size:
+                return False
+    return True
 
 
 def _header_rows(grid: list[list[str]]) -> int:
