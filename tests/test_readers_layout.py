@@ -715,3 +715,84 @@ def test_pdf_rows_stacked_in_one_drawn_band_are_rows(tmp_path):
     group, rows = STACKED_GROUP
     for label, a, b in rows:
         assert f"Condition: {group}, {label}; Disability: {a}; Death: {b}" in lines, (label, lines)
+
+
+# ---------------------------------------------------------------- tables: rules only, cut at the columns
+
+RULED_HEADER = (("Safety", "outcome"), ("National data", "sources"), ("Indicators", "developed"))
+RULED_ROWS = (
+    (("Abuse",), ("Provider", "notifications"), ("Changes in", "reporting")),
+    (("Patient", "accident"), ("Incident", "reports"), ("None", "identified")),
+)
+
+
+def _make_rules_only_table_pdf(path: Path) -> Path:
+    """A table as a browser prints it: no borders, only a rule under the header and under each
+    row, each rule drawn as one segment a cell, end to end; large type, the header's words a
+    little over a word space apart from the next column's (the cells' padding)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=14)
+    pdf.text(50, 80, "Poor safety outcomes are set out below.")
+    xs = (50, 150, 290, 430)
+    size = 18
+
+    def cells(lines_of_cells, top, bold):
+        pdf.set_font("Helvetica", style="B" if bold else "", size=size)
+        for x0, lines in zip(xs, lines_of_cells):
+            for number, line in enumerate(lines):
+                pdf.text(x0 + 1, top + 18 + 20 * number, line)
+
+    def rule(y):
+        for x0, x1 in zip(xs, xs[1:]):
+            pdf.line(x0, y, x1, y)
+
+    cells(RULED_HEADER, 100, True)
+    y = 148
+    rule(y)
+    for row in RULED_ROWS:
+        cells(row, y + 4, False)
+        y += 4 + 20 * max(len(lines) for lines in row) + 8
+        rule(y)
+    pdf.set_font("Helvetica", size=14)
+    pdf.text(50, y + 40, "The review found gaps in the national data.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_table_drawn_with_rules_cut_at_its_columns_reads_as_rows(tmp_path):
+    lines = read_document(_make_rules_only_table_pdf(tmp_path / "rules_only.pdf")).text.splitlines()
+    header = [" ".join(cell) for cell in RULED_HEADER]
+    for row in RULED_ROWS:
+        cells = [" ".join(cell) for cell in row]
+        assert "; ".join(f"{name}: {cell}" for name, cell in zip(header, cells)) in lines, (cells, lines)
+
+
+NUMBERED_ROWS = (("1 (most deprived)", "1,832", "428.2"), ("2", "1,302", "314.2"), ("3", "1,058", "260.3"))
+
+
+def _make_numbered_rows_pdf(path: Path) -> Path:
+    """A ruled table without a header whose row labels are numbers after the first ("1 (most
+    deprived)", "2", "3"): a label over a number is no header over a figure."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.multi_cell(0, 14, "Admissions by deprivation decile:", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    with pdf.table(col_widths=(120, 80, 80), width=280, align="LEFT", first_row_as_headings=False) as table:
+        for cells in NUMBERED_ROWS:
+            row = table.row()
+            for cell in cells:
+                row.cell(cell)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_row_label_over_numbered_labels_is_no_header(tmp_path):
+    lines = read_document(_make_numbered_rows_pdf(tmp_path / "numbered.pdf")).text.splitlines()
+    for cells in NUMBERED_ROWS:
+        assert "; ".join(cells) in lines, (cells, lines)

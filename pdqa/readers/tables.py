@@ -27,6 +27,7 @@ ALIGNED_STEP = 1.6
 ROW_LINES = 1.5  # of the text size: a row of one line, with its cell's padding
 AVERAGE_WIDTH = 0.55  # of the size: a character's width, on average
 WORD_GAP = 1.5  # of the size: characters further apart than this are two words
+COLUMN_GAP = 1.0  # of the size: words in two columns stand further apart than this (a word space is a third of it)
 SIZE_STEP = 0.5  # points: text sizes closer than this are one size
 PIECE_GAP = 3.0  # points: pieces of one border drawn end to end may leave this much between them (a rule's width)
 PAGE_FRAME_SHARE = 0.9  # a rectangle covering most of the page is a frame, not a cell
@@ -256,7 +257,7 @@ def _aligned_cells(columns: list[tuple[float, float]], line: list[tuple]) -> lis
             return None
         # Cells are set apart by a gutter; words a space apart run on, as prose does, whatever
         # columns they happen to fall in.
-        if previous is not None and column != previous[0] and x0 - previous[1] < WORD_GAP * word[0][3]:
+        if previous is not None and column != previous[0] and x0 - previous[1] < COLUMN_GAP * word[0][3]:
             return None
         previous = (column, x1)
         cells[column].append("".join(c[0] for c in word))
@@ -309,7 +310,38 @@ def _edges(page, paths) -> tuple[list[tuple[float, float, float]], list[tuple[fl
                 vertical += [(x0, y0, y1), (x1, y0, y1)]
             else:
                 _segments(obj, horizontal, vertical)
+    vertical += _rule_columns(horizontal, vertical)
     return horizontal, vertical
+
+
+def _rule_columns(horizontal, vertical) -> list[tuple[float, float, float]]:
+    """Column borders that a table drawn with rules only implies: a browser prints each row's
+    rule as one segment a cell, end to end, so where two rules or more are cut at the same places
+    into three cells or more, and no border is drawn across them, those places are the columns'
+    edges, from the top rule to the bottom."""
+    levels: dict[float, list[tuple[float, float]]] = {}
+    for y, x0, x1 in horizontal:
+        key = next((k for k in levels if abs(k - y) <= 0.5), y)
+        levels.setdefault(key, []).append((x0, x1))
+    cuts: list[tuple[list[float], list[float]]] = []  # (the places a rule is cut at, the heights of such rules)
+    for y, segments in levels.items():
+        segments = sorted(set(segments))
+        if len(segments) < 3 or any(abs(b[0] - a[1]) > TOLERANCE for a, b in zip(segments, segments[1:])):
+            continue
+        places = [segments[0][0], *((a[1] + b[0]) / 2 for a, b in zip(segments, segments[1:])), segments[-1][1]]
+        same = next((group for group in cuts if len(group[0]) == len(places)
+                     and all(abs(a - b) <= TOLERANCE for a, b in zip(group[0], places))), None)
+        if same is None:
+            cuts.append((places, [y]))
+        else:
+            same[1].append(y)
+    implied = []
+    for places, heights in cuts:
+        low, high = min(heights), max(heights)
+        drawn = any(places[0] - TOLERANCE <= x <= places[-1] + TOLERANCE and y0 < high and y1 > low for x, y0, y1 in vertical)
+        if len(heights) >= 2 and not drawn:
+            implied += [(x, low, high) for x in places]
+    return implied
 
 
 def _hidden_fills(paths) -> set[int]:
@@ -601,7 +633,7 @@ def _differs(grid: list[list[str]], weights: list[dict[str, tuple]], top: int, b
         (upper_bold, upper_size, upper_shade), (bold, size, shade) = weights[top][upper], weights[below][lower]
         if upper_bold != bold or (upper_shade != shade and c not in coded) or abs(upper_size - size) >= SIZE_STEP:
             return True
-        if _is_figure(lower) and not _is_figure(upper):
+        if c and _is_figure(lower) and not _is_figure(upper):  # a row label over a number ("1 (most deprived)" over "2") is no header
             return True
     return False
 
