@@ -12,6 +12,7 @@ is its header only when it is set apart from the rows under it.
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import re
 from collections.abc import Callable
@@ -320,8 +321,10 @@ def _rule_columns(horizontal, vertical) -> list[tuple[float, float, float]]:
     into three cells or more, and no border is drawn across them, those places are the columns'
     edges, from the top rule to the bottom."""
     levels: dict[float, list[tuple[float, float]]] = {}
-    for y, x0, x1 in horizontal:
-        key = next((k for k in levels if abs(k - y) <= 0.5), y)
+    key = None
+    for y, x0, x1 in sorted(horizontal):
+        if key is None or y - key > 0.5:
+            key = y
         levels.setdefault(key, []).append((x0, x1))
     cuts: list[tuple[list[float], list[float]]] = []  # (the places a rule is cut at, the heights of such rules)
     for y, segments in levels.items():
@@ -725,10 +728,12 @@ def _column_spans(xs: list[float], ys: list[float], horizontal, filled: set[tupl
     over "Personal history/status"). A column whose bands mostly hold text of their own is
     unruled, one cell a band ("65-74 years" over "75-84 years" beside ruled figures)."""
     rules: list[list[tuple[float, float]]] = [[] for _ in ys]
+    rising = ys[::-1]  # ys run top to bottom
     for y, x0, x1 in horizontal:
-        nearest = min(range(len(ys)), key=lambda i: abs(ys[i] - y))
-        if abs(ys[nearest] - y) <= MIN_CELL:
-            rules[nearest].append((x0, x1))
+        at = bisect.bisect_left(rising, y)
+        nearest = min((i for i in (at - 1, at) if 0 <= i < len(rising)), key=lambda i: abs(rising[i] - y))
+        if abs(rising[nearest] - y) <= MIN_CELL:
+            rules[len(ys) - 1 - nearest].append((x0, x1))
     bands = len(ys) - 1
     tops = [list(range(len(xs) - 1)) for _ in range(bands)]
     for c, middle in enumerate((a + b) / 2 for a, b in zip(xs, xs[1:])):
