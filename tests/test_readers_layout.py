@@ -796,3 +796,96 @@ def test_pdf_a_row_label_over_numbered_labels_is_no_header(tmp_path):
     lines = read_document(_make_numbered_rows_pdf(tmp_path / "numbered.pdf")).text.splitlines()
     for cells in NUMBERED_ROWS:
         assert "; ".join(cells) in lines, (cells, lines)
+
+
+CUT_ROWS = (
+    (("Abuse",), ("Provider", "notifications"), ("Changes in", "the pattern", "of reporting", "abuse")),
+    (("Assault and", "conflict"), ("Incident data", "Service metrics"), ("Rates of", "assaults", "on staff")),
+    (("Sexual safety",), ("Service", "metrics"), ("Rate of", "incidents")),
+)
+CUT_AFTER_LINES = 1  # the second row's lines on the first page; the rest go on to the next
+
+
+def _make_cut_row_pdf(path: Path) -> Path:
+    """A table as a browser prints it (rules cut at the columns, no borders, rows of several
+    lines), its second row cut by the page break: the first page ends under that row's first
+    line with no rule under it, and the next page repeats the header over the rest of the row."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 16, "A review of the national data on mental health inpatient settings. " * 6)
+    xs = (50, 180, 320, 460)
+    size, pitch = 18, 20
+
+    def header():
+        pdf.set_font("Helvetica", style="B", size=size)
+        for x0, lines in zip(xs, RULED_HEADER):
+            for number, line in enumerate(lines):
+                pdf.text(x0 + 1, 118 + pitch * number, line)
+        rule(148)
+
+    def rule(y):
+        for x0, x1 in zip(xs, xs[1:]):
+            pdf.line(x0, y, x1, y)
+
+    def lines(row, y, first, end):
+        pdf.set_font("Helvetica", size=size)
+        for x0, cell in zip(xs, row):
+            for number, line in enumerate(cell[first:end]):
+                pdf.text(x0 + 1, y + 18 + pitch * number, line)
+        return y + 4 + pitch * (max(len(cell[first:end]) for cell in row)) + 8
+
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=14)
+    pdf.text(50, 80, "Poor safety outcomes are set out below.")
+    header()
+    y = lines(CUT_ROWS[0], 152, 0, None)
+    rule(y)
+    lines(CUT_ROWS[1], y + 4, 0, CUT_AFTER_LINES)  # the page ends here, no rule under the row
+    pdf.add_page()
+    header()
+    y = lines(CUT_ROWS[1], 152, CUT_AFTER_LINES, None)
+    rule(y)
+    y = lines(CUT_ROWS[2], y + 4, 0, None)
+    rule(y)
+    pdf.set_font("Helvetica", size=14)
+    pdf.text(50, y + 40, "The review found gaps in the national data.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_table_row_cut_by_a_page_break_is_one_row(tmp_path):
+    lines = read_document(_make_cut_row_pdf(tmp_path / "cut_row.pdf")).text.splitlines()
+    header = [" ".join(cell) for cell in RULED_HEADER]
+    for row in CUT_ROWS:
+        cells = [" ".join(cell) for cell in row]
+        assert "; ".join(f"{name}: {cell}" for name, cell in zip(header, cells)) in lines, (cells, lines)
+    assert not any(line.startswith(f"{header[0]}: conflict") for line in lines), lines
+
+
+EDGE_ROWS = (("Over 65", "7", "9"), ("Under 65", "3", "4"))
+
+
+def _make_figures_at_column_edge_pdf(path: Path) -> Path:
+    """Rows under a shaded header whose figures stand flush against their column's left edge:
+    a figure belongs to the column it starts in, not to the label's column it would fit beside."""
+    columns = ((72, 200), (200, 300), (300, 400))
+    pdf = _shaded_header_page(columns, ("2015", "2016"), 10)
+    y = 142
+    for label, *figures in EDGE_ROWS:
+        pdf.text(76, y, label)
+        for (x0, _), figure in zip(columns[1:], figures):
+            pdf.text(x0 - 0.5, y, figure)
+        y += 20
+    pdf.text(72, y + 30, ALIGNED_AFTER)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_figure_flush_against_its_columns_edge_is_in_that_column(tmp_path):
+    lines = read_document(_make_figures_at_column_edge_pdf(tmp_path / "edge.pdf")).text.splitlines()
+    for label, a, b in EDGE_ROWS:
+        assert f"{label}; 2015: {a}; 2016: {b}" in lines, (label, lines)

@@ -26,6 +26,8 @@ MIN_CELL = 4.0  # points: grid lines closer than this are one line
 # A row goes on the table when it stands within this many row heights of the row above it.
 ALIGNED_STEP = 1.6
 ROW_LINES = 1.5  # of the text size: a row of one line, with its cell's padding
+CUT_ROW_GAP = 0.4  # of the size: the cells of a row cut by a page break stand this far apart at least (more than a word space)
+MULTI_LINE_ROWS = 3  # rows this many lines high, or more, are each ruled off: a line is no row
 AVERAGE_WIDTH = 0.55  # of the size: a character's width, on average
 WORD_GAP = 1.5  # of the size: characters further apart than this are two words
 COLUMN_GAP = 1.0  # of the size: words in two columns stand further apart than this (a word space is a third of it)
@@ -49,11 +51,16 @@ class Table:
     left: float = 0.0
     pitch: float = 0.0  # the usual height of its rows
     top_shaded: bool = False  # its first drawn row is filled with a colour (a header drawn alone, often)
+    open_end: bool = False  # its last row runs on past its last rule (to the page's end): the next part's first row goes on with it
 
     def header(self) -> list[str]:
         """Column headers: the header rows' cells of each column joined ("Workforce size in 2020 – WTEs")."""
         columns = len(self.rows[0]) if self.rows else 0
         return [" ".join(row[c] for row in self.rows[: self.header_rows] if row[c]) for c in range(columns)]
+
+    def body_rows(self) -> list[list[str]]:
+        """The body's rows, a wrapped label's lines put back together: one for each of :meth:`row_texts`."""
+        return _wrapped_joined(self.rows[self.header_rows :])
 
     def row_texts(self, header: list[str] | None = None) -> list[str]:
         """Each body row as "Header: value; …" (``header``: another part's, for a table continued).
@@ -63,7 +70,7 @@ class Table:
         """
         header = header or self.header()
         texts, group, label = [], "", ""
-        for row in _wrapped_joined(self.rows[self.header_rows :]):
+        for row in self.body_rows():
             if row[0] and not any(row[1:]) and len(row) > 1:
                 group, label = row[0], ""
                 texts.append(table_row_text(header[:1], [row[0]]))  # "Characteristic: Age", under its column's header
@@ -173,10 +180,20 @@ def _aligned_rows(table: Table, chars: list, horizontal=(), bold: Callable[[int]
     above = [line for line in reversed(lines) if line[0][2] > table.top]
     taken: set[int] = set()
     rows, edge = [], table.bottom
+    size = max(c[3] for c in chars)
+    # Under a grid whose rows are each ruled off and hold several lines, the lines below its
+    # last rule are one row that no rule closes: a row that a page break cuts, its cells' lines.
+    folding = table.pitch > MULTI_LINE_ROWS * ROW_LINES * size
     for i, line in enumerate(below):
-        cells = _aligned_cells(columns, line)
-        if cells is None or edge - line[0][2] > step:
+        # The cut row's lines follow each other closely; its cells are parted by their padding only.
+        cells = _aligned_cells(columns, line, CUT_ROW_GAP if folding else COLUMN_GAP)
+        if cells is None or edge - line[0][2] > (2 * ROW_LINES * size if folding else step):
             break
+        if folding and rows:
+            rows.append(cells)
+            taken |= {c[5] for c in line}
+            edge = line[0][2]
+            continue
         if not cells[0] and sum(1 for cell in cells if cell) < 2:
             break  # a figure alone under the table: a page number, a note's number
         # A label alone: a group heading only over a row of figures, or the wrapped end of the
@@ -189,6 +206,9 @@ def _aligned_rows(table: Table, chars: list, horizontal=(), bold: Callable[[int]
         rows.append(cells)
         taken |= {c[5] for c in line}
         edge = line[0][2]
+    if folding and rows:
+        rows = [[" ".join(cell for cell in column if cell) for column in zip(*rows)]]
+        table.open_end = True
     if len(table.rows) == 1 and table.header_rows == 1 and rows and bold is not None and not table.top_shaded \
             and _mostly_bold(table.char_indexes, bold) == _mostly_bold(taken, bold):
         table.header_rows = 0  # one drawn row set like the rows under it (no fill, same weight) is one of them
@@ -242,7 +262,7 @@ def _text_lines(chars: list) -> list[list[tuple]]:
     return [sorted(line, key=lambda c: c[5]) for line in lines]
 
 
-def _aligned_cells(columns: list[tuple[float, float]], line: list[tuple]) -> list[str] | None:
+def _aligned_cells(columns: list[tuple[float, float]], line: list[tuple], gap: float = COLUMN_GAP) -> list[str] | None:
     """The line's words put in the table's columns (x-ranges), or None when a word crosses a
     column's edge or stands outside the table (a paragraph, a caption wider than the first column)."""
     bounds = [columns[0][0]]
@@ -253,12 +273,15 @@ def _aligned_cells(columns: list[tuple[float, float]], line: list[tuple]) -> lis
     for word in _words(line):
         x0, x1 = word[0][1], word[-1][1] + AVERAGE_WIDTH * word[-1][3]
         tolerance = word[0][3]
-        column = next((c for c in range(len(columns)) if bounds[c] - tolerance <= x0 and x1 <= bounds[c + 1] + tolerance), None)
+        # The column the word starts in, else one it overhangs by less than a character's size.
+        column = next((c for c in range(len(columns)) if bounds[c] - TOLERANCE <= x0 < bounds[c + 1] - TOLERANCE and x1 <= bounds[c + 1] + tolerance), None)
+        if column is None:
+            column = next((c for c in range(len(columns)) if bounds[c] - tolerance <= x0 and x1 <= bounds[c + 1] + tolerance), None)
         if column is None:
             return None
         # Cells are set apart by a gutter; words a space apart run on, as prose does, whatever
         # columns they happen to fall in.
-        if previous is not None and column != previous[0] and x0 - previous[1] < COLUMN_GAP * word[0][3]:
+        if previous is not None and column != previous[0] and x0 - previous[1] < gap * word[0][3]:
             return None
         previous = (column, x1)
         cells[column].append("".join(c[0] for c in word))
