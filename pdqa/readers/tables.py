@@ -387,14 +387,20 @@ def _hidden_fills(paths) -> set[int]:
         if raw.FPDFPageObj_GetFillColor(obj, red, green, blue, alpha) and alpha.value == 255:
             by_colour.setdefault((red.value, green.value, blue.value), []).append((obj, x0, y0, x1, y1, bool(stroke.value)))
     hidden: set[int] = set()
+    tile = 50.0  # points: a box is looked for only among the boxes over its lower-left corner's tile
     for boxes in by_colour.values():
         if len(boxes) < 2:
             continue
         boxes.sort(key=lambda box: -(box[3] - box[1]) * (box[4] - box[2]))  # the largest first
-        for i, (obj, x0, y0, x1, y1, stroked) in enumerate(boxes):
-            if not stroked and any(a <= x0 + 0.5 and b <= y0 + 0.5 and x1 <= c + 0.5 and y1 <= d + 0.5
-                                   for other, a, b, c, d, _ in boxes[:i] if id(other) not in hidden):
+        over: dict[tuple[int, int], list[tuple]] = {}
+        for obj, x0, y0, x1, y1, stroked in boxes:
+            corner = over.get((int((x0 + 0.5) // tile), int((y0 + 0.5) // tile)), [])
+            if not stroked and any(a <= x0 + 0.5 and b <= y0 + 0.5 and x1 <= c + 0.5 and y1 <= d + 0.5 for a, b, c, d in corner):
                 hidden.add(id(obj))
+                continue
+            for tx in range(int(x0 // tile), int(x1 // tile) + 1):
+                for ty in range(int(y0 // tile), int(y1 // tile) + 1):
+                    over.setdefault((tx, ty), []).append((x0, y0, x1, y1))
     return hidden
 
 
