@@ -161,7 +161,7 @@ def units_of(chunk: Chunk, start_id: int = 0) -> list[Unit]:
     table row; a footnote or a title page whole."""
     spans: list[tuple[int, int, str]] = []
     text_start = chunk.start
-    if chunk.section and chunk.text.startswith(chunk.section):
+    if _opens_with_heading(chunk):
         text_start = chunk.start + len(chunk.section)
         spans.append((chunk.start, text_start, "heading"))
     body = chunk.text[text_start - chunk.start :]
@@ -424,9 +424,16 @@ def _list_start(chunk: Chunk) -> int | None:
             return chunk.start + offset
         offset += len(line)
     # A chunk that opens with an item (its text starts after the bullet) is a list from its first line.
-    if chunk.section and chunk.text.startswith(chunk.section):
+    if _opens_with_heading(chunk):
         return chunk.start + len(chunk.section)
     return chunk.start
+
+
+def _opens_with_heading(chunk: Chunk) -> bool:
+    """Whether the chunk's text opens with its heading's line: the section's words followed by
+    a line end, not a row or sentence that begins with them ("Length of stay: Less than 1 month")."""
+    section = chunk.section
+    return bool(section) and chunk.text.startswith(section) and chunk.text[len(section) : len(section) + 1] in ("", "\n", "\r")
 
 
 def list_documents(corpus_dir: Path, max_chars: int, limits: CorpusSettings | None = None) -> list[dict]:

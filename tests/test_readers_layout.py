@@ -681,3 +681,449 @@ def test_pdf_the_short_first_line_of_a_drawn_box_is_its_title(tmp_path):
     headings = [line for line in text.splitlines() if line.startswith("# ")]
     assert headings == [f"# {BOX_TITLE}"], headings
     assert " ".join(BOX_QUOTE) in text and CHART_TITLE in text
+
+
+# ---------------------------------------------------------------- tables: invisible boxes, colour keys
+
+LINE_BOXED_HEADER = (("Area",), ("Leicester", "(21)"), ("Liverpool", "(18)"))
+LINE_BOXED_ROWS = (("Age: 16-24", "4", "4"), ("Age: 25-39", "7", "6"), ("Age: 40-54", "3", "3"))
+
+
+def _make_line_boxed_header_pdf(path: Path) -> Path:
+    """A ruled table whose shaded header cells paint each line of their text again in a box of
+    the cell's own colour, as a word processor does: the boxes draw nothing to be seen, so each
+    header cell is one cell of two lines ("Leicester" over "(21)"), not two rows."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, 100, "Table 1: Sample profile")
+    columns = ((72, 220), (220, 305), (305, 390))
+    pdf.set_fill_color(4, 30, 66)
+    pdf.set_draw_color(0, 0, 0)
+    for x0, x1 in columns:
+        pdf.rect(x0, 110, x1 - x0, 32, style="DF")
+    for (x0, x1), lines in zip(columns, LINE_BOXED_HEADER):
+        top = 110 + (32 - 14 * len(lines)) / 2
+        for number, line in enumerate(lines):
+            pdf.rect(x0 + 5, top + 14 * number, x1 - x0 - 10, 14, style="F")  # the line's own box
+    pdf.set_text_color(255, 255, 255)
+    pdf.set_font("Helvetica", style="B", size=10)
+    for (x0, x1), lines in zip(columns, LINE_BOXED_HEADER):
+        top = 110 + (32 - 14 * len(lines)) / 2
+        for number, line in enumerate(lines):
+            pdf.text(x0 + 6, top + 14 * number + 10, line)
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_font("Helvetica", size=10)
+    y = 142
+    for row in LINE_BOXED_ROWS:
+        for (x0, x1), cell in zip(columns, row):
+            pdf.rect(x0, y, x1 - x0, 20)
+            pdf.text(x0 + 6, y + 14, cell)
+        y += 20
+    pdf.text(72, y + 30, "The profile was drawn from the recruitment records.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_boxes_painted_in_their_cells_colour_do_not_split_the_cell(tmp_path):
+    lines = read_document(_make_line_boxed_header_pdf(tmp_path / "line_boxed.pdf")).text.splitlines()
+    for label, a, b in LINE_BOXED_ROWS:
+        assert f"Area: {label}; Leicester (21): {a}; Liverpool (18): {b}" in lines, (label, lines)
+    assert not any(line.startswith("(21)") or "Leicester: (21)" in line for line in lines), lines
+
+
+COLOUR_KEY_ROWS = (
+    ("The meticulous", "Further information about the risk triggers", (0, 176, 80)),
+    ("The responsible", "More overt risk trigger flags within software", (79, 130, 189)),
+    ("The cautious", "Further information or advice", (247, 150, 70)),
+    ("The time-poor", "Trigger hierarchies to indicate high to low risk", (255, 0, 0)),
+)
+
+
+def _make_colour_key_table_pdf(path: Path) -> Path:
+    """A ruled table without a header whose row labels are each shaded a colour of their own (a
+    colour key): the first row's colour is one more of the key, not what sets a header apart."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, 100, "Some recommendations suit particular segments:")
+    y = 110
+    for label, text, colour in COLOUR_KEY_ROWS:
+        pdf.set_fill_color(*colour)
+        pdf.rect(72, y, 116, 30, style="DF")
+        pdf.rect(188, y, 330, 30)
+        pdf.set_font("Helvetica", style="B", size=10)
+        pdf.text(76, y + 12, label)
+        pdf.set_font("Helvetica", size=10)
+        pdf.text(192, y + 12, text)
+        y += 30
+    pdf.text(72, y + 30, "The segments were drawn from the interviews.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_row_labels_shaded_as_a_colour_key_are_rows_not_a_header(tmp_path):
+    lines = read_document(_make_colour_key_table_pdf(tmp_path / "colour_key.pdf")).text.splitlines()
+    for label, text, _ in COLOUR_KEY_ROWS:
+        assert f"{label}; {text}" in lines, (label, lines)
+
+
+SPANNING_ROWS = (
+    ("Section 1: Personal details", ("Demographic details", "Personal history/status")),
+    ("Section 2: Information relating to death", ("Events surrounding death",)),
+    ("Section 3: Contact with services", ("GP service history", "Links to tier 4 services", "Other services used")),
+)
+UNRULED_LABELS = (("65-74 years", "73.8%", "21.4%"), ("75-84 years", "55.0%", "31.6%"), ("85+ years", "41.6%", "33.6%"))
+
+
+def _make_spanning_label_table_pdf(path: Path) -> Path:
+    """A ruled table whose labels each span several rows, set level with the middle of their rows
+    (no rule under a label but under each of its rows), and below it a table whose label column
+    is not ruled between rows though its figure columns are: there each band is a row."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=9)
+    pdf.text(72, 90, "Outline of the data collected in the audit:")
+    left, middle, right, y = 72, 300, 520, 100
+    for label, rows in SPANNING_ROWS:
+        height = 14 * len(rows)
+        pdf.rect(left, y, middle - left, height)
+        pdf.text(left + 4, y + height / 2 + 3, label)
+        for number, row in enumerate(rows):
+            pdf.rect(middle, y + 14 * number, right - middle, 14)
+            pdf.text(middle + 4, y + 14 * number + 10, row)
+        y += height
+    pdf.text(72, y + 30, "Parts of the audit structure did not suit many cases.")
+    y += 60
+    columns = ((72, 190), (190, 280), (280, 370))
+    for (x0, x1), name in zip(columns, ("Age Group", "0 or 1 LTC", "2/3 LTCs")):
+        pdf.rect(x0, y, x1 - x0, 16)
+        pdf.text(x0 + 4, y + 11, name)
+    y += 16
+    for cells in UNRULED_LABELS:
+        for (x0, x1), cell in zip(columns, cells):
+            pdf.text(x0 + 4, y + 11, cell)
+        for x0, x1 in columns[1:]:
+            pdf.rect(x0, y, x1 - x0, 16)  # the figures boxed, the labels beside them not ruled apart
+        y += 16
+    pdf.line(72, y, 190, y)
+    for x in (72, 190):
+        pdf.line(x, y - 16 * len(UNRULED_LABELS), x, y)
+    pdf.text(72, y + 30, "This is a crude grouping by number of conditions.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_label_spanning_rows_heads_each_of_them(tmp_path):
+    lines = read_document(_make_spanning_label_table_pdf(tmp_path / "spanning.pdf")).text.splitlines()
+    for label, rows in SPANNING_ROWS:
+        for row in rows:
+            assert f"{label}; {row}" in lines, (label, row, lines)
+    for label, a, b in UNRULED_LABELS:
+        assert f"Age Group: {label}; 0 or 1 LTC: {a}; 2/3 LTCs: {b}" in lines, (label, lines)
+
+
+# ---------------------------------------------------------------- units: a line opening with its heading's words
+
+HEADING_WORDS = "Physical health"
+UNDER_HEADING = (
+    "The records named many conditions, and most people had more than one of them. " * 12,
+    "Physical health issues were recorded for most of the individuals in the review.",
+)
+
+
+def _make_heading_words_pdf(path: Path) -> Path:
+    """A heading ("Physical health") over a long paragraph, and a second paragraph (a chunk of
+    its own) that opens with the heading's own words ("Physical health issues were …")."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.multi_cell(0, 14, "The review read the case files of sixty people who died while homeless.", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(12)
+    pdf.set_font("Helvetica", style="B", size=14)
+    pdf.multi_cell(0, 18, HEADING_WORDS, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    pdf.set_font("Helvetica", size=10)
+    for paragraph in UNDER_HEADING:
+        pdf.multi_cell(0, 14, paragraph.strip(), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(8)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_sentence_opening_with_its_headings_words_is_whole(tmp_path):
+    from pdqa.chunking import chunk_corpus
+    from pdqa.corpus import load_corpus
+
+    _make_heading_words_pdf(tmp_path / "heading_words.pdf")
+    _, units = chunk_corpus(load_corpus(tmp_path), 1000)
+    texts = [unit.text for unit in units]
+    assert UNDER_HEADING[1] in texts, texts
+    assert not any(text.startswith("issues were") for text in texts), texts
+
+
+# ---------------------------------------------------------------- tables: borders in pieces, rows stacked in one band
+
+PIECED_ROWS = (
+    ("Total number of responses (individuals)", "118"),
+    ("Total number of unique organisations represented", "90"),
+    ("Total number of unique trusts represented", "46"),
+)
+
+
+def _make_pieced_borders_pdf(path: Path) -> Path:
+    """A ruled table whose vertical borders are drawn in pieces, a row's side and then its
+    padding's, each piece stopping short of the next and of the rules (as a word processor
+    exports them): the pieces are one border, the table one grid under its header."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, 90, "Table 1: Responses to the survey")
+    xs = (72, 320, 420)
+    heights = [30] + [24] * len(PIECED_ROWS)
+    y = 100
+    for number, height in enumerate(heights):
+        pdf.line(xs[0], y, xs[-1], y)
+        for x in xs:  # the side in two pieces, 2.4 pt apart, short of both rules by 0.4 pt
+            pdf.line(x, y + 0.4, x, y + 6)
+            pdf.line(x, y + 8.4, x, y + height - 0.4)
+        cells = ("", "Number of responses") if number == 0 else PIECED_ROWS[number - 1]
+        for x, cell in zip(xs, cells):
+            if cell:
+                pdf.text(x + 4, y + 16, cell)
+        y += height
+    pdf.line(xs[0], y, xs[-1], y)
+    pdf.text(72, y + 30, "All the organisations were represented.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_border_drawn_in_pieces_is_one_border(tmp_path):
+    lines = read_document(_make_pieced_borders_pdf(tmp_path / "pieces.pdf")).text.splitlines()
+    for label, count in PIECED_ROWS:
+        assert f"{label}; Number of responses: {count}" in lines, (label, lines)
+
+
+STACKED_ROWS = (("Stroke", "Yes", "Yes"), ("Arthritis", "Yes", "No"))
+STACKED_GROUP = ("Cognitive impairment:", (("- mild", "Yes", "Yes"), ("- substantial", "Yes", "No")))
+
+
+def _make_stacked_rows_pdf(path: Path) -> Path:
+    """A ruled table whose last band, drawn as one cell with no borders inside, holds a group's
+    label and its rows one under another, their values standing in the columns above."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, 90, "Conditions and their effects:")
+    xs = (72, 300, 400, 500)
+    y = 100
+    for cells in (("Condition", "Disability", "Death"), *STACKED_ROWS):
+        pdf.set_font("Helvetica", style="B" if cells[0] == "Condition" else "", size=10)
+        for x0, x1, cell in zip(xs, xs[1:], cells):
+            pdf.rect(x0, y, x1 - x0, 20)
+            pdf.text(x0 + 4, y + 14, cell)
+        y += 20
+    label, rows = STACKED_GROUP
+    pdf.rect(xs[0], y, xs[-1] - xs[0], 14 * (len(rows) + 1) + 6)
+    pdf.text(xs[0] + 4, y + 14, label)
+    for number, cells in enumerate(rows, start=1):
+        for x0, cell in zip(xs, cells):
+            pdf.text(x0 + 4 + (12 if x0 == xs[0] else 0), y + 14 + 14 * number, cell)
+    pdf.text(72, y + 80, "Yes means a significantly greater than zero chance.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_rows_stacked_in_one_drawn_band_are_rows(tmp_path):
+    lines = read_document(_make_stacked_rows_pdf(tmp_path / "stacked.pdf")).text.splitlines()
+    for label, a, b in STACKED_ROWS:
+        assert f"Condition: {label}; Disability: {a}; Death: {b}" in lines, (label, lines)
+    group, rows = STACKED_GROUP
+    for label, a, b in rows:
+        assert f"Condition: {group}, {label}; Disability: {a}; Death: {b}" in lines, (label, lines)
+
+
+# ---------------------------------------------------------------- tables: rules only, cut at the columns
+
+RULED_HEADER = (("Safety", "outcome"), ("National data", "sources"), ("Indicators", "developed"))
+RULED_ROWS = (
+    (("Abuse",), ("Provider", "notifications"), ("Changes in", "reporting")),
+    (("Patient", "accident"), ("Incident", "reports"), ("None", "identified")),
+)
+
+
+def _make_rules_only_table_pdf(path: Path) -> Path:
+    """A table as a browser prints it: no borders, only a rule under the header and under each
+    row, each rule drawn as one segment a cell, end to end; large type, the header's words a
+    little over a word space apart from the next column's (the cells' padding)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=14)
+    pdf.text(50, 80, "Poor safety outcomes are set out below.")
+    xs = (50, 150, 290, 430)
+    size = 18
+
+    def cells(lines_of_cells, top, bold):
+        pdf.set_font("Helvetica", style="B" if bold else "", size=size)
+        for x0, lines in zip(xs, lines_of_cells):
+            for number, line in enumerate(lines):
+                pdf.text(x0 + 1, top + 18 + 20 * number, line)
+
+    def rule(y):
+        for x0, x1 in zip(xs, xs[1:]):
+            pdf.line(x0, y, x1, y)
+
+    cells(RULED_HEADER, 100, True)
+    y = 148
+    rule(y)
+    for row in RULED_ROWS:
+        cells(row, y + 4, False)
+        y += 4 + 20 * max(len(lines) for lines in row) + 8
+        rule(y)
+    pdf.set_font("Helvetica", size=14)
+    pdf.text(50, y + 40, "The review found gaps in the national data.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_table_drawn_with_rules_cut_at_its_columns_reads_as_rows(tmp_path):
+    lines = read_document(_make_rules_only_table_pdf(tmp_path / "rules_only.pdf")).text.splitlines()
+    header = [" ".join(cell) for cell in RULED_HEADER]
+    for row in RULED_ROWS:
+        cells = [" ".join(cell) for cell in row]
+        assert "; ".join(f"{name}: {cell}" for name, cell in zip(header, cells)) in lines, (cells, lines)
+
+
+NUMBERED_ROWS = (("1 (most deprived)", "1,832", "428.2"), ("2", "1,302", "314.2"), ("3", "1,058", "260.3"))
+
+
+def _make_numbered_rows_pdf(path: Path) -> Path:
+    """A ruled table without a header whose row labels are numbers after the first ("1 (most
+    deprived)", "2", "3"): a label over a number is no header over a figure."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.multi_cell(0, 14, "Admissions by deprivation decile:", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    with pdf.table(col_widths=(120, 80, 80), width=280, align="LEFT", first_row_as_headings=False) as table:
+        for cells in NUMBERED_ROWS:
+            row = table.row()
+            for cell in cells:
+                row.cell(cell)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_row_label_over_numbered_labels_is_no_header(tmp_path):
+    lines = read_document(_make_numbered_rows_pdf(tmp_path / "numbered.pdf")).text.splitlines()
+    for cells in NUMBERED_ROWS:
+        assert "; ".join(cells) in lines, (cells, lines)
+
+
+CUT_ROWS = (
+    (("Abuse",), ("Provider", "notifications"), ("Changes in", "the pattern", "of reporting", "abuse")),
+    (("Assault and", "conflict"), ("Incident data", "Service metrics"), ("Rates of", "assaults", "on staff")),
+    (("Sexual safety",), ("Service", "metrics"), ("Rate of", "incidents")),
+)
+CUT_AFTER_LINES = 1  # the second row's lines on the first page; the rest go on to the next
+
+
+def _make_cut_row_pdf(path: Path) -> Path:
+    """A table as a browser prints it (rules cut at the columns, no borders, rows of several
+    lines), its second row cut by the page break: the first page ends under that row's first
+    line with no rule under it, and the next page repeats the header over the rest of the row."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 16, "A review of the national data on mental health inpatient settings. " * 6)
+    xs = (50, 180, 320, 460)
+    size, pitch = 18, 20
+
+    def header():
+        pdf.set_font("Helvetica", style="B", size=size)
+        for x0, lines in zip(xs, RULED_HEADER):
+            for number, line in enumerate(lines):
+                pdf.text(x0 + 1, 118 + pitch * number, line)
+        rule(148)
+
+    def rule(y):
+        for x0, x1 in zip(xs, xs[1:]):
+            pdf.line(x0, y, x1, y)
+
+    def lines(row, y, first, end):
+        pdf.set_font("Helvetica", size=size)
+        for x0, cell in zip(xs, row):
+            for number, line in enumerate(cell[first:end]):
+                pdf.text(x0 + 1, y + 18 + pitch * number, line)
+        return y + 4 + pitch * (max(len(cell[first:end]) for cell in row)) + 8
+
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=14)
+    pdf.text(50, 80, "Poor safety outcomes are set out below.")
+    header()
+    y = lines(CUT_ROWS[0], 152, 0, None)
+    rule(y)
+    lines(CUT_ROWS[1], y + 4, 0, CUT_AFTER_LINES)  # the page ends here, no rule under the row
+    pdf.add_page()
+    header()
+    y = lines(CUT_ROWS[1], 152, CUT_AFTER_LINES, None)
+    rule(y)
+    y = lines(CUT_ROWS[2], y + 4, 0, None)
+    rule(y)
+    pdf.set_font("Helvetica", size=14)
+    pdf.text(50, y + 40, "The review found gaps in the national data.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_table_row_cut_by_a_page_break_is_one_row(tmp_path):
+    lines = read_document(_make_cut_row_pdf(tmp_path / "cut_row.pdf")).text.splitlines()
+    header = [" ".join(cell) for cell in RULED_HEADER]
+    for row in CUT_ROWS:
+        cells = [" ".join(cell) for cell in row]
+        assert "; ".join(f"{name}: {cell}" for name, cell in zip(header, cells)) in lines, (cells, lines)
+    assert not any(line.startswith(f"{header[0]}: conflict") for line in lines), lines
+
+
+EDGE_ROWS = (("Over 65", "7", "9"), ("Under 65", "3", "4"))
+
+
+def _make_figures_at_column_edge_pdf(path: Path) -> Path:
+    """Rows under a shaded header whose figures stand flush against their column's left edge:
+    a figure belongs to the column it starts in, not to the label's column it would fit beside."""
+    columns = ((72, 200), (200, 300), (300, 400))
+    pdf = _shaded_header_page(columns, ("2015", "2016"), 10)
+    y = 142
+    for label, *figures in EDGE_ROWS:
+        pdf.text(76, y, label)
+        for (x0, _), figure in zip(columns[1:], figures):
+            pdf.text(x0 - 0.5, y, figure)
+        y += 20
+    pdf.text(72, y + 30, ALIGNED_AFTER)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_figure_flush_against_its_columns_edge_is_in_that_column(tmp_path):
+    lines = read_document(_make_figures_at_column_edge_pdf(tmp_path / "edge.pdf")).text.splitlines()
+    for label, a, b in EDGE_ROWS:
+        assert f"{label}; 2015: {a}; 2016: {b}" in lines, (label, lines)

@@ -39,7 +39,7 @@ from statistics import median
 from ..errors import CorpusWarning
 from ..settings import CorpusSettings
 from .base import Extracted, NoText
-from .layout import BULLET_GLYPHS, PRIVATE_USE_RE, SUPERSCRIPT_DIGITS, Block, TextBuilder, is_caption
+from .layout import BULLET_GLYPHS, PRIVATE_USE_RE, SUPERSCRIPT_DIGITS, Block, TextBuilder, is_caption, table_row_text
 from .tables import Table, find_tables, has_grid, page_paths
 
 # A line alone at a page edge that is only a page number: "7", "Page 7", "7 of 12", "- 7 -", "3/20".
@@ -938,7 +938,14 @@ def _table_blocks(table: Table, page: int, blocks: list[Block]) -> list[Block]:
         # of its own, and reads under the first part's.
         header = previous.meta["header"]
         table.header_rows = 0
-    out.extend(Block([(row, page)], "row", meta={"header": header}) for row in table.row_texts(header))
+    rows = table.body_rows()
+    for number, row in enumerate(table.row_texts(header)):
+        meta = {"header": header, "cells": rows[number] if number < len(rows) else []}
+        if number == 0:
+            meta["first"] = True
+        out.append(Block([(row, page)], "row", meta=meta))
+    if out and out[-1].kind == "row" and table.open_end:
+        out[-1].meta["open"] = True
     return out
 
 
@@ -962,7 +969,14 @@ def _join_across_pages(per_page: list[list[Block]], pages: list[_Page], vocabula
         body = [b for b in blocks if b.kind != "footnote"]
         notes = [b for b in blocks if b.kind == "footnote"]
         previous = next((b for b in reversed(out) if b.kind in ("paragraph", "item", "heading", "row")), None)
-        if body and previous is not None and _continues(previous, body[0]):
+        if body and previous is not None and _row_goes_on(previous, body[0]):
+            # A row the page break cut: the next page's part (its header repeated) opens with the
+            # rest of each of its cells.
+            first = body.pop(0)
+            cells = [" ".join(c for c in pair if c) for pair in zip(previous.meta["cells"], first.meta["cells"])]
+            previous.pieces = [(table_row_text(previous.meta["header"], cells), previous.page)]
+            previous.meta = {**previous.meta, "cells": cells, "open": first.meta.get("open", False)}
+        elif body and previous is not None and _continues(previous, body[0]):
             first = body.pop(0)
             text, page = previous.pieces[-1]
             joined = _join(text, first.text, vocabulary)
@@ -975,6 +989,14 @@ def _join_across_pages(per_page: list[list[Block]], pages: list[_Page], vocabula
         waiting = notes
     out.extend(waiting)
     return out
+
+
+def _row_goes_on(previous: Block, first: Block) -> bool:
+    """Whether a page's first block, the first row of a table part under the same header, goes on
+    with the row that ended the page before without a rule under it."""
+    if previous.kind != "row" or first.kind != "row" or not previous.meta.get("open") or not first.meta.get("first"):
+        return False
+    return previous.meta.get("header") == first.meta.get("header") and len(previous.meta["cells"]) == len(first.meta["cells"])
 
 
 def _continues(previous: Block, first: Block) -> bool:

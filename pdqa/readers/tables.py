@@ -12,6 +12,7 @@ is its header only when it is set apart from the rows under it.
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import re
 from collections.abc import Callable
@@ -25,9 +26,13 @@ MIN_CELL = 4.0  # points: grid lines closer than this are one line
 # A row goes on the table when it stands within this many row heights of the row above it.
 ALIGNED_STEP = 1.6
 ROW_LINES = 1.5  # of the text size: a row of one line, with its cell's padding
+CUT_ROW_GAP = 0.4  # of the size: the cells of a row cut by a page break stand this far apart at least (more than a word space)
+MULTI_LINE_ROWS = 3  # rows this many lines high, or more, are each ruled off: a line is no row
 AVERAGE_WIDTH = 0.55  # of the size: a character's width, on average
 WORD_GAP = 1.5  # of the size: characters further apart than this are two words
+COLUMN_GAP = 1.0  # of the size: words in two columns stand further apart than this (a word space is a third of it)
 SIZE_STEP = 0.5  # points: text sizes closer than this are one size
+PIECE_GAP = 3.0  # points: pieces of one border drawn end to end may leave this much between them (a rule's width)
 PAGE_FRAME_SHARE = 0.9  # a rectangle covering most of the page is a frame, not a cell
 
 
@@ -46,11 +51,16 @@ class Table:
     left: float = 0.0
     pitch: float = 0.0  # the usual height of its rows
     top_shaded: bool = False  # its first drawn row is filled with a colour (a header drawn alone, often)
+    open_end: bool = False  # its last row runs on past its last rule (to the page's end): the next part's first row goes on with it
 
     def header(self) -> list[str]:
         """Column headers: the header rows' cells of each column joined ("Workforce size in 2020 – WTEs")."""
         columns = len(self.rows[0]) if self.rows else 0
         return [" ".join(row[c] for row in self.rows[: self.header_rows] if row[c]) for c in range(columns)]
+
+    def body_rows(self) -> list[list[str]]:
+        """The body's rows, a wrapped label's lines put back together: one for each of :meth:`row_texts`."""
+        return _wrapped_joined(self.rows[self.header_rows :])
 
     def row_texts(self, header: list[str] | None = None) -> list[str]:
         """Each body row as "Header: value; …" (``header``: another part's, for a table continued).
@@ -60,7 +70,7 @@ class Table:
         """
         header = header or self.header()
         texts, group, label = [], "", ""
-        for row in _wrapped_joined(self.rows[self.header_rows :]):
+        for row in self.body_rows():
             if row[0] and not any(row[1:]) and len(row) > 1:
                 group, label = row[0], ""
                 texts.append(table_row_text(header[:1], [row[0]]))  # "Characteristic: Age", under its column's header
@@ -170,10 +180,20 @@ def _aligned_rows(table: Table, chars: list, horizontal=(), bold: Callable[[int]
     above = [line for line in reversed(lines) if line[0][2] > table.top]
     taken: set[int] = set()
     rows, edge = [], table.bottom
+    size = max(c[3] for c in chars)
+    # Under a grid whose rows are each ruled off and hold several lines, the lines below its
+    # last rule are one row that no rule closes: a row that a page break cuts, its cells' lines.
+    folding = table.pitch > MULTI_LINE_ROWS * ROW_LINES * size
     for i, line in enumerate(below):
-        cells = _aligned_cells(columns, line)
-        if cells is None or edge - line[0][2] > step:
+        # The cut row's lines follow each other closely; its cells are parted by their padding only.
+        cells = _aligned_cells(columns, line, CUT_ROW_GAP if folding else COLUMN_GAP)
+        if cells is None or edge - line[0][2] > (2 * ROW_LINES * size if folding else step):
             break
+        if folding and rows:
+            rows.append(cells)
+            taken |= {c[5] for c in line}
+            edge = line[0][2]
+            continue
         if not cells[0] and sum(1 for cell in cells if cell) < 2:
             break  # a figure alone under the table: a page number, a note's number
         # A label alone: a group heading only over a row of figures, or the wrapped end of the
@@ -186,6 +206,9 @@ def _aligned_rows(table: Table, chars: list, horizontal=(), bold: Callable[[int]
         rows.append(cells)
         taken |= {c[5] for c in line}
         edge = line[0][2]
+    if folding and rows:
+        rows = [[" ".join(cell for cell in column if cell) for column in zip(*rows)]]
+        table.open_end = True
     if len(table.rows) == 1 and table.header_rows == 1 and rows and bold is not None and not table.top_shaded \
             and _mostly_bold(table.char_indexes, bold) == _mostly_bold(taken, bold):
         table.header_rows = 0  # one drawn row set like the rows under it (no fill, same weight) is one of them
@@ -239,7 +262,7 @@ def _text_lines(chars: list) -> list[list[tuple]]:
     return [sorted(line, key=lambda c: c[5]) for line in lines]
 
 
-def _aligned_cells(columns: list[tuple[float, float]], line: list[tuple]) -> list[str] | None:
+def _aligned_cells(columns: list[tuple[float, float]], line: list[tuple], gap: float = COLUMN_GAP) -> list[str] | None:
     """The line's words put in the table's columns (x-ranges), or None when a word crosses a
     column's edge or stands outside the table (a paragraph, a caption wider than the first column)."""
     bounds = [columns[0][0]]
@@ -250,12 +273,15 @@ def _aligned_cells(columns: list[tuple[float, float]], line: list[tuple]) -> lis
     for word in _words(line):
         x0, x1 = word[0][1], word[-1][1] + AVERAGE_WIDTH * word[-1][3]
         tolerance = word[0][3]
-        column = next((c for c in range(len(columns)) if bounds[c] - tolerance <= x0 and x1 <= bounds[c + 1] + tolerance), None)
+        # The column the word starts in, else one it overhangs by less than a character's size.
+        column = next((c for c in range(len(columns)) if bounds[c] - TOLERANCE <= x0 < bounds[c + 1] - TOLERANCE and x1 <= bounds[c + 1] + tolerance), None)
+        if column is None:
+            column = next((c for c in range(len(columns)) if bounds[c] - tolerance <= x0 and x1 <= bounds[c + 1] + tolerance), None)
         if column is None:
             return None
         # Cells are set apart by a gutter; words a space apart run on, as prose does, whatever
         # columns they happen to fall in.
-        if previous is not None and column != previous[0] and x0 - previous[1] < WORD_GAP * word[0][3]:
+        if previous is not None and column != previous[0] and x0 - previous[1] < gap * word[0][3]:
             return None
         previous = (column, x1)
         cells[column].append("".join(c[0] for c in word))
@@ -293,8 +319,11 @@ def _edges(page, paths) -> tuple[list[tuple[float, float, float]], list[tuple[fl
     if page.get_rotation() in (90, 270):
         width, height = height, width  # the page as drawn, not as shown
     horizontal, vertical = [], []
+    hidden = _hidden_fills(paths)
     for obj, x0, y0, x1, y1 in paths:
         w, h = x1 - x0, y1 - y0
+        if id(obj) in hidden:
+            continue
         if h <= THIN and w > MIN_CELL:
             horizontal.append(((y0 + y1) / 2, x0, x1))
         elif w <= THIN and h > MIN_CELL:
@@ -305,7 +334,74 @@ def _edges(page, paths) -> tuple[list[tuple[float, float, float]], list[tuple[fl
                 vertical += [(x0, y0, y1), (x1, y0, y1)]
             else:
                 _segments(obj, horizontal, vertical)
+    vertical += _rule_columns(horizontal, vertical)
     return horizontal, vertical
+
+
+def _rule_columns(horizontal, vertical) -> list[tuple[float, float, float]]:
+    """Column borders that a table drawn with rules only implies: a browser prints each row's
+    rule as one segment a cell, end to end, so where two rules or more are cut at the same places
+    into three cells or more, and no border is drawn across them, those places are the columns'
+    edges, from the top rule to the bottom."""
+    levels: dict[float, list[tuple[float, float]]] = {}
+    key = None
+    for y, x0, x1 in sorted(horizontal):
+        if key is None or y - key > 0.5:
+            key = y
+        levels.setdefault(key, []).append((x0, x1))
+    cuts: list[tuple[list[float], list[float]]] = []  # (the places a rule is cut at, the heights of such rules)
+    for y, segments in levels.items():
+        segments = sorted(set(segments))
+        if len(segments) < 3 or any(abs(b[0] - a[1]) > TOLERANCE for a, b in zip(segments, segments[1:])):
+            continue
+        places = [segments[0][0], *((a[1] + b[0]) / 2 for a, b in zip(segments, segments[1:])), segments[-1][1]]
+        same = next((group for group in cuts if len(group[0]) == len(places)
+                     and all(abs(a - b) <= TOLERANCE for a, b in zip(group[0], places))), None)
+        if same is None:
+            cuts.append((places, [y]))
+        else:
+            same[1].append(y)
+    implied = []
+    for places, heights in cuts:
+        low, high = min(heights), max(heights)
+        drawn = any(places[0] - TOLERANCE <= x <= places[-1] + TOLERANCE and y0 < high and y1 > low for x, y0, y1 in vertical)
+        if len(heights) >= 2 and not drawn:
+            implied += [(x, low, high) for x in places]
+    return implied
+
+
+def _hidden_fills(paths) -> set[int]:
+    """Ids of the filled, unstroked rectangles drawn inside a larger one of their own colour: they
+    draw nothing to be seen (a word processor paints each line of a shaded cell's text in the cell's
+    colour again), so their edges are no rules, and would cut the cell into one row per line."""
+    import pypdfium2.raw as raw
+
+    red, green, blue, alpha = (ctypes.c_uint() for _ in range(4))
+    mode, stroke = ctypes.c_int(), ctypes.c_int()
+    by_colour: dict[tuple, list] = {}
+    for obj, x0, y0, x1, y1 in paths:
+        if x1 - x0 <= MIN_CELL or y1 - y0 <= MIN_CELL or not raw.FPDFPath_GetDrawMode(obj, mode, stroke):
+            continue
+        if mode.value == 0 or not _is_rectangle(obj):
+            continue
+        if raw.FPDFPageObj_GetFillColor(obj, red, green, blue, alpha) and alpha.value == 255:
+            by_colour.setdefault((red.value, green.value, blue.value), []).append((obj, x0, y0, x1, y1, bool(stroke.value)))
+    hidden: set[int] = set()
+    tile = 50.0  # points: a box is looked for only among the boxes over its lower-left corner's tile
+    for boxes in by_colour.values():
+        if len(boxes) < 2:
+            continue
+        boxes.sort(key=lambda box: -(box[3] - box[1]) * (box[4] - box[2]))  # the largest first
+        over: dict[tuple[int, int], list[tuple]] = {}
+        for obj, x0, y0, x1, y1, stroked in boxes:
+            corner = over.get((int((x0 + 0.5) // tile), int((y0 + 0.5) // tile)), [])
+            if not stroked and any(a <= x0 + 0.5 and b <= y0 + 0.5 and x1 <= c + 0.5 and y1 <= d + 0.5 for a, b, c, d in corner):
+                hidden.add(id(obj))
+                continue
+            for tx in range(int(x0 // tile), int(x1 // tile) + 1):
+                for ty in range(int(y0 // tile), int(y1 // tile) + 1):
+                    over.setdefault((tx, ty), []).append((x0, y0, x1, y1))
+    return hidden
 
 
 def _fills(paths) -> list[tuple[float, float, float, float, tuple[int, int, int]]]:
@@ -416,6 +512,31 @@ def _components(horizontal, vertical):
             i = parent[i]
         return i
 
+    def union(i, j):
+        a, b = find(i), find(j)
+        if a != b:
+            parent[a] = b
+
+    # A border drawn in pieces end to end (a cell's side, then its padding's) is one line: its
+    # pieces join, though a piece may stop short of the rule at its end or of the next piece.
+    for offset, edges in ((0, horizontal), (len(horizontal), vertical)):
+        order = sorted(range(len(edges)), key=lambda k: edges[k][0])
+        lines, line = [], []  # the edges along one line (positions within half a point)
+        for k in order:
+            if line and edges[k][0] - edges[line[-1]][0] > 0.5:
+                lines.append(line)
+                line = []
+            line.append(k)
+        lines.append(line)
+        for line in lines:
+            line.sort(key=lambda k: edges[k][1])
+            reach = None
+            for previous, k in zip(line, line[1:]):
+                reach = max(edges[previous][2], reach if reach is not None else edges[previous][2])
+                if edges[k][1] <= reach + PIECE_GAP:
+                    union(offset + previous, offset + k)
+                else:
+                    reach = None
     for i, (y, hx0, hx1) in enumerate(horizontal):
         for j, (x, vy0, vy1) in enumerate(vertical):
             if hx0 - TOLERANCE <= x <= hx1 + TOLERANCE and vy0 - TOLERANCE <= y <= vy1 + TOLERANCE:
@@ -448,27 +569,35 @@ def _grid_table(horizontal, vertical, chars, bold: Callable[[int], bool] | None 
     # One row of drawn cells may be a table's header drawn alone, over rows only aligned with it.
     if len(ys) < 2 or len(xs) < 3:
         return None
+    inside, indexes = _cells(xs, ys, chars)
+    if stacked := _stacked_rows(inside, len(xs) - 1):
+        # Rows set one under another in a band drawn without rules between them are rows still.
+        ys = sorted([*ys, *stacked], reverse=True)
+        horizontal = [*horizontal, *((y, xs[0], xs[-1]) for y in stacked)]
+        inside, indexes = _cells(xs, ys, chars)
     rows, cols = len(ys) - 1, len(xs) - 1
-    inside: dict[tuple[int, int], list[tuple]] = {}
-    indexes = set()
-    for char in chars:
-        x, y, size = char[1], char[2], char[3]
-        cx, cy = x + 0.25 * size, y + 0.3 * size
-        if not (xs[0] <= cx <= xs[-1] and ys[-1] <= cy <= ys[0]):
-            continue
-        r = next(i for i in range(rows) if ys[i + 1] <= cy <= ys[i])
-        c = next(i for i in range(cols) if xs[i] <= cx <= xs[i + 1])
-        inside.setdefault((r, c), []).append(char)
-        indexes.add(char[5])
-    spans = [_row_spans(r, xs, ys, vertical) for r in range(rows)]
+    spans = [_row_spans(r, xs, ys, vertical, inside) for r in range(rows)]
+    # Whether the grid holds a table is told from its drawn cells alone, before any cell spans
+    # down: a chart's bars and gridlines leave most cells empty, and spanning them would fill its rows.
+    texts = {key for key, found in inside.items() if any(not c[0].isspace() for c in found)}
+    owners: list[set[int]] = [set() for _ in range(rows)]
+    for r, c in texts:
+        owners[r].add(spans[r][c])
+    drawn_filled = sum(1 for cells in owners if len(cells) >= 2)
+    if drawn_filled < 1 or (drawn_filled < 2 and sum(1 for cells in owners if cells) > 1):
+        return None
+    tops = _column_spans(xs, ys, horizontal, texts)
+    # A cell takes the bands it spans down (no rule under it) and the columns it spans across;
+    # its text stands in its top band, its first column.
+    merged: dict[tuple[int, int], list] = {}
+    for (r, c), found in inside.items():
+        top = tops[r][c]
+        merged.setdefault((top, spans[top][c]), []).extend(found)
     grid, weights = [], []
     for r in range(rows):
-        merged: dict[int, list] = {}
-        for c in range(cols):
-            merged.setdefault(spans[r][c], []).extend(inside.get((r, c), []))
-        grid.append([_cell_text(merged.get(c, [])) if spans[r][c] == c else "" for c in range(cols)])
+        grid.append([_cell_text(merged.get((r, c), [])) for c in range(cols)])
         middle = (ys[r] + ys[r + 1]) / 2
-        weights.append({text: (*_cell_weight(merged.get(c, []), bold), _shade_at(fills, (xs[c] + xs[c + 1]) / 2, middle))
+        weights.append({text: (*_cell_weight(merged.get((r, c), []), bold), _shade_at(fills, (xs[c] + xs[c + 1]) / 2, middle))
                         for c, text in enumerate(grid[-1]) if text})
     weights = [styles for styles in weights if styles]  # as the grid's rows, once empty ones are dropped
     grid = [row for row in grid if any(row)]
@@ -510,21 +639,33 @@ def _set_apart(grid: list[list[str]], weights: list[dict[str, tuple]], header_ro
     if not grid[0][0]:
         return True
     body = range(header_rows, len(grid))
-    apart = sum(_differs(grid, weights, 0, r) for r in body)
+    coded = _coded_columns(grid, weights, body)
+    apart = sum(_differs(grid, weights, 0, r, coded) for r in body)
     return apart * 2 >= len(body)
 
 
-def _differs(grid: list[list[str]], weights: list[dict[str, tuple]], top: int, below: int) -> bool:
+def _coded_columns(grid: list[list[str]], weights: list[dict[str, tuple]], body: range) -> set[int]:
+    """Columns whose body rows are each shaded a colour of their own (a colour key: green, blue,
+    orange, red): there, the first row's colour is one more of the key, and no header's mark."""
+    coded = set()
+    for c in range(len(grid[0]) if grid else 0):
+        shades = [weights[r][grid[r][c]][2] for r in body if grid[r][c]]
+        if len(shades) >= 2 and None not in shades and len(set(shades)) == len(shades):
+            coded.add(c)
+    return coded
+
+
+def _differs(grid: list[list[str]], weights: list[dict[str, tuple]], top: int, below: int, coded=frozenset()) -> bool:
     """Whether two rows are set differently: in some column both fill, their cells differ in
-    weight, size or shading (a bold header over regular figures, grey cells under a white header),
-    or the upper holds a label over a figure."""
-    for upper, lower in zip(grid[top], grid[below]):
+    weight, size or shading (a bold header over regular figures, grey cells under a white header;
+    not in a ``coded`` column), or the upper holds a label over a figure."""
+    for c, (upper, lower) in enumerate(zip(grid[top], grid[below])):
         if not upper or not lower:
             continue
         (upper_bold, upper_size, upper_shade), (bold, size, shade) = weights[top][upper], weights[below][lower]
-        if upper_bold != bold or upper_shade != shade or abs(upper_size - size) >= SIZE_STEP:
+        if upper_bold != bold or (upper_shade != shade and c not in coded) or abs(upper_size - size) >= SIZE_STEP:
             return True
-        if _is_figure(lower) and not _is_figure(upper):
+        if c and _is_figure(lower) and not _is_figure(upper):  # a row label over a number ("1 (most deprived)" over "2") is no header
             return True
     return False
 
@@ -553,14 +694,120 @@ def _merged_columns(grid: list[list[str]]) -> tuple[list[list[str]], list[list[i
     return [list(row) for row in zip(*merged)], groups
 
 
-def _row_spans(r: int, xs: list[float], ys: list[float], vertical) -> list[int]:
-    """For each column of row band ``r``, the column whose cell it belongs to (itself, or one to its left)."""
+def _cells(xs: list[float], ys: list[float], chars) -> tuple[dict[tuple[int, int], list[tuple]], set[int]]:
+    """The characters of each grid cell (row band, column), by their centre, and all their indexes."""
+    rows, cols = len(ys) - 1, len(xs) - 1
+    inside: dict[tuple[int, int], list[tuple]] = {}
+    indexes = set()
+    for char in chars:
+        x, y, size = char[1], char[2], char[3]
+        cx, cy = x + 0.25 * size, y + 0.3 * size
+        if not (xs[0] <= cx <= xs[-1] and ys[-1] <= cy <= ys[0]):
+            continue
+        r = next(i for i in range(rows) if ys[i + 1] <= cy <= ys[i])
+        c = next(i for i in range(cols) if xs[i] <= cx <= xs[i + 1])
+        inside.setdefault((r, c), []).append(char)
+        indexes.add(char[5])
+    return inside, indexes
+
+
+def _stacked_rows(inside: dict[tuple[int, int], list[tuple]], cols: int) -> list[float]:
+    """Where a band drawn as one holds rows one under another: its label cell holds several
+    lines, and the cells beside it hold values (figures, short words) one a line, each level
+    with a line of the label and apart from it ("- mild" | "Yes", "- substantial" | "Yes" under "Cognitive
+    impairment:"). Returns the heights between those lines, where rules would part them."""
+    bands: dict[int, dict[int, list[list[tuple]]]] = {}
+    for (r, c), found in inside.items():
+        lines = _text_lines([char for char in found if not char[0].isspace()])
+        if lines:
+            bands.setdefault(r, {})[c] = lines
+    cuts: list[float] = []
+    for cells in bands.values():
+        first = min(cells)
+        labels, others = cells[first], [lines for c, lines in cells.items() if c != first]
+        if len(labels) < 2 or not others or max(len(lines) for lines in others) < 2:
+            continue
+        baselines = [line[0][2] for line in labels]
+        size = max(char[3] for line in labels for char in line)
+
+        def level(line) -> bool:
+            return any(abs(line[0][2] - b) <= 0.3 * size for b in baselines)
+
+        def value(line) -> bool:
+            text = _line_text(line)
+            return _is_figure(text) or (len(_words(line)) == 1 and len(text) <= 4)  # "Yes", "F/P"
+
+        label_chars = [char for line in labels for char in line]
+        if all(level(line) and value(line) and _gutter(label_chars, line) for lines in others for line in lines):
+            # A label line beginning in lower case is the wrapped rest of the one above, not a row.
+            cuts += [(a + b) / 2 + 0.3 * size for a, b, line in zip(baselines, baselines[1:], labels[1:])
+                     if not _line_text(line)[:1].islower()]
+    return cuts
+
+
+def _line_text(line: list[tuple]) -> str:
+    """A line's visible characters left to right, without spaces."""
+    return "".join(char[0] for char in sorted(line, key=lambda char: char[1]) if not char[0].isspace())
+
+
+def _column_spans(xs: list[float], ys: list[float], horizontal, filled: set[tuple[int, int]]) -> list[list[int]]:
+    """For each row band and column, the band whose cell it belongs to. Between two rules drawn
+    across a column, its bands are one cell when at most half of them hold text: a label spanning
+    rows, set level with their middle ("Section 1: Personal details" beside "Demographic details"
+    over "Personal history/status"). A column whose bands mostly hold text of their own is
+    unruled, one cell a band ("65-74 years" over "75-84 years" beside ruled figures)."""
+    rules: list[list[tuple[float, float]]] = [[] for _ in ys]
+    rising = ys[::-1]  # ys run top to bottom
+    for y, x0, x1 in horizontal:
+        at = bisect.bisect_left(rising, y)
+        nearest = min((i for i in (at - 1, at) if 0 <= i < len(rising)), key=lambda i: abs(rising[i] - y))
+        if abs(rising[nearest] - y) <= MIN_CELL:
+            rules[len(ys) - 1 - nearest].append((x0, x1))
+    bands = len(ys) - 1
+    tops = [list(range(len(xs) - 1)) for _ in range(bands)]
+    for c, middle in enumerate((a + b) / 2 for a, b in zip(xs, xs[1:])):
+        ruled = [0] + [r for r in range(1, bands) if any(x0 - TOLERANCE <= middle <= x1 + TOLERANCE for x0, x1 in rules[r])]
+        for first, end in zip(ruled, [*ruled[1:], bands]):
+            spanned = end - first > 1 and 2 * sum((r, c) in filled for r in range(first, end)) <= end - first
+            for r in range(first, end):
+                tops[r][c] = first if spanned else r
+    return tops
+
+
+def _row_spans(r: int, xs: list[float], ys: list[float], vertical, inside=None) -> list[int]:
+    """For each column of row band ``r``, the column whose cell it belongs to (itself, or one to
+    its left). With no border at a column's edge, the cells on either side are one, unless both
+    hold text set apart by a gutter there (figures under their columns in a band drawn without
+    inner borders); text running across the edge is one cell's."""
     middle = (ys[r] + ys[r + 1]) / 2
     owner = [0]
+    held = list(inside.get((r, 0), [])) if inside is not None else []  # the text of the cell being spanned
     for c in range(1, len(xs) - 1):
         border = any(abs(x - xs[c]) <= TOLERANCE and y0 - TOLERANCE <= middle <= y1 + TOLERANCE for x, y0, y1 in vertical)
+        if inside is not None:
+            here = inside.get((r, c), [])
+            if not border and _gutter(held, here):
+                border = True
+            held = list(here) if border else held + here
         owner.append(c if border else owner[-1])
     return owner
+
+
+def _gutter(left: list[tuple], right: list[tuple]) -> bool:
+    """Whether two neighbouring cells both hold text, and on every line they share, a gap wider
+    than a word space parts the one's last character from the other's first."""
+    left = [c for c in left if not c[0].isspace()]
+    right = [c for c in right if not c[0].isspace()]
+    if not left or not right:
+        return False
+    for line in _text_lines(left):
+        size = max(c[3] for c in line)
+        across = [c for c in right if abs(c[2] - line[0][2]) <= 0.3 * size]
+        if across:
+            end = max(c[1] for c in line) + AVERAGE_WIDTH * size
+            if min(c[1] for c in across) - end < WORD_GAP * size:
+                return False
+    return True
 
 
 def _header_rows(grid: list[list[str]]) -> int:
