@@ -94,7 +94,8 @@ def chunk_corpus(corpus: Corpus, max_chars: int) -> tuple[list[Chunk], list[Unit
     chunks = [_with_page(corpus, chunk) for chunk in chunks]
     units: list[Unit] = []
     for chunk in chunks:
-        units.extend(_with_page(corpus, unit, chunk.path) for unit in units_of(chunk, start_id=len(units)))
+        file_text = corpus.file(chunk.path).extracted.text
+        units.extend(_with_page(corpus, unit, chunk.path) for unit in units_of(chunk, len(units), file_text))
     return chunks, units
 
 
@@ -156,9 +157,10 @@ def chunk_document(
     return chunks
 
 
-def units_of(chunk: Chunk, start_id: int = 0) -> list[Unit]:
+def units_of(chunk: Chunk, start_id: int = 0, file_text: str | None = None) -> list[Unit]:
     """Split a chunk into answer-sized units: its heading, its sentences, each list item, each
-    table row; a footnote or a title page whole."""
+    table row; a footnote or a title page whole. ``file_text``, the stored text of the chunk's
+    file, shows whether a chunk opens with a list item (its marker is left out of the chunk)."""
     spans: list[tuple[int, int, str]] = []
     text_start = chunk.start
     if chunk.section and chunk.text.startswith(chunk.section):
@@ -172,7 +174,7 @@ def units_of(chunk: Chunk, start_id: int = 0) -> list[Unit]:
     elif chunk.kind == "front":
         spans += [_trim(chunk.text, 0, len(chunk.text), chunk.start) + ("sentence",)]
     else:
-        list_start = _list_start(chunk)
+        list_start = _list_start(chunk, file_text)
         text_end = chunk.end if list_start is None else list_start
         prose = chunk.text[text_start - chunk.start : text_end - chunk.start]
         spans += [(start, end, "sentence") for start, end in split_sentences(prose, text_start)]
@@ -356,12 +358,18 @@ def _continues_list(file_text: str, previous: _Block, block: _Block) -> bool:
     if previous.kind in ("heading", "table", "footnote", "front") or block.kind in ("table", "footnote", "front"):
         return False
     lead_in = file_text[previous.start : previous.end].rstrip()
-    announces = lead_in.endswith(":") or "the following" in lead_in.lower()
+    announces = _announces(lead_in)
     if block.items and announces and not previous.items:
         return True
     # A run of short bullets after a lead-in ending with ":" is one list.
     short_bullet = block.kind == "bullet" and not block.items and _is_short(block)
     return short_bullet and (lead_in.endswith(":") or (previous.kind == "bullet" and _is_short(previous)))
+
+
+def _announces(text: str) -> bool:
+    """Whether a line or block leads into a list: "… as follows:", "the following …"."""
+    text = text.rstrip()
+    return text.endswith(":") or "the following" in text.lower()
 
 
 def _is_short(block: _Block) -> bool:
@@ -414,10 +422,17 @@ def _make_chunk(file_text, document, section, start, end, group: list[_Block]) -
     )
 
 
-def _list_start(chunk: Chunk) -> int | None:
+def _list_start(chunk: Chunk, file_text: str | None = None) -> int | None:
     """Offset where the items of a list chunk begin (after the sentences that lead into them)."""
     if chunk.kind != "list":
         return None
+    if file_text is not None and not (chunk.section and chunk.text.startswith(chunk.section)):
+        # A chunk opening with an item starts after the item's marker ("• ", "2. ", "(a) "):
+        # the list begins with its first line, unless that line announces the list under it.
+        line_start = file_text.rfind("\n", 0, chunk.start) + 1
+        marker = _item_mark(file_text[line_start : chunk.start])
+        if marker and marker.end() == chunk.start - line_start and not _announces(chunk.text.split("\n", 1)[0]):
+            return chunk.start
     offset = 0
     for line in chunk.text.splitlines(keepends=True):
         if _item_mark(line):

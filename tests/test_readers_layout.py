@@ -443,3 +443,44 @@ def test_pdf_a_wrapped_row_label_is_one_row_with_its_figures(tmp_path):
     assert "In unsupported accommodation (e.g., B&B, hotel); Female: 2; Male: 13" in lines, lines
     assert "Rough sleeping; Female: 1; Male: 4" in lines, lines
     assert not any(line.startswith(("refuge)", "hotel)")) for line in lines)
+
+
+# --- List items as units of their own (chunking of what the PDF reader marks as items) ---
+
+OPEN_PARAGRAPH = "The review met every agent twice during the year."
+OPEN_ITEMS = ("Expenses claimed without receipts", "Drawings taken as salary", "Rental income left out")
+
+
+def _item_units(path: Path) -> dict[str, str]:
+    """Each unit's text and kind, the document read and chunked as an index build does."""
+    from pdqa.chunking import chunk_corpus
+    from pdqa.corpus import load_corpus
+
+    _, units = chunk_corpus(load_corpus(path.parent), 1000)
+    return {unit.text: unit.kind for unit in units}
+
+
+def _make_open_list_pdf(path: Path) -> Path:
+    """Bullets after a paragraph ending with a full stop: no heading and no lead-in before the
+    list, so the list's chunk opens with its first item."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.text(72, 100, OPEN_PARAGRAPH)
+    y = 130
+    for item in OPEN_ITEMS:
+        pdf.ellipse(80, y - 6, 4, 4, style="F")
+        pdf.text(92, y, item)
+        y += 20
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_the_first_item_of_a_list_opening_its_chunk_is_an_item(tmp_path):
+    (tmp_path / "docs").mkdir()
+    units = _item_units(_make_open_list_pdf(tmp_path / "docs" / "open.pdf"))
+    assert units.get(OPEN_PARAGRAPH) == "sentence", units
+    for item in OPEN_ITEMS:
+        assert units.get(item) == "item", (item, units)
