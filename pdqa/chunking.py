@@ -37,7 +37,13 @@ _ABBREVIATION_WINDOW = max(len(a) for a in ABBREVIATIONS) + 1
 _WORD_BEFORE_RE = re.compile(r"([\w.]+)$")
 # A list item lettered or numbered in brackets, as Word's numbering writes it out: "(a) ", "(iv) ",
 # "(3) ", "b) ". Like "1." and "•" (BULLET_RE), the marker opens an item and is not part of its unit.
-LETTERED_ITEM_RE = re.compile(r"^([ \t\u00a0]*)(\((?:[a-z]|[ivxlc]{1,6}|\d{1,3})\)|[a-z]\))[ \t\u00a0]+")
+# So is a letter or a lower-case Roman numeral with a full stop, before a word: "b. ", "iv. ".
+LETTERED_ITEM_RE = re.compile(
+    r"^([ \t\u00a0]*)(\((?:[a-z]|[ivxlc]{1,6}|\d{1,3})\)|[a-z]\)|(?:[a-z]|x{0,3}(?:ix|iv|v?i{1,3}|v))\.(?=[ \t\u00a0]+[^\W\d_]))[ \t\u00a0]+"
+)
+# A clause number opening a line ("5.1.2 The Standing Orders …", "2.3 The board …"): a numbered
+# paragraph, not a list item, and never the wrapped line of the item before it.
+CLAUSE_RE = re.compile(r"^[ \t\u00a0]*\d{1,3}(?:\.\d{1,3})+\.?[ \t\u00a0]+(?=[A-Z])")
 SENTENCE_END_RE = re.compile(r"[.!?][\"'”’)\]]*(?=\s+[\"'‘“(•]?[A-Z0-9])")
 
 
@@ -223,6 +229,10 @@ def _item_spans(chunk: Chunk, list_start: int) -> list[tuple[int, int, str]]:
             more = any(later.strip() for later in lines[number + 1 :])
             if content.rstrip().endswith(":") and more:
                 spans.append([start, end, "sentence"])  # a lead-in announcing the items under it
+                lead_indent = indent
+            elif not bullet and CLAUSE_RE.match(content) and spans:
+                line_start = chunk.start + offset
+                spans += [[a, b, "sentence"] for a, b in split_sentences(content, line_start)]
                 lead_indent = indent
             elif bullet or not spans or (lead_indent is not None and indent > lead_indent) or spans[-1][2] == "sentence":
                 spans.append([start, end, "item"])
@@ -430,7 +440,7 @@ def _list_start(chunk: Chunk, file_text: str | None = None) -> int | None:
         # A chunk opening with an item starts after the item's marker ("• ", "2. ", "(a) "):
         # the list begins with its first line, unless that line announces the list under it.
         line_start = file_text.rfind("\n", 0, chunk.start) + 1
-        marker = _item_mark(file_text[line_start : chunk.start])
+        marker = _item_mark(file_text[line_start : chunk.start + 1])  # with the word after a "b. "
         if marker and marker.end() == chunk.start - line_start and not _announces(chunk.text.split("\n", 1)[0]):
             return chunk.start
     offset = 0

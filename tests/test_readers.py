@@ -547,3 +547,67 @@ def test_docx_automatic_numbering_is_written_out(layouts):
         ["# Standing orders of the board"] + [f"# {h}" for h in docs.NUMBERED_HEADINGS_PRINTED])
     at = lines.index(docs.NUMBERED_LEAD_IN)
     assert lines[at + 1 : at + 2 + len(docs.NUMBERED_ITEMS)] == ["", *docs.NUMBERED_ITEMS_PRINTED]
+
+
+# --- List items as units of their own (chunking of what the DOCX reader writes) ---
+
+CLAUSE_LEAD_IN = "The board is composed of the following members:"
+CLAUSE_ITEMS = ("Chair", "Three Executive Directors")
+CLAUSE_SUB_ITEMS = ("Executive Director of Strategy", "Executive Director of Finance")
+CLAUSE_AFTER = "The Chair approves the appointment of the Ordinary Members."
+
+
+def _units_by_text(path: Path) -> dict[str, str]:
+    """Each unit's text and kind, the document read and chunked as an index build does."""
+    from pdqa.chunking import chunk_corpus
+    from pdqa.corpus import load_corpus
+
+    _, units = chunk_corpus(load_corpus(path.parent), 1000)
+    return {unit.text: unit.kind for unit in units}
+
+
+def _make_numbered_clauses_docx(path: Path) -> Path:
+    """A constitution's numbered clauses ("1.1.1", "1.1.2") with lettered items ("a)") under the
+    first, and the last item's sub-items numbered by a list of their own ("i.", "ii.", printed at
+    the margin): the clause after the items is no part of the last one."""
+    from docx import Document
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import qn
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    document = Document()
+    numbering = document.part.numbering_part.element
+    first_num = numbering.find(qn("w:num"))
+    for abstract_id, levels in (
+        (80, [("decimal", "%1"), ("decimal", "%1.%2"), ("decimal", "%1.%2.%3"), ("lowerLetter", "%4)")]),
+        (81, [("lowerRoman", "%1.")]),
+    ):
+        abstract = parse_xml(docs._numbering_xml(abstract_id, levels))
+        if first_num is not None:
+            first_num.addprevious(abstract)
+        else:
+            numbering.append(abstract)
+        numbering.append(parse_xml(f'<w:num {w} w:numId="{abstract_id}"><w:abstractNumId w:val="{abstract_id}"/></w:num>'))
+
+    def numbered(text: str, num_id: int, level: int) -> None:
+        paragraph = document.add_paragraph(text)
+        paragraph._p.get_or_add_pPr().append(
+            parse_xml(f'<w:numPr {w}><w:ilvl w:val="{level}"/><w:numId w:val="{num_id}"/></w:numPr>'))
+
+    document.add_heading("Board Membership", level=1)
+    numbered(CLAUSE_LEAD_IN, 80, 2)
+    for item in CLAUSE_ITEMS:
+        numbered(item, 80, 3)
+    for item in CLAUSE_SUB_ITEMS:
+        numbered(item, 81, 0)
+    numbered(CLAUSE_AFTER, 80, 2)
+    document.save(str(path))
+    return path
+
+
+def test_docx_roman_numbered_items_are_items_and_the_clause_after_a_list_is_no_item(tmp_path):
+    (tmp_path / "docs").mkdir()
+    units = _units_by_text(_make_numbered_clauses_docx(tmp_path / "docs" / "clauses.docx"))
+    for item in CLAUSE_ITEMS + CLAUSE_SUB_ITEMS:
+        assert units.get(item) == "item", (item, units)
+    assert units.get(f"1.1.2 {CLAUSE_AFTER}") == "sentence", units
