@@ -484,3 +484,57 @@ def test_pdf_the_first_item_of_a_list_opening_its_chunk_is_an_item(tmp_path):
     assert units.get(OPEN_PARAGRAPH) == "sentence", units
     for item in OPEN_ITEMS:
         assert units.get(item) == "item", (item, units)
+
+
+GLUED_ITEMS = (
+    ("19. ", "In December 2020, the UK was the first country in the world to approve a vaccine and to "
+             "begin a programme of vaccination across all four nations."),
+    ("20.", "When the Delta variant emerged in March 2021, all four governments had learned from the "
+            "experience of the earlier lockdowns and delayed the planned relaxations."),
+    ("vii.", "Any other clinical information relevant to the treatment of this patient that the panel "
+             "should know before it meets to consider the request?"),
+)
+GLUED_AFTER = "The requesting clinician will be told of the outcome of the screening."
+GLUED_HEADING, GLUED_HEADING_BODY = ("11.", "Training"), (
+    "All members of the screening group must undergo mandatory induction training approved by the "
+    "board, refreshed every year so that members keep the skills they need.")
+
+
+def _make_glued_numbers_pdf(path: Path) -> Path:
+    """Numbered paragraphs whose number is set in a column of its own, some with no space after it
+    in the text layer ("20.When"), and a bold numbered subheading written the same way ("11.Training")."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.set_xy(72, 90)
+    for number, text in GLUED_ITEMS:
+        pdf.set_x(72)
+        pdf.multi_cell(300, 14, number + text)
+        pdf.ln(12)
+    pdf.set_x(72)
+    pdf.multi_cell(300, 14, GLUED_AFTER)
+    pdf.ln(12)
+    pdf.set_font("Helvetica", style="B", size=11)
+    pdf.set_x(72)
+    pdf.multi_cell(300, 14, "".join(GLUED_HEADING))
+    pdf.ln(12)
+    pdf.set_font("Helvetica", size=11)
+    pdf.set_x(72)
+    pdf.multi_cell(300, 14, GLUED_HEADING_BODY)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_number_run_into_its_first_word_still_numbers_an_item(tmp_path):
+    (tmp_path / "docs").mkdir()
+    path = _make_glued_numbers_pdf(tmp_path / "docs" / "glued.pdf")
+    lines = read_document(path).text.splitlines()
+    for number, text in GLUED_ITEMS:
+        assert f"{number.strip()} {text}" in lines, lines
+    # A bold numbered line standing alone over its paragraph is a heading, not an item.
+    assert "# 11. Training" in lines and GLUED_HEADING_BODY in lines and GLUED_AFTER in lines, lines
+    units = _item_units(path)
+    for _, text in GLUED_ITEMS:
+        assert units.get(text) == "item", (text, units)

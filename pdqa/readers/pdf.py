@@ -79,6 +79,9 @@ MARK_SQUARENESS = 0.2
 AVERAGE_CHAR_WIDTH = 0.5
 CONTENTS_HEADING_RE = re.compile(r"^(?:table of )?contents$", re.IGNORECASE)
 NUMBERED_RE = re.compile(r"^\(?(?:\d{1,2}|[a-z]|[ivx]{1,4})[.)]\s+\S")
+# An item's number run into its first word in the text layer ("20.When", "vii.Any"): the number
+# stands in a column of its own on the page, and a space is what a reader sees there.
+GLUED_NUMBER_RE = re.compile(r"^\(?(?:\d{1,2}|[a-z]|[ivx]{1,4})[.)](?=[A-Z])")
 
 
 @dataclass
@@ -339,6 +342,10 @@ def _make_line(reader: _CharReader, text: str, start: int, end: int, taken: set[
     stripped = PRIVATE_USE_RE.sub("", stripped).strip()
     if not stripped:
         return None
+    glued = GLUED_NUMBER_RE.match(stripped)
+    if glued:  # "20.When …": the number set in its own column, no space in the text layer
+        stripped = stripped[: glued.end()] + " " + stripped[glued.end() :]
+        prefix += 1 if prefix > glued.end() else 0
     x0 = reader.origin(first_index)[0]
     x1 = reader.origin(visible[-1])[0] + size * 0.5
     return _Line(stripped, round(size, 1), round(baseline, 1), x0, x1, all_bold, prefix, bullet, level, page, start)
@@ -637,7 +644,7 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
         if line.bullet:
             blocks.append(Block([(line.text, page.number)], "item", level=line.bullet_level))
         elif NUMBERED_RE.match(line.text) and (previous is None or _starts_paragraph(previous, line, pitch, blocks[-1], right)):
-            blocks.append(Block([(line.text, page.number)], "item", meta={"numbered": True}))
+            blocks.append(Block([(line.text, page.number)], "item", meta={"numbered": True, "all_bold": line.bold}))
         elif previous is None or blocks[-1].kind == "heading" or _starts_paragraph(previous, line, pitch, blocks[-1], right):
             blocks.extend(_opening(line, page.number))
         elif _bold_lead(blocks[-1], line):
@@ -651,7 +658,7 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
         previous = line
     for table in tables:
         blocks.extend(_table_blocks(table, page.number, blocks))
-    blocks = _unmarked_lists([_bold_paragraph_as_heading(block) for block in blocks])
+    blocks = _unmarked_lists([_bold_paragraph_as_heading(block) for block in _numbered_headings(blocks)])
     blocks += [Block([(note, page.number)], "footnote") for note in page.footnotes]
     return blocks
 
@@ -675,6 +682,22 @@ def _unmarked_lists(blocks: list[Block]) -> list[Block]:
             after_semicolon = after_item and previous.text.endswith(";")
             item = (opens or after_semicolon) and block.text.endswith(";") or after_semicolon and block.text.endswith(".")
         out.append(Block(block.pieces, "item", meta={"unmarked": True}) if item else block)
+    return out
+
+
+def _numbered_headings(blocks: list[Block]) -> list[Block]:
+    """A numbered line set wholly in bold, standing alone between blocks that are no numbered
+    items ("11. Training" over its paragraph), is a numbered heading; a run of them is a list."""
+    out = list(blocks)
+    for i, block in enumerate(blocks):
+        if not (block.kind == "item" and block.meta.get("numbered") and block.meta.get("all_bold")):
+            continue
+        neighbours = blocks[max(0, i - 1) : i] + blocks[i + 1 : i + 2]
+        if any(n.kind == "item" and n.meta.get("numbered") for n in neighbours):
+            continue
+        text = block.text
+        if block.meta.get("lines", 1) == 1 and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";", ":")):
+            out[i] = Block(block.pieces, "heading")
     return out
 
 
