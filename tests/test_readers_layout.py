@@ -538,3 +538,69 @@ def test_pdf_a_number_run_into_its_first_word_still_numbers_an_item(tmp_path):
     units = _item_units(path)
     for _, text in GLUED_ITEMS:
         assert units.get(text) == "item", (text, units)
+
+
+RUN_ON_LEAD_IN, RUN_ON_ITEMS = "They include:", (
+    ("The need for multiple scenario planning.", "The formulation of clear objectives."),  # page 1
+    ("The need for better communication with the public.", "The importance of data and of quick and decisive action."),
+)
+RUN_ON_SEMICOLON_LEAD_IN, RUN_ON_SEMICOLON_ITEMS = "They cover:", (
+    "the operational workings of the scientific advisory group;",
+    "ensuring that decisions and their implications are better communicated for the public;",  # the page's longest line
+    "enabling greater parliamentary scrutiny of the use of emergency powers;",
+    "and establishing structures to improve communication between the four governments.",
+)
+RUN_ON_PROSE = (
+    "The inquiry has identified a number of key lessons to inform the response to a future",
+    "pandemic. They must be considered when the four governments develop their strategies for",
+    "pandemic preparedness, and they are set out below with the evidence the inquiry heard.",
+)
+RUN_ON_BETWEEN = ("In all, I make nineteen key recommendations that I believe will better safeguard",
+                  "the country in any future pandemic.")
+RUN_ON_AFTER = "I emphasise that other aspects of the response are addressed in other modules."
+
+
+def _make_unmarked_list_over_a_page_break_pdf(path: Path) -> Path:
+    """A list printed without bullets whose items go on at the top of the next page, then a list
+    of items ending with ";" one a line, where the longest line ends with ";" and the next item
+    opens with a word too long to have fitted at its end."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    y = 100
+    for _ in range(4):  # a page of text, not a title page
+        for line in RUN_ON_PROSE:
+            pdf.text(72, y, line)
+            y += 14
+        y += 14
+    pdf.text(72, y, RUN_ON_LEAD_IN)
+    for item in RUN_ON_ITEMS[0]:
+        y += 14
+        pdf.text(72, y, item)
+    pdf.add_page()
+    y = 100
+    for item in RUN_ON_ITEMS[1]:
+        pdf.text(72, y, item)
+        y += 14
+    y += 14
+    for line in RUN_ON_BETWEEN:  # a paragraph of two lines: no item
+        pdf.text(72, y, line)
+        y += 14
+    y += 14
+    pdf.text(72, y, RUN_ON_SEMICOLON_LEAD_IN)
+    for item in RUN_ON_SEMICOLON_ITEMS:
+        y += 14
+        pdf.text(72, y, item)
+    pdf.text(72, y + 28, RUN_ON_AFTER)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_an_unmarked_list_goes_on_over_a_page_break_and_a_line_ending_with_a_semicolon_ends_its_item(tmp_path):
+    path = _make_unmarked_list_over_a_page_break_pdf(tmp_path / "run_on.pdf")
+    items = [item for page in RUN_ON_ITEMS for item in page]
+    lines = _assert_list(path, RUN_ON_LEAD_IN, items, RUN_ON_AFTER)
+    _assert_list(path, RUN_ON_SEMICOLON_LEAD_IN, RUN_ON_SEMICOLON_ITEMS, RUN_ON_AFTER)
+    assert " ".join(RUN_ON_BETWEEN) in lines

@@ -430,7 +430,7 @@ def _lay_out(pages: list[_Page], labels: list[str], metadata_title: str) -> Extr
     _take_footnotes(pages, body_size)
     vocabulary = _vocabulary(pages)
     front, title = _front_matter(pages, body_size, cover)
-    per_page = [_page_blocks(page, body_size, pitch, vocabulary) for page in pages]
+    per_page = _unmarked_lists_across_pages([_page_blocks(page, body_size, pitch, vocabulary) for page in pages])
     blocks = _join_across_pages(per_page, pages, vocabulary)
     builder = TextBuilder()
     if front is not None:
@@ -652,6 +652,8 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
             blocks.extend(_opening(line, page.number))
         else:
             text, number = blocks[-1].pieces[-1]
+            if text.endswith(";"):  # where a line ending with ";" ends, an unmarked item may end
+                blocks[-1].meta.setdefault("semicolon_ends", []).append(len(text))
             blocks[-1].pieces[-1] = (_join(text, line.text, vocabulary), number)
             blocks[-1].meta["all_bold"] = blocks[-1].meta.get("all_bold", False) and line.bold
             blocks[-1].meta["lines"] = blocks[-1].meta.get("lines", 1) + 1
@@ -668,20 +670,33 @@ def _unmarked_lists(blocks: list[Block]) -> list[Block]:
     ending with ":" ("They include:" / "The need for multiple scenario planning." / …), and
     paragraphs ending with ";" under such a lead-in or such an item, up to the one that ends
     the list with a full stop ("They cover:" / "the use of child rights impact assessments;" /
-    … / "and establishing structures to improve communication.")."""
+    … / "and establishing structures to improve communication."), which closes the list."""
     out: list[Block] = []
     for i, block in enumerate(blocks):
         previous = out[-1] if out else None
         opens = previous is not None and previous.kind == "paragraph" and previous.text.endswith(":")
-        after_item = previous is not None and previous.kind == "item" and previous.meta.get("unmarked")
+        after_item = previous is not None and previous.kind == "item" and previous.meta.get("unmarked") and not previous.meta.get("closes")
+        after_semicolon = after_item and previous.text.endswith(";")
+        closes = after_semicolon and block.text.endswith(".")
+        ends = block.meta.get("semicolon_ends", ())
         item = False
         if block.kind == "paragraph" and block.meta.get("lines", 1) == 1 and len(block.text) <= ITEM_MAX_CHARS:
             following = blocks[i + 1] if i + 1 < len(blocks) else None
             item = opens and following is not None and following.kind == "paragraph" and following.meta.get("lines", 1) == 1 or after_item
-        if block.kind == "paragraph" and not item and len(block.text) <= 2 * ITEM_MAX_CHARS:
-            after_semicolon = after_item and previous.text.endswith(";")
-            item = (opens or after_semicolon) and block.text.endswith(";") or after_semicolon and block.text.endswith(".")
-        out.append(Block(block.pieces, "item", meta={"unmarked": True}) if item else block)
+        if block.kind == "paragraph" and not item and len(block.text) <= 2 * ITEM_MAX_CHARS * (1 + len(ends)):
+            item = (opens or after_semicolon) and block.text.endswith(";") or closes
+            if item and ends and len(block.pieces) == 1:
+                # Items ending with ";" one a line: a line ending with ";" ends its item, though
+                # the next began too far right of where this one ended to be taken for a new line.
+                text, page = block.pieces[0]
+                cuts = [0, *ends, len(text)]
+                parts = [text[a:b].strip() for a, b in zip(cuts, cuts[1:])]
+                if all(0 < len(part) <= 2 * ITEM_MAX_CHARS for part in parts):
+                    out.extend(Block([(part, page)], "item", meta={"unmarked": True}) for part in parts[:-1])
+                    out.append(Block([(parts[-1], page)], "item", meta={"unmarked": True, "closes": closes}))
+                    continue
+            item = item and len(block.text) <= 2 * ITEM_MAX_CHARS
+        out.append(Block(block.pieces, "item", meta={"unmarked": True, "closes": closes}) if item else block)
     return out
 
 
@@ -698,6 +713,18 @@ def _numbered_headings(blocks: list[Block]) -> list[Block]:
         text = block.text
         if block.meta.get("lines", 1) == 1 and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";", ":")):
             out[i] = Block(block.pieces, "heading")
+    return out
+
+
+def _unmarked_lists_across_pages(per_page: list[list[Block]]) -> list[list[Block]]:
+    """A list printed without bullets that runs over a page break goes on being a list: the
+    page's first paragraphs are read with the previous page's last item before them."""
+    out = per_page[:1]
+    for blocks in per_page[1:]:
+        last = next((b for page in reversed(out) for b in reversed(page) if b.kind != "footnote"), None)
+        if last is not None and last.kind == "item" and last.meta.get("unmarked") and blocks:
+            blocks = _unmarked_lists([last, *blocks])[1:]
+        out.append(blocks)
     return out
 
 
