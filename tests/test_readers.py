@@ -611,3 +611,51 @@ def test_docx_roman_numbered_items_are_items_and_the_clause_after_a_list_is_no_i
     for item in CLAUSE_ITEMS + CLAUSE_SUB_ITEMS:
         assert units.get(item) == "item", (item, units)
     assert units.get(f"1.1.2 {CLAUSE_AFTER}") == "sentence", units
+
+
+CONTINUED_ITEMS = ("the planning of the commissioning arrangements by the board",
+                   ("the development of proposals by the board", "for changes in the commissioning arrangements, and"),
+                   "decisions of the board affecting the operation of those arrangements")
+CONTINUED_SOURCE = "http://www.example.org/arrangements.htm"
+
+
+def _make_continued_item_docx(path: Path) -> Path:
+    """Lettered items, one of which goes on in an unnumbered paragraph opening in lower case (the
+    rest of its sentence), and an item followed by the address of its source on a line of its own."""
+    from docx import Document
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import qn
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    document = Document()
+    numbering = document.part.numbering_part.element
+    first_num = numbering.find(qn("w:num"))
+    abstract = parse_xml(docs._numbering_xml(82, [("lowerLetter", "%1)")]))
+    if first_num is not None:
+        first_num.addprevious(abstract)
+    else:
+        numbering.append(abstract)
+    numbering.append(parse_xml(f'<w:num {w} w:numId="82"><w:abstractNumId w:val="82"/></w:num>'))
+
+    def numbered(text: str) -> None:
+        paragraph = document.add_paragraph(text)
+        paragraph._p.get_or_add_pPr().append(parse_xml(f'<w:numPr {w}><w:ilvl w:val="0"/><w:numId w:val="82"/></w:numPr>'))
+
+    document.add_heading("Public involvement", level=1)
+    document.add_paragraph("The board involves people in:")
+    for item in CONTINUED_ITEMS:
+        if isinstance(item, tuple):
+            numbered(item[0])
+            document.add_paragraph(item[1])
+        else:
+            numbered(item)
+    document.add_paragraph(CONTINUED_SOURCE)
+    document.save(str(path))
+    return path
+
+
+def test_docx_an_item_going_on_in_the_paragraph_after_it_is_one_item(tmp_path):
+    lines = read_document(_make_continued_item_docx(tmp_path / "continued.docx")).text.splitlines()
+    assert f"b) {' '.join(CONTINUED_ITEMS[1])}" in lines, lines
+    # An address on a line of its own is no part of the item before it.
+    assert f"c) {CONTINUED_ITEMS[2]}" in lines and CONTINUED_SOURCE in lines, lines
