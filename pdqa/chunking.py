@@ -44,6 +44,8 @@ LETTERED_ITEM_RE = re.compile(
 # A clause number opening a line ("5.1.2 The Standing Orders …", "2.3 The board …"): a numbered
 # paragraph, not a list item, and never the wrapped line of the item before it.
 CLAUSE_RE = re.compile(r"^[ \t\u00a0]*\d{1,3}(?:\.\d{1,3})+\.?[ \t\u00a0]+(?=[A-Z])")
+# A bullet opening an item inside a table cell: at the cell's start or after the item before.
+CELL_BULLET_RE = re.compile(r"(?:^|(?<=[ ;:]))[" + re.escape(BULLET_MARKS) + r"][ \t\u00a0]+")
 SENTENCE_END_RE = re.compile(r"[.!?][\"'”’)\]]*(?=\s+[\"'‘“(•]?[A-Z0-9])")
 
 
@@ -174,7 +176,9 @@ def units_of(chunk: Chunk, start_id: int = 0, file_text: str | None = None) -> l
         spans.append((chunk.start, text_start, "heading"))
     body = chunk.text[text_start - chunk.start :]
     if chunk.kind == "table":
-        spans += [(text_start + s, text_start + e, "row") for s, e in _line_spans(body)]
+        for s, e in _line_spans(body):
+            spans.append((text_start + s, text_start + e, "row"))
+            spans += [(text_start + s + a, text_start + s + b, "item") for a, b in _cell_items(body[s:e])]
     elif chunk.kind == "footnote":
         spans += [_trim(chunk.text, 0, len(chunk.text), chunk.start) + ("footnote",)]
     elif chunk.kind == "front":
@@ -198,6 +202,23 @@ def units_of(chunk: Chunk, start_id: int = 0, file_text: str | None = None) -> l
         for i, (start, end, kind) in enumerate(spans)
         if end > start
     ]
+
+
+def _cell_items(row: str) -> list[tuple[int, int]]:
+    """(start, end) of each bulleted item of a list inside a row's cells ("Segment: The meticulous;
+    Needs: • Further advice • Greater specificity"): an item of its own as well as part of its row,
+    ending at the next bullet or at the end of its cell ("; ")."""
+    marks = [m.end() for m in CELL_BULLET_RE.finditer(row)]
+    items = []
+    for number, start in enumerate(marks):
+        end = CELL_BULLET_RE.search(row, start)
+        end = end.start() if end else len(row)
+        cell_end = row.find("; ", start, end)
+        end = cell_end if cell_end >= 0 else end
+        span = _trim(row, start, end, 0)
+        if span[1] > span[0]:
+            items.append(span)
+    return items
 
 
 def _line_spans(text: str) -> list[tuple[int, int]]:

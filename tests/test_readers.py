@@ -659,3 +659,50 @@ def test_docx_an_item_going_on_in_the_paragraph_after_it_is_one_item(tmp_path):
     assert f"b) {' '.join(CONTINUED_ITEMS[1])}" in lines, lines
     # An address on a line of its own is no part of the item before it.
     assert f"c) {CONTINUED_ITEMS[2]}" in lines and CONTINUED_SOURCE in lines, lines
+
+
+CELL_LIST_HEADER = ("Segment", "Recommendations")
+CELL_LISTS = (
+    ("The meticulous", ("Further advice about the risk triggers, including their rationale", "Greater sector specificity")),
+    ("The cautious", ("More overt risk trigger flags within the software",)),
+)
+
+
+def _make_cell_lists_docx(path: Path) -> Path:
+    """A table whose second column holds a bulleted list in each cell, one bullet a paragraph."""
+    from docx import Document
+
+    document = Document()
+    document.add_heading("Segment specific recommendations", level=1)
+    table = document.add_table(rows=1 + len(CELL_LISTS), cols=2)
+    for cell, text in zip(table.rows[0].cells, CELL_LIST_HEADER):
+        cell.text = text
+    for row, (segment, items) in zip(table.rows[1:], CELL_LISTS):
+        row.cells[0].text = segment
+        row.cells[1].text = f"\u2022 {items[0]}"
+        for item in items[1:]:
+            row.cells[1].add_paragraph(f"\u2022 {item}")
+    document.save(str(path))
+    return path
+
+
+def test_docx_a_list_in_a_table_cell_gives_an_item_for_each_bullet_and_the_row_stays_whole(tmp_path):
+    from pdqa.chunking import chunk_corpus
+    from pdqa.corpus import load_corpus
+    from pdqa.extractive import Candidate, _overlaps
+
+    (tmp_path / "docs").mkdir()
+    _make_cell_lists_docx(tmp_path / "docs" / "cells.docx")
+    chunks, units = chunk_corpus(load_corpus(tmp_path / "docs"), 1000)
+    rows = [unit for unit in units if unit.kind == "row"]
+    assert [row.text for row in rows] == [
+        f"{CELL_LIST_HEADER[0]}: {segment}; {CELL_LIST_HEADER[1]}: " + " ".join(f"\u2022 {item}" for item in items)
+        for segment, items in CELL_LISTS]
+    items = [unit for unit in units if unit.kind == "item"]
+    assert [unit.text for unit in items] == [item for _, cell in CELL_LISTS for item in cell]
+    # Each item is cut from its row's text: an answer quotes the row or the item, never both.
+    chunk = next(chunk for chunk in chunks if chunk.kind == "table")
+    for item in items:
+        row = next(row for row in rows if row.start <= item.start and item.end <= row.end)
+        assert _overlaps(Candidate(item, chunk, 0.0), [Candidate(row, chunk, 0.0)])
+    assert not _overlaps(Candidate(items[0], chunk, 0.0), [Candidate(rows[1], chunk, 0.0)])
