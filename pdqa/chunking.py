@@ -37,7 +37,15 @@ _ABBREVIATION_WINDOW = max(len(a) for a in ABBREVIATIONS) + 1
 _WORD_BEFORE_RE = re.compile(r"([\w.]+)$")
 # A list item lettered or numbered in brackets, as Word's numbering writes it out: "(a) ", "(iv) ",
 # "(3) ", "b) ". Like "1." and "•" (BULLET_RE), the marker opens an item and is not part of its unit.
-LETTERED_ITEM_RE = re.compile(r"^([ \t\u00a0]*)(\((?:[a-z]|[ivxlc]{1,6}|\d{1,3})\)|[a-z]\))[ \t\u00a0]+")
+# So is a letter or a lower-case Roman numeral with a full stop, before a word: "b. ", "iv. ".
+LETTERED_ITEM_RE = re.compile(
+    r"^([ \t\u00a0]*)(\((?:[a-z]|[ivxlc]{1,6}|\d{1,3})\)|[a-z]\)|(?:[a-z]|x{0,3}(?:ix|iv|v?i{1,3}|v))\.(?=[ \t\u00a0]+[^\W\d_]))[ \t\u00a0]+"
+)
+# A clause number opening a line ("5.1.2 The Standing Orders …", "2.3 The board …"): a numbered
+# paragraph, not a list item, and never the wrapped line of the item before it.
+CLAUSE_RE = re.compile(r"^[ \t\u00a0]*\d{1,3}(?:\.\d{1,3})+\.?[ \t\u00a0]+(?=[A-Z])")
+# A bullet opening an item inside a table cell: at the cell's start or after the item before.
+CELL_BULLET_RE = re.compile(r"(?:^|(?<=[ ;:]))[" + re.escape(BULLET_MARKS) + r"][ \t\u00a0]+")
 SENTENCE_END_RE = re.compile(r"[.!?][\"'”’)\]]*(?=\s+[\"'‘“(•]?[A-Z0-9])")
 
 
@@ -94,7 +102,8 @@ def chunk_corpus(corpus: Corpus, max_chars: int) -> tuple[list[Chunk], list[Unit
     chunks = [_with_page(corpus, chunk) for chunk in chunks]
     units: list[Unit] = []
     for chunk in chunks:
-        units.extend(_with_page(corpus, unit, chunk.path) for unit in units_of(chunk, start_id=len(units)))
+        file_text = corpus.file(chunk.path).extracted.text
+        units.extend(_with_page(corpus, unit, chunk.path) for unit in units_of(chunk, len(units), file_text))
     return chunks, units
 
 
@@ -156,9 +165,10 @@ def chunk_document(
     return chunks
 
 
-def units_of(chunk: Chunk, start_id: int = 0) -> list[Unit]:
+def units_of(chunk: Chunk, start_id: int = 0, file_text: str | None = None) -> list[Unit]:
     """Split a chunk into answer-sized units: its heading, its sentences, each list item, each
-    table row; a footnote or a title page whole."""
+    table row; a footnote or a title page whole. ``file_text``, the stored text of the chunk's
+    file, shows whether a chunk opens with a list item (its marker is left out of the chunk)."""
     spans: list[tuple[int, int, str]] = []
     text_start = chunk.start
     if _opens_with_heading(chunk):
@@ -166,13 +176,15 @@ def units_of(chunk: Chunk, start_id: int = 0) -> list[Unit]:
         spans.append((chunk.start, text_start, "heading"))
     body = chunk.text[text_start - chunk.start :]
     if chunk.kind == "table":
-        spans += [(text_start + s, text_start + e, "row") for s, e in _line_spans(body)]
+        for s, e in _line_spans(body):
+            spans.append((text_start + s, text_start + e, "row"))
+            spans += [(text_start + s + a, text_start + s + b, "item") for a, b in _cell_items(body[s:e])]
     elif chunk.kind == "footnote":
         spans += [_trim(chunk.text, 0, len(chunk.text), chunk.start) + ("footnote",)]
     elif chunk.kind == "front":
         spans += [_trim(chunk.text, 0, len(chunk.text), chunk.start) + ("sentence",)]
     else:
-        list_start = _list_start(chunk)
+        list_start = _list_start(chunk, file_text)
         text_end = chunk.end if list_start is None else list_start
         prose = chunk.text[text_start - chunk.start : text_end - chunk.start]
         spans += [(start, end, "sentence") for start, end in split_sentences(prose, text_start)]
@@ -190,6 +202,23 @@ def units_of(chunk: Chunk, start_id: int = 0) -> list[Unit]:
         for i, (start, end, kind) in enumerate(spans)
         if end > start
     ]
+
+
+def _cell_items(row: str) -> list[tuple[int, int]]:
+    """(start, end) of each bulleted item of a list inside a row's cells ("Segment: The meticulous;
+    Needs: • Further advice • Greater specificity"): an item of its own as well as part of its row,
+    ending at the next bullet or at the end of its cell ("; ")."""
+    marks = [m.end() for m in CELL_BULLET_RE.finditer(row)]
+    items = []
+    for number, start in enumerate(marks):
+        end = CELL_BULLET_RE.search(row, start)
+        end = end.start() if end else len(row)
+        cell_end = row.find("; ", start, end)
+        end = cell_end if cell_end >= 0 else end
+        span = _trim(row, start, end, 0)
+        if span[1] > span[0]:
+            items.append(span)
+    return items
 
 
 def _line_spans(text: str) -> list[tuple[int, int]]:
@@ -221,6 +250,10 @@ def _item_spans(chunk: Chunk, list_start: int) -> list[tuple[int, int, str]]:
             more = any(later.strip() for later in lines[number + 1 :])
             if content.rstrip().endswith(":") and more:
                 spans.append([start, end, "sentence"])  # a lead-in announcing the items under it
+                lead_indent = indent
+            elif not bullet and CLAUSE_RE.match(content) and spans:
+                line_start = chunk.start + offset
+                spans += [[a, b, "sentence"] for a, b in split_sentences(content, line_start)]
                 lead_indent = indent
             elif bullet or not spans or (lead_indent is not None and indent > lead_indent) or spans[-1][2] == "sentence":
                 spans.append([start, end, "item"])
@@ -356,12 +389,18 @@ def _continues_list(file_text: str, previous: _Block, block: _Block) -> bool:
     if previous.kind in ("heading", "table", "footnote", "front") or block.kind in ("table", "footnote", "front"):
         return False
     lead_in = file_text[previous.start : previous.end].rstrip()
-    announces = lead_in.endswith(":") or "the following" in lead_in.lower()
+    announces = _announces(lead_in)
     if block.items and announces and not previous.items:
         return True
     # A run of short bullets after a lead-in ending with ":" is one list.
     short_bullet = block.kind == "bullet" and not block.items and _is_short(block)
     return short_bullet and (lead_in.endswith(":") or (previous.kind == "bullet" and _is_short(previous)))
+
+
+def _announces(text: str) -> bool:
+    """Whether a line or block leads into a list: "… as follows:", "the following …"."""
+    text = text.rstrip()
+    return text.endswith(":") or "the following" in text.lower()
 
 
 def _is_short(block: _Block) -> bool:
@@ -414,10 +453,17 @@ def _make_chunk(file_text, document, section, start, end, group: list[_Block]) -
     )
 
 
-def _list_start(chunk: Chunk) -> int | None:
+def _list_start(chunk: Chunk, file_text: str | None = None) -> int | None:
     """Offset where the items of a list chunk begin (after the sentences that lead into them)."""
     if chunk.kind != "list":
         return None
+    if file_text is not None and not (chunk.section and chunk.text.startswith(chunk.section)):
+        # A chunk opening with an item starts after the item's marker ("• ", "2. ", "(a) "):
+        # the list begins with its first line, unless that line announces the list under it.
+        line_start = file_text.rfind("\n", 0, chunk.start) + 1
+        marker = _item_mark(file_text[line_start : chunk.start + 1])  # with the word after a "b. "
+        if marker and marker.end() == chunk.start - line_start and not _announces(chunk.text.split("\n", 1)[0]):
+            return chunk.start
     offset = 0
     for line in chunk.text.splitlines(keepends=True):
         if _item_mark(line):

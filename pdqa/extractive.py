@@ -173,7 +173,7 @@ class ExtractiveAnswerer:
         for other in others:
             if len(parts) >= self.settings.max_units:
                 break
-            if other.unit.unit_id not in chosen and other.score >= floor:
+            if other.unit.unit_id not in chosen and other.score >= floor and not _overlaps(other, parts):
                 parts.append(other)
                 chosen.add(other.unit.unit_id)
         return _in_text_order(parts)
@@ -181,6 +181,14 @@ class ExtractiveAnswerer:
     def _list_companions(self, best: Candidate) -> list[Candidate]:
         """A sentence announcing a list brings the list; an item brings its list and its lead-in."""
         siblings = self.index.units_of(best.unit.chunk_id)
+        if best.chunk.kind == "table":
+            # An item of a list inside a table cell is part of its row too: it brings the other
+            # items of its row's cells, not the whole table.
+            if best.unit.kind != "item":
+                return []
+            row = next((u for u in siblings if u.kind == "row" and u.start <= best.unit.start and best.unit.end <= u.end), None)
+            return [Candidate(u, best.chunk, best.score) for u in siblings if row is not None and u.kind == "item"
+                    and row.start <= u.start and u.end <= row.end and u.unit_id != best.unit.unit_id]
         position = next(i for i, unit in enumerate(siblings) if unit.unit_id == best.unit.unit_id)
         items = [i for i, unit in enumerate(siblings) if unit.kind == "item"]
         if not items:
@@ -200,6 +208,13 @@ class ExtractiveAnswerer:
         """The reader's probability that each of these units answers the question (for verification)."""
         units = [self.index.unit(i) for i in unit_ids]
         return {u.unit_id: float(p) for u, p in zip(units, 1.0 / (1.0 + np.exp(-self.read(question, units))))}
+
+
+def _overlaps(candidate: Candidate, parts: list[Candidate]) -> bool:
+    """Whether a candidate shares text with a part already chosen (a table row and an item of
+    a list in one of its cells): the same words are quoted once."""
+    unit = candidate.unit
+    return any(p.chunk.path == candidate.chunk.path and p.unit.start < unit.end and unit.start < p.unit.end for p in parts)
 
 
 def _in_text_order(parts) -> list[Candidate]:

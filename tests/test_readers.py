@@ -547,3 +547,162 @@ def test_docx_automatic_numbering_is_written_out(layouts):
         ["# Standing orders of the board"] + [f"# {h}" for h in docs.NUMBERED_HEADINGS_PRINTED])
     at = lines.index(docs.NUMBERED_LEAD_IN)
     assert lines[at + 1 : at + 2 + len(docs.NUMBERED_ITEMS)] == ["", *docs.NUMBERED_ITEMS_PRINTED]
+
+
+# --- List items as units of their own (chunking of what the DOCX reader writes) ---
+
+CLAUSE_LEAD_IN = "The board is composed of the following members:"
+CLAUSE_ITEMS = ("Chair", "Three Executive Directors")
+CLAUSE_SUB_ITEMS = ("Executive Director of Strategy", "Executive Director of Finance")
+CLAUSE_AFTER = "The Chair approves the appointment of the Ordinary Members."
+
+
+def _units_by_text(path: Path) -> dict[str, str]:
+    """Each unit's text and kind, the document read and chunked as an index build does."""
+    from pdqa.chunking import chunk_corpus
+    from pdqa.corpus import load_corpus
+
+    _, units = chunk_corpus(load_corpus(path.parent), 1000)
+    return {unit.text: unit.kind for unit in units}
+
+
+def _make_numbered_clauses_docx(path: Path) -> Path:
+    """A constitution's numbered clauses ("1.1.1", "1.1.2") with lettered items ("a)") under the
+    first, and the last item's sub-items numbered by a list of their own ("i.", "ii.", printed at
+    the margin): the clause after the items is no part of the last one."""
+    from docx import Document
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import qn
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    document = Document()
+    numbering = document.part.numbering_part.element
+    first_num = numbering.find(qn("w:num"))
+    for abstract_id, levels in (
+        (80, [("decimal", "%1"), ("decimal", "%1.%2"), ("decimal", "%1.%2.%3"), ("lowerLetter", "%4)")]),
+        (81, [("lowerRoman", "%1.")]),
+    ):
+        abstract = parse_xml(docs._numbering_xml(abstract_id, levels))
+        if first_num is not None:
+            first_num.addprevious(abstract)
+        else:
+            numbering.append(abstract)
+        numbering.append(parse_xml(f'<w:num {w} w:numId="{abstract_id}"><w:abstractNumId w:val="{abstract_id}"/></w:num>'))
+
+    def numbered(text: str, num_id: int, level: int) -> None:
+        paragraph = document.add_paragraph(text)
+        paragraph._p.get_or_add_pPr().append(
+            parse_xml(f'<w:numPr {w}><w:ilvl w:val="{level}"/><w:numId w:val="{num_id}"/></w:numPr>'))
+
+    document.add_heading("Board Membership", level=1)
+    numbered(CLAUSE_LEAD_IN, 80, 2)
+    for item in CLAUSE_ITEMS:
+        numbered(item, 80, 3)
+    for item in CLAUSE_SUB_ITEMS:
+        numbered(item, 81, 0)
+    numbered(CLAUSE_AFTER, 80, 2)
+    document.save(str(path))
+    return path
+
+
+def test_docx_roman_numbered_items_are_items_and_the_clause_after_a_list_is_no_item(tmp_path):
+    (tmp_path / "docs").mkdir()
+    units = _units_by_text(_make_numbered_clauses_docx(tmp_path / "docs" / "clauses.docx"))
+    for item in CLAUSE_ITEMS + CLAUSE_SUB_ITEMS:
+        assert units.get(item) == "item", (item, units)
+    assert units.get(f"1.1.2 {CLAUSE_AFTER}") == "sentence", units
+
+
+CONTINUED_ITEMS = ("the planning of the commissioning arrangements by the board",
+                   ("the development of proposals by the board", "for changes in the commissioning arrangements, and"),
+                   "decisions of the board affecting the operation of those arrangements")
+CONTINUED_SOURCE = "http://www.example.org/arrangements.htm"
+
+
+def _make_continued_item_docx(path: Path) -> Path:
+    """Lettered items, one of which goes on in an unnumbered paragraph opening in lower case (the
+    rest of its sentence), and an item followed by the address of its source on a line of its own."""
+    from docx import Document
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import qn
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    document = Document()
+    numbering = document.part.numbering_part.element
+    first_num = numbering.find(qn("w:num"))
+    abstract = parse_xml(docs._numbering_xml(82, [("lowerLetter", "%1)")]))
+    if first_num is not None:
+        first_num.addprevious(abstract)
+    else:
+        numbering.append(abstract)
+    numbering.append(parse_xml(f'<w:num {w} w:numId="82"><w:abstractNumId w:val="82"/></w:num>'))
+
+    def numbered(text: str) -> None:
+        paragraph = document.add_paragraph(text)
+        paragraph._p.get_or_add_pPr().append(parse_xml(f'<w:numPr {w}><w:ilvl w:val="0"/><w:numId w:val="82"/></w:numPr>'))
+
+    document.add_heading("Public involvement", level=1)
+    document.add_paragraph("The board involves people in:")
+    for item in CONTINUED_ITEMS:
+        if isinstance(item, tuple):
+            numbered(item[0])
+            document.add_paragraph(item[1])
+        else:
+            numbered(item)
+    document.add_paragraph(CONTINUED_SOURCE)
+    document.save(str(path))
+    return path
+
+
+def test_docx_an_item_going_on_in_the_paragraph_after_it_is_one_item(tmp_path):
+    lines = read_document(_make_continued_item_docx(tmp_path / "continued.docx")).text.splitlines()
+    assert f"b) {' '.join(CONTINUED_ITEMS[1])}" in lines, lines
+    # An address on a line of its own is no part of the item before it.
+    assert f"c) {CONTINUED_ITEMS[2]}" in lines and CONTINUED_SOURCE in lines, lines
+
+
+CELL_LIST_HEADER = ("Segment", "Recommendations")
+CELL_LISTS = (
+    ("The meticulous", ("Further advice about the risk triggers, including their rationale", "Greater sector specificity")),
+    ("The cautious", ("More overt risk trigger flags within the software",)),
+)
+
+
+def _make_cell_lists_docx(path: Path) -> Path:
+    """A table whose second column holds a bulleted list in each cell, one bullet a paragraph."""
+    from docx import Document
+
+    document = Document()
+    document.add_heading("Segment specific recommendations", level=1)
+    table = document.add_table(rows=1 + len(CELL_LISTS), cols=2)
+    for cell, text in zip(table.rows[0].cells, CELL_LIST_HEADER):
+        cell.text = text
+    for row, (segment, items) in zip(table.rows[1:], CELL_LISTS):
+        row.cells[0].text = segment
+        row.cells[1].text = f"\u2022 {items[0]}"
+        for item in items[1:]:
+            row.cells[1].add_paragraph(f"\u2022 {item}")
+    document.save(str(path))
+    return path
+
+
+def test_docx_a_list_in_a_table_cell_gives_an_item_for_each_bullet_and_the_row_stays_whole(tmp_path):
+    from pdqa.chunking import chunk_corpus
+    from pdqa.corpus import load_corpus
+    from pdqa.extractive import Candidate, _overlaps
+
+    (tmp_path / "docs").mkdir()
+    _make_cell_lists_docx(tmp_path / "docs" / "cells.docx")
+    chunks, units = chunk_corpus(load_corpus(tmp_path / "docs"), 1000)
+    rows = [unit for unit in units if unit.kind == "row"]
+    assert [row.text for row in rows] == [
+        f"{CELL_LIST_HEADER[0]}: {segment}; {CELL_LIST_HEADER[1]}: " + " ".join(f"\u2022 {item}" for item in items)
+        for segment, items in CELL_LISTS]
+    items = [unit for unit in units if unit.kind == "item"]
+    assert [unit.text for unit in items] == [item for _, cell in CELL_LISTS for item in cell]
+    # Each item is cut from its row's text: an answer quotes the row or the item, never both.
+    chunk = next(chunk for chunk in chunks if chunk.kind == "table")
+    for item in items:
+        row = next(row for row in rows if row.start <= item.start and item.end <= row.end)
+        assert _overlaps(Candidate(item, chunk, 0.0), [Candidate(row, chunk, 0.0)])
+    assert not _overlaps(Candidate(items[0], chunk, 0.0), [Candidate(rows[1], chunk, 0.0)])

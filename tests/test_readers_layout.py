@@ -1127,3 +1127,164 @@ def test_pdf_a_figure_flush_against_its_columns_edge_is_in_that_column(tmp_path)
     lines = read_document(_make_figures_at_column_edge_pdf(tmp_path / "edge.pdf")).text.splitlines()
     for label, a, b in EDGE_ROWS:
         assert f"{label}; 2015: {a}; 2016: {b}" in lines, (label, lines)
+
+
+# --- List items as units of their own (chunking of what the PDF reader marks as items) ---
+
+OPEN_PARAGRAPH = "The review met every agent twice during the year."
+OPEN_ITEMS = ("Expenses claimed without receipts", "Drawings taken as salary", "Rental income left out")
+
+
+def _item_units(path: Path) -> dict[str, str]:
+    """Each unit's text and kind, the document read and chunked as an index build does."""
+    from pdqa.chunking import chunk_corpus
+    from pdqa.corpus import load_corpus
+
+    _, units = chunk_corpus(load_corpus(path.parent), 1000)
+    return {unit.text: unit.kind for unit in units}
+
+
+def _make_open_list_pdf(path: Path) -> Path:
+    """Bullets after a paragraph ending with a full stop: no heading and no lead-in before the
+    list, so the list's chunk opens with its first item."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.text(72, 100, OPEN_PARAGRAPH)
+    y = 130
+    for item in OPEN_ITEMS:
+        pdf.ellipse(80, y - 6, 4, 4, style="F")
+        pdf.text(92, y, item)
+        y += 20
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_the_first_item_of_a_list_opening_its_chunk_is_an_item(tmp_path):
+    (tmp_path / "docs").mkdir()
+    units = _item_units(_make_open_list_pdf(tmp_path / "docs" / "open.pdf"))
+    assert units.get(OPEN_PARAGRAPH) == "sentence", units
+    for item in OPEN_ITEMS:
+        assert units.get(item) == "item", (item, units)
+
+
+GLUED_ITEMS = (
+    ("19. ", "In December 2020, the UK was the first country in the world to approve a vaccine and to "
+             "begin a programme of vaccination across all four nations."),
+    ("20.", "When the Delta variant emerged in March 2021, all four governments had learned from the "
+            "experience of the earlier lockdowns and delayed the planned relaxations."),
+    ("vii.", "Any other clinical information relevant to the treatment of this patient that the panel "
+             "should know before it meets to consider the request?"),
+)
+GLUED_AFTER = "The requesting clinician will be told of the outcome of the screening."
+GLUED_HEADING, GLUED_HEADING_BODY = ("11.", "Training"), (
+    "All members of the screening group must undergo mandatory induction training approved by the "
+    "board, refreshed every year so that members keep the skills they need.")
+
+
+def _make_glued_numbers_pdf(path: Path) -> Path:
+    """Numbered paragraphs whose number is set in a column of its own, some with no space after it
+    in the text layer ("20.When"), and a bold numbered subheading written the same way ("11.Training")."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.set_xy(72, 90)
+    for number, text in GLUED_ITEMS:
+        pdf.set_x(72)
+        pdf.multi_cell(300, 14, number + text)
+        pdf.ln(12)
+    pdf.set_x(72)
+    pdf.multi_cell(300, 14, GLUED_AFTER)
+    pdf.ln(12)
+    pdf.set_font("Helvetica", style="B", size=11)
+    pdf.set_x(72)
+    pdf.multi_cell(300, 14, "".join(GLUED_HEADING))
+    pdf.ln(12)
+    pdf.set_font("Helvetica", size=11)
+    pdf.set_x(72)
+    pdf.multi_cell(300, 14, GLUED_HEADING_BODY)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_number_run_into_its_first_word_still_numbers_an_item(tmp_path):
+    (tmp_path / "docs").mkdir()
+    path = _make_glued_numbers_pdf(tmp_path / "docs" / "glued.pdf")
+    lines = read_document(path).text.splitlines()
+    for number, text in GLUED_ITEMS:
+        assert f"{number.strip()} {text}" in lines, lines
+    # A bold numbered line standing alone over its paragraph is a heading, not an item.
+    assert "# 11. Training" in lines and GLUED_HEADING_BODY in lines and GLUED_AFTER in lines, lines
+    units = _item_units(path)
+    for _, text in GLUED_ITEMS:
+        assert units.get(text) == "item", (text, units)
+
+
+RUN_ON_LEAD_IN, RUN_ON_ITEMS = "They include:", (
+    ("The need for multiple scenario planning.", "The formulation of clear objectives."),  # page 1
+    ("The need for better communication with the public.", "The importance of data and of quick and decisive action."),
+)
+RUN_ON_SEMICOLON_LEAD_IN, RUN_ON_SEMICOLON_ITEMS = "They cover:", (
+    "the operational workings of the scientific advisory group;",
+    "ensuring that decisions and their implications are better communicated for the public;",  # the page's longest line
+    "enabling greater parliamentary scrutiny of the use of emergency powers;",
+    "and establishing structures to improve communication between the four governments.",
+)
+RUN_ON_PROSE = (
+    "The inquiry has identified a number of key lessons to inform the response to a future",
+    "pandemic. They must be considered when the four governments develop their strategies for",
+    "pandemic preparedness, and they are set out below with the evidence the inquiry heard.",
+)
+RUN_ON_BETWEEN = ("In all, I make nineteen key recommendations that I believe will better safeguard",
+                  "the country in any future pandemic.")
+RUN_ON_AFTER = "I emphasise that other aspects of the response are addressed in other modules."
+
+
+def _make_unmarked_list_over_a_page_break_pdf(path: Path) -> Path:
+    """A list printed without bullets whose items go on at the top of the next page, then a list
+    of items ending with ";" one a line, where the longest line ends with ";" and the next item
+    opens with a word too long to have fitted at its end."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    y = 100
+    for _ in range(4):  # a page of text, not a title page
+        for line in RUN_ON_PROSE:
+            pdf.text(72, y, line)
+            y += 14
+        y += 14
+    pdf.text(72, y, RUN_ON_LEAD_IN)
+    for item in RUN_ON_ITEMS[0]:
+        y += 14
+        pdf.text(72, y, item)
+    pdf.add_page()
+    y = 100
+    for item in RUN_ON_ITEMS[1]:
+        pdf.text(72, y, item)
+        y += 14
+    y += 14
+    for line in RUN_ON_BETWEEN:  # a paragraph of two lines: no item
+        pdf.text(72, y, line)
+        y += 14
+    y += 14
+    pdf.text(72, y, RUN_ON_SEMICOLON_LEAD_IN)
+    for item in RUN_ON_SEMICOLON_ITEMS:
+        y += 14
+        pdf.text(72, y, item)
+    pdf.text(72, y + 28, RUN_ON_AFTER)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_an_unmarked_list_goes_on_over_a_page_break_and_a_line_ending_with_a_semicolon_ends_its_item(tmp_path):
+    path = _make_unmarked_list_over_a_page_break_pdf(tmp_path / "run_on.pdf")
+    items = [item for page in RUN_ON_ITEMS for item in page]
+    lines = _assert_list(path, RUN_ON_LEAD_IN, items, RUN_ON_AFTER)
+    _assert_list(path, RUN_ON_SEMICOLON_LEAD_IN, RUN_ON_SEMICOLON_ITEMS, RUN_ON_AFTER)
+    assert " ".join(RUN_ON_BETWEEN) in lines

@@ -47,7 +47,7 @@ def read(path: Path, limits: CorpusSettings) -> Extracted:
         _check_inflated(path, archive, limits)
     document = docx.Document(str(path))
     styles = _Styles(document)
-    blocks = captions_as_headings(list(_blocks(document, _Numbering(document, styles), styles)))
+    blocks = captions_as_headings(_continued_items(list(_blocks(document, _Numbering(document, styles), styles))))
     title = _useful(document.core_properties.title or "") or next(
         (b.text for b in blocks if b.kind == "heading" and b.meta.get("style") == "Title"), ""
     ) or next((b.text for b in blocks if b.kind == "heading"), "")
@@ -57,6 +57,22 @@ def read(path: Path, limits: CorpusSettings) -> Extracted:
     for block in titles + ([front] if front else []) + blocks[len(titles):]:
         builder.add(block)
     return Extracted(text=builder.text, format="docx", title=title, regions=tuple(builder.regions))
+
+
+def _continued_items(blocks: list[Block]) -> list[Block]:
+    """A list item whose sentence goes on in the paragraph after it: Word's Enter pressed in the
+    middle of an item leaves the rest an unnumbered paragraph that opens in lower case ("b) the
+    proposals of the board" / "for changes in the arrangements …"). The two are one item."""
+    out: list[Block] = []
+    for block in blocks:
+        previous = out[-1] if out else None
+        first_word = block.text.split(maxsplit=1)[0].rstrip(",;:.")
+        if (previous is not None and previous.kind == "item" and block.kind == "paragraph" and first_word.isalpha()
+                and first_word.islower() and not previous.text.rstrip().endswith((".", ":", ";", "!", "?"))):
+            previous.pieces[-1] = (previous.pieces[-1][0] + " " + block.text, previous.pieces[-1][1])
+            continue
+        out.append(block)
+    return out
 
 
 def _useful(title: str) -> str:

@@ -104,6 +104,9 @@ AVERAGE_CHAR_WIDTH = 0.5
 CONTENTS_HEADING_RE = re.compile(r"^(?:table of )?contents$", re.IGNORECASE)
 LINK_RE = re.compile(r"://|\bwww\.|\S@\S")
 NUMBERED_RE = re.compile(r"^\(?(?:\d{1,2}|[a-z]|[ivx]{1,4})[.)]\s+\S")
+# An item's number run into its first word in the text layer ("20.When", "vii.Any"): the number
+# stands in a column of its own on the page, and a space is what a reader sees there.
+GLUED_NUMBER_RE = re.compile(r"^\(?(?:\d{1,2}|[a-z]|[ivx]{1,4})[.)](?=[A-Z])")
 
 
 @dataclass
@@ -458,6 +461,10 @@ def _make_line(reader: _CharReader, text: str, start: int, end: int, taken: set[
     stripped = PRIVATE_USE_RE.sub("", stripped).strip()
     if not stripped:
         return None
+    glued = GLUED_NUMBER_RE.match(stripped)
+    if glued:  # "20.When …": the number set in its own column, no space in the text layer
+        stripped = stripped[: glued.end()] + " " + stripped[glued.end() :]
+        prefix += 1 if prefix > glued.end() else 0
     x0 = reader.origin(first_index)[0]
     x1 = reader.origin(visible[-1])[0] + size * 0.5
     return _Line(stripped, round(size, 1), round(baseline, 1), x0, x1, all_bold, prefix, bullet, level, page, start,
@@ -557,7 +564,7 @@ def _lay_out(pages: list[_Page], labels: list[str], metadata_title: str) -> Extr
     for page in pages:
         for line in page.lines:
             line.small = line.size <= SMALL_RATIO * body_size
-    per_page = [_page_blocks(page, body_size, pitch, vocabulary) for page in pages]
+    per_page = _unmarked_lists_across_pages([_page_blocks(page, body_size, pitch, vocabulary) for page in pages])
     blocks = _join_across_pages(per_page, pages, vocabulary)
     builder = TextBuilder()
     if front is not None:
@@ -775,7 +782,7 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
             meta = {"all_bold": line.emphasised}
             blocks.append(Block([(line.text, page.number)], "item", level=line.bullet_level, meta=meta))
         elif NUMBERED_RE.match(line.text) and (previous is None or _starts_paragraph(previous, line, pitch, blocks[-1], right)):
-            blocks.append(Block([(line.text, page.number)], "item", meta={"numbered": True}))
+            blocks.append(Block([(line.text, page.number)], "item", meta={"numbered": True, "all_bold": line.bold}))
         elif previous is None or blocks[-1].kind == "heading" or _starts_paragraph(previous, line, pitch, blocks[-1], right):
             blocks.extend(_opening(line, page.number))
         elif _bold_lead(blocks[-1], line):
@@ -783,13 +790,15 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
             blocks.extend(_opening(line, page.number))
         else:
             text, number = blocks[-1].pieces[-1]
+            if text.endswith(";"):  # where a line ending with ";" ends, an unmarked item may end
+                blocks[-1].meta.setdefault("semicolon_ends", []).append(len(text))
             blocks[-1].pieces[-1] = (_join(text, line.text, vocabulary), number)
             blocks[-1].meta["all_bold"] = blocks[-1].meta.get("all_bold", False) and line.emphasised
             blocks[-1].meta["lines"] = blocks[-1].meta.get("lines", 1) + 1
         previous = line
     for table in tables:
         blocks.extend(_table_blocks(table, page.number, blocks))
-    blocks = _unmarked_lists(_bullets_as_headings([_bold_paragraph_as_heading(block) for block in blocks]))
+    blocks = _unmarked_lists(_bullets_as_headings([_bold_paragraph_as_heading(block) for block in _numbered_headings(blocks)]))
     blocks += [Block([(note, page.number)], "footnote") for note in page.footnotes]
     return blocks
 
@@ -813,20 +822,61 @@ def _unmarked_lists(blocks: list[Block]) -> list[Block]:
     ending with ":" ("They include:" / "The need for multiple scenario planning." / …), and
     paragraphs ending with ";" under such a lead-in or such an item, up to the one that ends
     the list with a full stop ("They cover:" / "the use of child rights impact assessments;" /
-    … / "and establishing structures to improve communication.")."""
+    … / "and establishing structures to improve communication."), which closes the list."""
     out: list[Block] = []
     for i, block in enumerate(blocks):
         previous = out[-1] if out else None
         opens = previous is not None and previous.kind == "paragraph" and previous.text.endswith(":")
-        after_item = previous is not None and previous.kind == "item" and previous.meta.get("unmarked")
+        after_item = previous is not None and previous.kind == "item" and previous.meta.get("unmarked") and not previous.meta.get("closes")
+        after_semicolon = after_item and previous.text.endswith(";")
+        closes = after_semicolon and block.text.endswith(".")
+        ends = block.meta.get("semicolon_ends", ())
         item = False
         if block.kind == "paragraph" and block.meta.get("lines", 1) == 1 and len(block.text) <= ITEM_MAX_CHARS:
             following = blocks[i + 1] if i + 1 < len(blocks) else None
             item = opens and following is not None and following.kind == "paragraph" and following.meta.get("lines", 1) == 1 or after_item
-        if block.kind == "paragraph" and not item and len(block.text) <= 2 * ITEM_MAX_CHARS:
-            after_semicolon = after_item and previous.text.endswith(";")
-            item = (opens or after_semicolon) and block.text.endswith(";") or after_semicolon and block.text.endswith(".")
-        out.append(Block(block.pieces, "item", meta={"unmarked": True}) if item else block)
+        if block.kind == "paragraph" and not item and len(block.text) <= 2 * ITEM_MAX_CHARS * (1 + len(ends)):
+            item = (opens or after_semicolon) and block.text.endswith(";") or closes
+            if item and ends and len(block.pieces) == 1:
+                # Items ending with ";" one a line: a line ending with ";" ends its item, though
+                # the next began too far right of where this one ended to be taken for a new line.
+                text, page = block.pieces[0]
+                cuts = [0, *ends, len(text)]
+                parts = [text[a:b].strip() for a, b in zip(cuts, cuts[1:])]
+                if all(0 < len(part) <= 2 * ITEM_MAX_CHARS for part in parts):
+                    out.extend(Block([(part, page)], "item", meta={"unmarked": True}) for part in parts[:-1])
+                    out.append(Block([(parts[-1], page)], "item", meta={"unmarked": True, "closes": closes}))
+                    continue
+            item = item and len(block.text) <= 2 * ITEM_MAX_CHARS
+        out.append(Block(block.pieces, "item", meta={"unmarked": True, "closes": closes}) if item else block)
+    return out
+
+
+def _numbered_headings(blocks: list[Block]) -> list[Block]:
+    """A numbered line set wholly in bold, standing alone between blocks that are no numbered
+    items ("11. Training" over its paragraph), is a numbered heading; a run of them is a list."""
+    out = list(blocks)
+    for i, block in enumerate(blocks):
+        if not (block.kind == "item" and block.meta.get("numbered") and block.meta.get("all_bold")):
+            continue
+        neighbours = blocks[max(0, i - 1) : i] + blocks[i + 1 : i + 2]
+        if any(n.kind == "item" and n.meta.get("numbered") for n in neighbours):
+            continue
+        text = block.text
+        if block.meta.get("lines", 1) == 1 and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";", ":")):
+            out[i] = Block(block.pieces, "heading")
+    return out
+
+
+def _unmarked_lists_across_pages(per_page: list[list[Block]]) -> list[list[Block]]:
+    """A list printed without bullets that runs over a page break goes on being a list: the
+    page's first paragraphs are read with the previous page's last item before them."""
+    out = per_page[:1]
+    for blocks in per_page[1:]:
+        last = next((b for page in reversed(out) for b in reversed(page) if b.kind != "footnote"), None)
+        if last is not None and last.kind == "item" and last.meta.get("unmarked") and blocks:
+            blocks = _unmarked_lists([last, *blocks])[1:]
+        out.append(blocks)
     return out
 
 
