@@ -443,3 +443,39 @@ def test_pdf_a_wrapped_row_label_is_one_row_with_its_figures(tmp_path):
     assert "In unsupported accommodation (e.g., B&B, hotel); Female: 2; Male: 13" in lines, lines
     assert "Rough sleeping; Female: 1; Male: 4" in lines, lines
     assert not any(line.startswith(("refuge)", "hotel)")) for line in lines)
+
+
+# ---------------------------------------------------------------- sentences whole, furniture out (PDF)
+# Each document below cuts a sentence the way a real report's layout does, or prints furniture
+# where a running line stands; the reader keeps the sentence whole and the furniture out.
+
+BOLD_LEAD_LINES = ("Improving consideration of the impact that decisions might have on those most at risk",
+                   "in an emergency:", " changes should aim to identify any risks to vulnerable groups.")
+BOLD_LEAD_SENTENCE = ("Improving consideration of the impact that decisions might have on those most at risk "
+                      "in an emergency: changes should aim to identify any risks to vulnerable groups.")
+
+
+def _make_wrapped_bold_lead_pdf(path: Path) -> Path:
+    """A paragraph led by a bold phrase that wraps: the first line wholly bold, the second bold up
+    to a colon and then plain, as a boxed list of recommendations prints it."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, 100, "The recommendations include:")
+    pdf.set_font("Helvetica", style="B", size=10)
+    pdf.text(72, 130, BOLD_LEAD_LINES[0])
+    pdf.text(72, 143, BOLD_LEAD_LINES[1])
+    width = pdf.get_string_width(BOLD_LEAD_LINES[1])
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72 + width, 143, BOLD_LEAD_LINES[2])
+    pdf.text(72, 180, "The Chair expects that recommendations are acted upon.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_wrapped_bold_lead_phrase_reads_with_its_sentence(tmp_path):
+    text = read_document(_make_wrapped_bold_lead_pdf(tmp_path / "bold_lead.pdf")).text
+    assert BOLD_LEAD_SENTENCE in text.splitlines(), text
+    assert "# " not in text, text

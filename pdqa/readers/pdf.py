@@ -689,10 +689,15 @@ def _opening(line: _Line, page: int) -> list[Block]:
 
 
 def _bold_lead(block: Block, line: _Line) -> bool:
-    """A paragraph so far one bold line, not ending a sentence, followed by a line that is not bold."""
+    """A paragraph so far one bold line, not ending a sentence, followed by a line that is not bold.
+
+    A next line that opens in lower case continues the bold line's sentence: the bold phrase
+    leading a paragraph wrapped ("Improving consideration of … most at risk" / "in an emergency:
+    changes should …"), it does not head the paragraph."""
     text = block.text
     return (block.kind == "paragraph" and block.meta.get("all_bold") and block.meta.get("lines", 1) == 1
-            and not line.bold and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";", ":")))
+            and not line.bold and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";", ":"))
+            and not line.text[:1].islower())
 
 
 def _bold_paragraph_as_heading(block: Block) -> Block:
