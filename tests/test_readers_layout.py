@@ -479,3 +479,34 @@ def test_pdf_a_wrapped_bold_lead_phrase_reads_with_its_sentence(tmp_path):
     text = read_document(_make_wrapped_bold_lead_pdf(tmp_path / "bold_lead.pdf")).text
     assert BOLD_LEAD_SENTENCE in text.splitlines(), text
     assert "# " not in text, text
+
+
+LINK_LINES = (("The rapid review into data on mental health inpatient settings: final report", 11),
+              ("(https://www.gov.uk/government/publications/rapid-review-into-data) was published on 28", 10),
+              ("June 2023, and the government accepted each of its recommendations.", 11))
+
+
+def _make_link_in_smaller_type_pdf(path: Path) -> Path:
+    """A sentence whose printed link is set a point smaller than its words, at the paragraph's
+    own line pitch (a browser's print of a page with a link), then a paragraph after a gap."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    y = 100
+    for text, size in LINK_LINES:
+        pdf.set_font("Helvetica", size=size)
+        pdf.text(72, y, text)
+        y += 14
+    pdf.set_font("Helvetica", size=11)
+    for text in ("Anyone receiving treatment in an inpatient mental health facility deserves", "to receive safe care."):
+        y += 14
+        pdf.text(72, y, text)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_link_set_smaller_runs_on_in_its_sentence(tmp_path):
+    lines = read_document(_make_link_in_smaller_type_pdf(tmp_path / "link.pdf")).text.splitlines()
+    assert " ".join(text for text, _ in LINK_LINES) in lines, lines
+    assert "Anyone receiving treatment in an inpatient mental health facility deserves to receive safe care." in lines, lines

@@ -57,6 +57,8 @@ HEADING_MAX_CHARS = 120
 # A baseline step this much larger than the usual line pitch starts a paragraph: line spacing is
 # 1.0–1.2× the usual pitch within a paragraph, and a paragraph gap adds at least half a line.
 PARAGRAPH_PITCH_RATIO = 1.3
+# A line in another size a step no larger than this many line pitches below the one before runs on in its paragraph.
+RUN_PITCH_RATIO = 1.1
 # Footnotes and superscripts are set smaller than the body (conventionally 8 pt on 10–12 pt).
 SMALL_RATIO = 0.85
 SUPERSCRIPT_RATIO = 0.8
@@ -716,11 +718,20 @@ def _starts_paragraph(previous: _Line, line: _Line, pitch: float, block: Block, 
         return False  # a list item's wrapped line
     if step <= 0:  # up to the top of the next column: a new paragraph unless a sentence runs on
         return previous.text.endswith(SENTENCE_END)
-    if abs(previous.size - line.size) >= 1.0:
+    if abs(previous.size - line.size) >= 1.0 and not _run_in_other_size(previous, line, step, pitch):
         return True
     if _deliberate_break(previous, line, right):
         return True
     return step > PARAGRAPH_PITCH_RATIO * pitch
+
+
+def _run_in_other_size(previous: _Line, line: _Line, step: float, pitch: float) -> bool:
+    """A line set a little smaller or larger than the one before, at the paragraph's own line
+    pitch, is the same paragraph: a link or a quoted name set in another size runs on in its
+    sentence ("… the data strategy for health" / "and care (https://www.gov.uk/…) aimed at …").
+    A size as small as a footnote's, or a paragraph gap, starts a block of its own."""
+    sizes = sorted((previous.size, line.size))
+    return sizes[0] >= SMALL_RATIO * sizes[1] and step <= RUN_PITCH_RATIO * pitch
 
 
 def _deliberate_break(previous: _Line, line: _Line, right: float) -> bool:
