@@ -510,3 +510,38 @@ def test_pdf_a_link_set_smaller_runs_on_in_its_sentence(tmp_path):
     lines = read_document(_make_link_in_smaller_type_pdf(tmp_path / "link.pdf")).text.splitlines()
     assert " ".join(text for text, _ in LINK_LINES) in lines, lines
     assert "Anyone receiving treatment in an inpatient mental health facility deserves to receive safe care." in lines, lines
+
+
+WRAP_LINES = ("Some 11,300 people joined the services in the 2011 calendar year, and 19,200 left, in the",
+              "UK overall, while the number of veterans in the county fell for the third year in a row.")
+WRAP_COLUMN = ("The profile of veterans will change in the medium term, with many more elderly veterans",
+               "who served in the Second World War and in National Service, and a rise in the share of",
+               "younger veterans, while the number aged between 65 and 74 years falls by almost a half.")
+
+
+def _make_column_beside_box_pdf(path: Path) -> Path:
+    """A column of prose beside a text box that reaches past the column's right edge (a chart's
+    note, a pull-out): a line of the column wraps before a capitalised word ("in the" / "UK overall")."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    right = 72 + max(pdf.get_string_width(line) for line in WRAP_LINES + WRAP_COLUMN)
+    y = 100
+    for line in WRAP_COLUMN:
+        pdf.text(72, y, line)
+        y += 14
+    y += 14
+    for line in WRAP_LINES:
+        pdf.text(72, y, line)
+        y += 14
+    for number, note in enumerate(("Projected change", "in veterans", "by age group")):
+        pdf.text(right - 20, y + 40 + 14 * number, note)  # a box whose lines reach 60 pt past the column
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_line_wraps_at_its_column_edge_not_at_a_box_beside_it(tmp_path):
+    lines = read_document(_make_column_beside_box_pdf(tmp_path / "column.pdf")).text.splitlines()
+    assert " ".join(WRAP_LINES) in lines, lines

@@ -77,6 +77,8 @@ MARK_MIN_EM = 0.15
 MARK_MAX_EM = 0.6
 MARK_GAP_EM = 3.0
 MARK_SQUARENESS = 0.2
+# Lines enough, starting at one place, to show where their column's right edge is.
+COLUMN_MIN_LINES = 3
 # A character of the usual report fonts is about half an em wide on average.
 AVERAGE_CHAR_WIDTH = 0.5
 CONTENTS_HEADING_RE = re.compile(r"^(?:table of )?contents$", re.IGNORECASE)
@@ -617,7 +619,7 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
     pitch = _page_pitch(page, pitch)
     blocks: list[Block] = []
     previous: _Line | None = None
-    right = max((line.x1 for line in page.lines if not _is_heading(line, body_size)), default=0.0)
+    right = _column_rights([line for line in page.lines if not _is_heading(line, body_size)])
     tables = sorted(page.tables, key=lambda t: t.first_char)
     for line in page.lines:
         while tables and tables[0].first_char < line.order:
@@ -710,7 +712,7 @@ def _bold_paragraph_as_heading(block: Block) -> Block:
     return block
 
 
-def _starts_paragraph(previous: _Line, line: _Line, pitch: float, block: Block, right: float) -> bool:
+def _starts_paragraph(previous: _Line, line: _Line, pitch: float, block: Block, right) -> bool:
     step = previous.baseline - line.baseline
     if NUMBERED_RE.match(line.text):
         return True
@@ -720,9 +722,33 @@ def _starts_paragraph(previous: _Line, line: _Line, pitch: float, block: Block, 
         return previous.text.endswith(SENTENCE_END)
     if abs(previous.size - line.size) >= 1.0 and not _run_in_other_size(previous, line, step, pitch):
         return True
-    if _deliberate_break(previous, line, right):
+    if _deliberate_break(previous, line, right(previous)):
         return True
     return step > PARAGRAPH_PITCH_RATIO * pitch
+
+
+def _column_rights(lines: list[_Line]):
+    """The right edge a line wraps at: the farthest a line of prose starting where it starts
+    reaches (its column's), else the farthest of the page. A chart's labels or a text box beside
+    the column reach past the column's edge, and are not where its lines wrap."""
+    farthest: dict[int, float] = {}
+    counts: Counter = Counter()
+    page_right = max((line.x1 for line in lines), default=0.0)
+    for line in lines:
+        if len(line.text) < PROSE_LINE_CHARS:
+            continue
+        key = round(line.x0 / PLACE_POINTS)
+        farthest[key] = max(farthest.get(key, 0.0), line.x1)
+        counts[key] += 1
+
+    def right(line: _Line) -> float:
+        key = round(line.x0 / PLACE_POINTS)
+        keys = [k for k in (key - 1, key, key + 1) if k in farthest]
+        if sum(counts[k] for k in keys) < COLUMN_MIN_LINES:
+            return page_right
+        return max(farthest[k] for k in keys)
+
+    return right
 
 
 def _run_in_other_size(previous: _Line, line: _Line, step: float, pitch: float) -> bool:
