@@ -545,3 +545,34 @@ def _make_column_beside_box_pdf(path: Path) -> Path:
 def test_pdf_a_line_wraps_at_its_column_edge_not_at_a_box_beside_it(tmp_path):
     lines = read_document(_make_column_beside_box_pdf(tmp_path / "column.pdf")).text.splitlines()
     assert " ".join(WRAP_LINES) in lines, lines
+
+
+PULL_PROSE = ("Alternatively the grading system could indicate the risk associated",
+              "with individual triggers, with some posing a higher risk than others, and",
+              "a colour coding system could be designed with high risk triggers being")
+PULL_QUOTE = ("'If they look at the parameters for a cafe, are they treating a small cafe",
+              "the same as a big cafe?' (sole trader, using the trial software)")
+
+
+def _make_pull_quote_pdf(path: Path) -> Path:
+    """A column of prose whose last line on the page ends mid-sentence, and a pull quote printed
+    higher up and further left, written after the prose (as a word processor writes a text box)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    y = 400
+    for line in PULL_PROSE:
+        pdf.text(108, y, line)
+        y += 13
+    for number, line in enumerate(PULL_QUOTE):
+        pdf.text(80, 200 + 13 * number, line)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_pull_quote_up_and_left_is_not_run_into_the_sentence_before_it(tmp_path):
+    lines = read_document(_make_pull_quote_pdf(tmp_path / "pull_quote.pdf")).text.splitlines()
+    assert " ".join(PULL_PROSE) in lines, lines
+    assert " ".join(PULL_QUOTE) in lines, lines

@@ -640,9 +640,9 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
             continue
         if line.bullet:
             blocks.append(Block([(line.text, page.number)], "item", level=line.bullet_level))
-        elif NUMBERED_RE.match(line.text) and (previous is None or _starts_paragraph(previous, line, pitch, blocks[-1], right)):
+        elif NUMBERED_RE.match(line.text) and (previous is None or _starts_paragraph(previous, line, pitch, blocks[-1], right, body_size)):
             blocks.append(Block([(line.text, page.number)], "item", meta={"numbered": True}))
-        elif previous is None or blocks[-1].kind == "heading" or _starts_paragraph(previous, line, pitch, blocks[-1], right):
+        elif previous is None or blocks[-1].kind == "heading" or _starts_paragraph(previous, line, pitch, blocks[-1], right, body_size):
             blocks.extend(_opening(line, page.number))
         elif _bold_lead(blocks[-1], line):
             blocks[-1] = Block(blocks[-1].pieces, "heading")  # a bold line over the paragraph it heads
@@ -712,14 +712,21 @@ def _bold_paragraph_as_heading(block: Block) -> Block:
     return block
 
 
-def _starts_paragraph(previous: _Line, line: _Line, pitch: float, block: Block, right) -> bool:
+def _body_line(line: _Line, body_size: float) -> bool:
+    return abs(line.size - body_size) < 0.5
+
+
+def _starts_paragraph(previous: _Line, line: _Line, pitch: float, block: Block, right, body_size: float = 0.0) -> bool:
     step = previous.baseline - line.baseline
     if NUMBERED_RE.match(line.text):
         return True
     if block.kind == "item" and step > 0 and line.x0 >= previous.x0 - 1 and step <= PARAGRAPH_PITCH_RATIO * max(pitch, 1):
         return False  # a list item's wrapped line
     if step <= 0:  # up to the top of the next column: a new paragraph unless a sentence runs on
-        return previous.text.endswith(SENTENCE_END)
+        # The next column stands to the right; a line of prose up and to the left is a box set
+        # apart (a pull quote printed beside the text), not where the sentence goes on.
+        return previous.text.endswith(SENTENCE_END) or (line.x0 < previous.x0 - PLACE_POINTS and _body_line(previous, body_size)
+                                                         and _body_line(line, body_size))
     if abs(previous.size - line.size) >= 1.0 and not _run_in_other_size(previous, line, step, pitch):
         return True
     if _deliberate_break(previous, line, right(previous)):
