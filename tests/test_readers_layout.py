@@ -576,3 +576,57 @@ def test_pdf_a_pull_quote_up_and_left_is_not_run_into_the_sentence_before_it(tmp
     lines = read_document(_make_pull_quote_pdf(tmp_path / "pull_quote.pdf")).text.splitlines()
     assert " ".join(PULL_PROSE) in lines, lines
     assert " ".join(PULL_QUOTE) in lines, lines
+
+
+CUT_LINES = ("In total the auditing team counted fifteen cases where financial burdens were described as",
+             "the main driver. One older man had become destitute because of his unwillingness to apply",
+             "for housing and income support, which he had never claimed in his working life, and his")
+CUT_REST = "physical health had deteriorated in recent years."
+CUT_SENTENCE = ("One older man had become destitute because of his unwillingness to apply for housing and income "
+                "support, which he had never claimed in his working life, and his physical health had deteriorated "
+                "in recent years.")
+CUT_CAPITAL = ("This section sets out the government's response to the rapid review, taking each recommendation",
+               "in turn, as agreed with NHS England, the devolved administrations, local councils and the Care")
+CUT_CAPITAL_REST = "Quality Commission (CQC), the regulator of health and social care in England."
+CUT_AFTER = ("A separate review of the services is planned for next year, when the",
+             "teams will have completed their first full year of the new model of",
+             "care, and its findings will be published in the spring.")
+
+
+def _make_sentence_cut_by_page_pdf(path: Path) -> Path:
+    """Two sentences left open at the foot of a page and run on at the top of the next: one in lower
+    case, with a chart's labels (smaller) and a pull quote (closed) written after it on its page;
+    one whose next word is capitalised ("the Care" / "Quality Commission"), the last line full."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.set_auto_page_break(False)
+    for lines, rest, extras in ((CUT_LINES, CUT_REST, True), (CUT_CAPITAL, CUT_CAPITAL_REST, False)):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=10)
+        pdf.text(72, 660, "The audit covered every death recorded by the coroner in the three years.")
+        y = 700
+        for line in lines:
+            pdf.text(72, y, line)
+            y += 13
+        if extras:
+            pdf.set_font("Helvetica", size=7)
+            pdf.text(100, 760, "Suicides in the three years")  # a chart's labels, below the text
+            pdf.text(320, 800, "Those who had a West Sussex post code, N=185")
+            pdf.set_font("Helvetica", size=10)
+            pdf.text(60, 120, "'It's the money that does it, in the end.' (a coroner's officer)")
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=10)
+        pdf.text(72, 80, rest)
+        for number, line in enumerate(CUT_AFTER):
+            pdf.text(72, 110 + 13 * number, line)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_sentence_cut_by_a_page_break_reads_whole(tmp_path):
+    lines = read_document(_make_sentence_cut_by_page_pdf(tmp_path / "cut.pdf")).text.splitlines()
+    assert any(CUT_SENTENCE in line for line in lines), lines
+    assert any(" ".join(CUT_CAPITAL + (CUT_CAPITAL_REST,)) in line for line in lines), lines
+    assert not any("N=185" in line and "physical health" in line for line in lines), lines
+    assert " ".join(CUT_AFTER) in lines, lines

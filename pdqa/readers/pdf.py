@@ -79,6 +79,8 @@ MARK_GAP_EM = 3.0
 MARK_SQUARENESS = 0.2
 # Lines enough, starting at one place, to show where their column's right edge is.
 COLUMN_MIN_LINES = 3
+# A block's last lines, to show the edge they wrap at.
+WRAP_LINES = 4
 # A character of the usual report fonts is about half an em wide on average.
 AVERAGE_CHAR_WIDTH = 0.5
 CONTENTS_HEADING_RE = re.compile(r"^(?:table of )?contents$", re.IGNORECASE)
@@ -636,6 +638,7 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
                 blocks[-1].pieces[-1] = (blocks[-1].pieces[-1][0] + " " + line.text, page.number)  # a wrapped heading
             else:
                 blocks.append(Block([(line.text, page.number)], "heading"))
+            _note_line(blocks[-1], line, right)
             previous = line
             continue
         if line.bullet:
@@ -652,12 +655,21 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
             blocks[-1].pieces[-1] = (_join(text, line.text, vocabulary), number)
             blocks[-1].meta["all_bold"] = blocks[-1].meta.get("all_bold", False) and line.bold
             blocks[-1].meta["lines"] = blocks[-1].meta.get("lines", 1) + 1
+        _note_line(blocks[-1], line, right)
         previous = line
     for table in tables:
         blocks.extend(_table_blocks(table, page.number, blocks))
     blocks = _unmarked_lists([_bold_paragraph_as_heading(block) for block in blocks])
     blocks += [Block([(note, page.number)], "footnote") for note in page.footnotes]
     return blocks
+
+
+def _note_line(block: Block, line: _Line, right) -> None:
+    """Keep with a block its size (its first line's), and its last line with the right edge that
+    line wraps at: what decides whether the block runs on over the page break."""
+    block.meta.setdefault("size", line.size)
+    block.meta["last"] = (line, right(line))
+    block.meta["ends"] = (block.meta.get("ends", ()) + (line.x1,))[-WRAP_LINES:]
 
 
 def _unmarked_lists(blocks: list[Block]) -> list[Block]:
@@ -708,7 +720,7 @@ def _bold_paragraph_as_heading(block: Block) -> Block:
     """A short paragraph set wholly in bold, not ending a sentence, is a heading (a bold subhead)."""
     text = block.text
     if block.kind == "paragraph" and block.meta.get("all_bold") and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";")):
-        return Block(block.pieces, "heading")
+        return Block(block.pieces, "heading", meta=block.meta)
     return block
 
 
@@ -852,8 +864,8 @@ def _join_across_pages(per_page: list[list[Block]], pages: list[_Page], vocabula
     for blocks in per_page:
         body = [b for b in blocks if b.kind != "footnote"]
         notes = [b for b in blocks if b.kind == "footnote"]
-        previous = next((b for b in reversed(out) if b.kind in ("paragraph", "item", "heading", "row")), None)
-        if body and previous is not None and _continues(previous, body[0]):
+        previous = _continued(out, body[0]) if body else None
+        if previous is not None:
             first = body.pop(0)
             text, page = previous.pieces[-1]
             joined = _join(text, first.text, vocabulary)
@@ -868,6 +880,50 @@ def _join_across_pages(per_page: list[list[Block]], pages: list[_Page], vocabula
     return out
 
 
+def _continued(out: list[Block], first: Block) -> Block | None:
+    """The block of the previous page that ``first`` (a page's first block) continues, if any.
+
+    That is the page's last block. When ``first`` opens in lower case (a sentence running on), it
+    is the page's last block in its size, or else the last one in its size whose last line is as
+    full as the lines before it (cut by the page's end, not ended): a layout sets table rows, a
+    chart's labels, a box in another size, a pull quote or a quote's attribution after the text
+    they interrupt, as tables and text boxes are written."""
+    if not out:
+        return None
+    page = out[-1].pieces[-1][1]
+    if not first.text.lstrip()[:1].islower():
+        last = out[-1]
+        return last if last.kind != "footnote" and _continues(last, first) else None
+    for number, block in enumerate(reversed(out)):
+        if block.pieces[-1][1] != page or block.kind == "footnote":
+            return None
+        size, first_size = block.meta.get("size"), first.meta.get("size")
+        same_size = size is None or first_size is None or abs(size - first_size) < 0.5
+        if _continues(block, first) and same_size and (number == 0 or _wrapped_to_the_end(block, first)):
+            return block
+    return None
+
+
+def _wrapped_to_the_end(block: Block, first: Block) -> bool:
+    """A block of wrapped lines whose last line reaches as far as the lines before it, less the
+    next page's first word: the lines wrap at one edge (the column's, or a box's beside them)
+    and the page ended the last, not the sentence."""
+    ends = block.meta.get("ends") or ()
+    if len(ends) < 2:
+        return False
+    return _last_line_full(block, first, max(ends[:-1]))
+
+
+def _last_line_full(block: Block, first: Block, right: float | None = None) -> bool:
+    """Whether the next page's first word would not have fitted on the block's last line (before
+    ``right``, else the right edge of the last line's column)."""
+    last, column_right = block.meta.get("last") or (None, 0.0)
+    if last is None:
+        return False
+    first_word = first.text.split(" ", 1)[0]
+    return last.x1 + (len(first_word) + 1) * AVERAGE_CHAR_WIDTH * last.size >= (column_right if right is None else right) - 1
+
+
 def _continues(previous: Block, first: Block) -> bool:
     if previous.kind not in ("paragraph", "item") or first.kind != "paragraph":
         return False
@@ -875,5 +931,16 @@ def _continues(previous: Block, first: Block) -> bool:
     if not text or text.endswith(SENTENCE_END) or text[-1] in "”\")":
         return False
     start = first.text.lstrip()[:1]
-    return start.islower() or text.endswith(("-", ",")) or text[-1] in SOFT_HYPHENS
+    return start.islower() or text.endswith(("-", ",")) or text[-1] in SOFT_HYPHENS or _runs_full(previous, first)
+
+
+def _runs_full(previous: Block, first: Block) -> bool:
+    """A paragraph of wrapped lines whose last line on the page is full (the next page's first
+    word would not have fitted on it), continued by a paragraph in its size: the sentence runs on
+    over the page break though the next word is capitalised ("… and the Care" / "Quality Commission")."""
+    if previous.kind != "paragraph" or previous.meta.get("lines", 1) < 2:
+        return False
+    if abs(previous.meta.get("size", 0.0) - first.meta.get("size", -1.0)) >= 0.5:
+        return False
+    return _last_line_full(previous, first)
 
