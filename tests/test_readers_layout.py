@@ -630,3 +630,38 @@ def test_pdf_a_sentence_cut_by_a_page_break_reads_whole(tmp_path):
     assert any(" ".join(CUT_CAPITAL + (CUT_CAPITAL_REST,)) in line for line in lines), lines
     assert not any("N=185" in line and "physical health" in line for line in lines), lines
     assert " ".join(CUT_AFTER) in lines, lines
+
+
+def _make_line_beside_footer_pdf(path: Path) -> Path:
+    """A running footer ("3 | Commissioning policy") on every page, and on the last page a line
+    printed once at the other end of the footer's line (a back cover's copyright line)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.set_auto_page_break(False)
+    for number, filler in enumerate(FILLER_PARAGRAPHS, start=1):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=9)
+        if number == len(FILLER_PARAGRAPHS):  # written first, as the back cover's own text
+            pdf.text(380, 810, "(c) NHS England 2023 | PR2086")
+        pdf.set_font("Helvetica", size=11)
+        pdf.set_xy(72, 100)
+        pdf.multi_cell(450, 14, filler)
+        pdf.set_font("Helvetica", size=9)
+        pdf.text(40, 812, f"{number} | Commissioning policy")
+    pdf.output(str(path))
+    return path
+
+
+FILLER_PARAGRAPHS = (
+    "The pilot services were set up in eleven areas of England in 2004.",
+    "Each service agreed its own model of care with its commissioners.",
+    "The review team visited every service twice, in the first year and the last.",
+    "This publication can be made available in alternative formats on request.",
+)
+
+
+def test_pdf_a_line_level_with_the_running_footer_is_furniture(tmp_path):
+    text = read_document(_make_line_beside_footer_pdf(tmp_path / "footer.pdf")).text
+    assert "PR2086" not in text and "4 | Commissioning policy" not in text, text
+    assert all(filler in text for filler in FILLER_PARAGRAPHS), text

@@ -513,16 +513,21 @@ def _drop_running_lines(pages: list[_Page], keep_first: bool = False) -> None:
     heading_size = HEADING_SIZE_RATIO * _body_size(pages)
     for page in pages[1:] if keep_first else pages:
         edges = {id(line) for line in _edges(page)}
-        kept = []
+        kept, dropped = [], []
         for line in page.lines:
             if id(line) in edges and PAGE_NUMBER_RE.match(line.text):
                 page.folio = page.folio or re.sub(r"(?i)^\W*page\s+|\W+$|^\W+|\s*(of|/)\s*\d+\W*$", "", line.text)
+                dropped.append(line)
                 continue
             repeated = (id(line) in edges and _edge_key(line) in running) or _placed_key(line) in fixed
             if repeated and not (line.size >= heading_size and re.search(r"\d", line.text)):
+                dropped.append(line)
                 continue
             kept.append(line)
-        page.lines = kept
+        # A line at the page's edge level with its running line or page number is part of that
+        # footer or header, printed once ("© NHS England 2023 | PR2086" beside a back cover's folio).
+        page.lines = [line for line in kept if not (id(line) in edges and any(
+            abs(line.baseline - other.baseline) <= PLACE_POINTS and id(other) in edges for other in dropped))]
 
 
 def _body_size(pages: list[_Page]) -> float:
