@@ -661,7 +661,134 @@ FILLER_PARAGRAPHS = (
 )
 
 
+SECOND_PAGE = (
+    "Members were asked what had helped them most in their groups.",
+    "The costs of each service were set against the use of hospital beds.",
+    "Most members named the reliability of the staff and the other members.",
+    "A separate evaluation of the peer workers is planned for next year.",
+)
+
+
 def test_pdf_a_line_level_with_the_running_footer_is_furniture(tmp_path):
     text = read_document(_make_line_beside_footer_pdf(tmp_path / "footer.pdf")).text
     assert "PR2086" not in text and "4 | Commissioning policy" not in text, text
     assert all(filler in text for filler in FILLER_PARAGRAPHS), text
+
+
+NOTE_TEXT = "1 July 2009 to 30 June 2010, the most recent year the prison could report."
+NOTE_LINES = ("The average waiting time to see a general practitioner or a nurse in the most recent",
+              "year was one day, and most prisoners were seen on the day they asked, or within")
+NOTE_REST = "a day of asking, by the nurse who ran the morning clinic."
+
+
+def _make_footnote_one_size_down_pdf(path: Path) -> Path:
+    """A footnote set one size down (10 pt on 11 pt, as a word processor sets one), its number
+    raised, at the foot of a page whose last sentence runs on to the next page."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for number, filler in enumerate(FILLER_PARAGRAPHS):
+        pdf.text(72, 100 + 20 * number, filler)
+    y = 720
+    for line in NOTE_LINES:
+        pdf.text(72, y, line)
+        y += 15
+    pdf.set_font("Helvetica", size=6)
+    pdf.text(72, 797.8, "7")  # raised 2.2 pt: a superscript, on the note's line
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(75.5, 800, " " + NOTE_TEXT)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.text(72, 80, NOTE_REST)
+    for number, filler in enumerate(SECOND_PAGE):
+        pdf.text(72, 110 + 20 * number, filler)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_footnote_set_one_size_down_is_a_footnote_after_the_sentence_running_on(tmp_path):
+    extracted = read_document(_make_footnote_one_size_down_pdf(tmp_path / "note.pdf"))
+    paragraphs = [p for p in extracted.text.split("\n\n") if p.strip()]
+    running = " ".join(NOTE_LINES + (NOTE_REST,))
+    note = "\u2077 " + NOTE_TEXT
+    assert running in paragraphs and note in paragraphs, paragraphs
+    assert paragraphs.index(note) == paragraphs.index(running) + 1, paragraphs
+    start = extracted.text.index(note)
+    assert (start, start + len(note), "footnote") in extracted.regions
+
+
+BOX_LINES = ("In West Sussex, our aims are that plans must include the voice and the involvement of",
+             "people with lived experience, and a key priority of the partnership is to co-produce")
+BOX_REST = "initiatives with people who have lived and living experience of drug and alcohol harm."
+
+
+def _make_box_beside_open_sentence_pdf(path: Path) -> Path:
+    """A sentence left open at a page's foot, and a box written after it higher up and further
+    right, its title set a size larger (a poem beside the text), then the sentence running on."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=9)
+    for number, filler in enumerate(FILLER_PARAGRAPHS):
+        pdf.text(48, 100 + 20 * number, filler)
+    y = 760
+    for line in BOX_LINES:
+        pdf.text(48, y, line)
+        y += 14
+    pdf.set_font("Helvetica", style="B", size=10)
+    pdf.text(54, 300, "One & All")
+    pdf.set_font("Helvetica", size=9)
+    for number, line in enumerate(("Like the first ray of sunshine on a brand-new day", "The community fund came our way.")):
+        pdf.text(54, 326 + 16 * number, line)
+    pdf.add_page()
+    pdf.text(48, 80, BOX_REST)
+    for number, filler in enumerate(SECOND_PAGE):
+        pdf.text(48, 110 + 20 * number, filler)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_box_titled_in_another_size_is_not_run_into_the_sentence_beside_it(tmp_path):
+    lines = read_document(_make_box_beside_open_sentence_pdf(tmp_path / "box.pdf")).text.splitlines()
+    assert " ".join(BOX_LINES + (BOX_REST,)) in lines, lines
+
+
+BRACKET_LINES = ("Co-occurrence of physical health and substance misuse issues (n=40) or physical health",
+                 "and mental health issues was recorded for most of the older individuals reviewed (n=36)")
+BRACKET_REST = "and was slightly more common than in the younger age groups."
+
+
+def _make_bracket_at_page_end_pdf(path: Path) -> Path:
+    """A sentence whose last line on the page ends with a bracketed count, a chart's labels
+    written after it, and the sentence running on in lower case on the next page."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for number, filler in enumerate(FILLER_PARAGRAPHS):
+        pdf.text(36, 100 + 20 * number, filler)
+    y = 760
+    for line in BRACKET_LINES:
+        pdf.text(36, y, line)
+        y += 14
+    pdf.set_font("Helvetica", size=9)
+    pdf.text(70, 400, "0% 10% 20% 30% 40% 50%")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.text(36, 80, BRACKET_REST)
+    for number, filler in enumerate(SECOND_PAGE):
+        pdf.text(36, 110 + 20 * number, filler)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_sentence_ending_its_page_in_a_bracket_runs_on(tmp_path):
+    lines = read_document(_make_bracket_at_page_end_pdf(tmp_path / "bracket.pdf")).text.splitlines()
+    assert " ".join(BRACKET_LINES + (BRACKET_REST,)) in lines, lines

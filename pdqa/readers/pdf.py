@@ -62,6 +62,8 @@ RUN_PITCH_RATIO = 1.1
 # Footnotes and superscripts are set smaller than the body (conventionally 8 pt on 10–12 pt).
 SMALL_RATIO = 0.85
 SUPERSCRIPT_RATIO = 0.8
+SMALLER_POINTS = 0.5  # a line set this much smaller than the body is in a smaller size
+RAISED_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 SUPERSCRIPT_RISE = 0.2  # of the body size, above the baseline
 BOLD_WEIGHT = 600
 # A title page holds few words: a cover, not a page of text.
@@ -559,13 +561,8 @@ def _page_pitch(page: _Page, document_pitch: float) -> float:
 def _take_footnotes(pages: list[_Page], body_size: float) -> None:
     """Move footnotes (small lines at a page's foot, opening with a number) out of the body."""
     for page in pages:
-        ordered = sorted(page.lines, key=lambda line: line.baseline)
-        foot = []
-        for line in ordered:
-            if line.size > SMALL_RATIO * body_size or line.bullet:
-                break
-            foot.append(line)
-        if not foot or not any(_footnote_marker(line.text) for line in foot):
+        foot = _foot_lines(page, body_size)
+        if not foot:
             continue
         foot.sort(key=lambda line: -line.baseline)
         notes: list[str] = []
@@ -580,6 +577,28 @@ def _take_footnotes(pages: list[_Page], body_size: float) -> None:
         taken = {id(line) for line in foot}
         page.lines = [line for line in page.lines if id(line) not in taken]
         page.footnotes = notes
+
+
+def _foot_lines(page: _Page, body_size: float) -> list[_Line]:
+    """The lines of a page's footnotes, from its foot up: lines set small (conventionally 8 pt on
+    10-12 pt) among which one opens with a note number; or lines set only a size down (10 pt on
+    11 pt) whose top line opens with a raised note number, as a word processor sets a footnote."""
+    ordered = sorted(page.lines, key=lambda line: line.baseline)
+    foot = []
+    for line in ordered:
+        if line.size > SMALL_RATIO * body_size or line.bullet:
+            break
+        foot.append(line)
+    if foot and any(_footnote_marker(line.text) for line in foot):
+        return foot
+    foot = []
+    for line in ordered:
+        if line.size > body_size - SMALLER_POINTS or line.bullet:
+            break
+        foot.append(line)
+    if foot and foot[-1].text[:1] in RAISED_DIGITS:
+        return foot
+    return []
 
 
 def _footnote_marker(text: str) -> str:
@@ -742,8 +761,10 @@ def _starts_paragraph(previous: _Line, line: _Line, pitch: float, block: Block, 
     if step <= 0:  # up to the top of the next column: a new paragraph unless a sentence runs on
         # The next column stands to the right; a line of prose up and to the left is a box set
         # apart (a pull quote printed beside the text), not where the sentence goes on.
-        return previous.text.endswith(SENTENCE_END) or (line.x0 < previous.x0 - PLACE_POINTS and _body_line(previous, body_size)
-                                                         and _body_line(line, body_size))
+        # Nor does it run on in another size at the top of the next column (a box's title).
+        return (previous.text.endswith(SENTENCE_END)
+                or line.x0 < previous.x0 - PLACE_POINTS and _body_line(previous, body_size) and _body_line(line, body_size)
+                or step < -line.size and _body_line(previous, body_size) and abs(previous.size - line.size) >= 1.0)
     if abs(previous.size - line.size) >= 1.0 and not _run_in_other_size(previous, line, step, pitch):
         return True
     if _deliberate_break(previous, line, right(previous)):
@@ -904,9 +925,26 @@ def _continued(out: list[Block], first: Block) -> Block | None:
             return None
         size, first_size = block.meta.get("size"), first.meta.get("size")
         same_size = size is None or first_size is None or abs(size - first_size) < 0.5
-        if _continues(block, first) and same_size and (number == 0 or _wrapped_to_the_end(block, first)):
+        if not same_size:
+            continue
+        if _continues(block, first) and (number == 0 or _wrapped_to_the_end(block, first)):
             return block
+        if _bracket_mid_sentence(block, first) and _wrapped_to_the_end(block, first):
+            return block  # "… or physical health and mental health issues (n=36)" / "were slightly more common"
     return None
+
+
+def _bracket_mid_sentence(block: Block, first: Block) -> bool:
+    """A paragraph whose last line, a line of prose, ends in a closing bracket with no sentence
+    ended inside it or before it ("… and mental health issues (n=36)"); a quote's attribution
+    ('… the accounts.” (sole trader, using the trial software)') closes its paragraph."""
+    text = block.text.rstrip()
+    last = (block.meta.get("last") or (None, 0.0))[0]
+    if block.kind not in ("paragraph", "item") or first.kind != "paragraph" or not text.endswith(")"):
+        return False
+    before = text[: text.rfind("(")].rstrip() if "(" in text else text
+    return (not text[:-1].rstrip().endswith(SENTENCE_END) and not before.endswith(SENTENCE_END + ("”", '"'))
+            and last is not None and len(last.text) >= PROSE_LINE_CHARS)
 
 
 def _wrapped_to_the_end(block: Block, first: Block) -> bool:
