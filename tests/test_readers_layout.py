@@ -633,8 +633,9 @@ def test_pdf_a_sentence_cut_by_a_page_break_reads_whole(tmp_path):
 
 
 def _make_line_beside_footer_pdf(path: Path) -> Path:
-    """A running footer ("3 | Commissioning policy") on every page, and on the last page a line
-    printed once at the other end of the footer's line (a back cover's copyright line)."""
+    """A running header and footer ("3 | Commissioning policy") on every page, and on the last
+    page a line printed once at the other end of the footer's line (a back cover's copyright
+    line) and one beside the header (a briefing's number)."""
     from fpdf import FPDF
 
     pdf = FPDF(unit="pt", format="A4")
@@ -644,11 +645,13 @@ def _make_line_beside_footer_pdf(path: Path) -> Path:
         pdf.set_font("Helvetica", size=9)
         if number == len(FILLER_PARAGRAPHS):  # written first, as the back cover's own text
             pdf.text(380, 810, "(c) NHS England 2023 | PR2086")
+            pdf.text(40, 42, "Number CBP 10081")  # level with the running header: the page's own
         pdf.set_font("Helvetica", size=11)
         pdf.set_xy(72, 100)
         pdf.multi_cell(450, 14, filler)
         pdf.set_font("Helvetica", size=9)
         pdf.text(40, 812, f"{number} | Commissioning policy")
+        pdf.text(300, 40, "Individual funding requests")
     pdf.output(str(path))
     return path
 
@@ -672,6 +675,7 @@ SECOND_PAGE = (
 def test_pdf_a_line_level_with_the_running_footer_is_furniture(tmp_path):
     text = read_document(_make_line_beside_footer_pdf(tmp_path / "footer.pdf")).text
     assert "PR2086" not in text and "4 | Commissioning policy" not in text, text
+    assert "Number CBP 10081" in text, text  # at the head, a line printed once is the page's own
     assert all(filler in text for filler in FILLER_PARAGRAPHS), text
 
 

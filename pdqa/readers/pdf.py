@@ -526,10 +526,13 @@ def _drop_running_lines(pages: list[_Page], keep_first: bool = False) -> None:
                 dropped.append(line)
                 continue
             kept.append(line)
-        # A line at the page's edge level with its running line or page number is part of that
-        # footer or header, printed once ("© NHS England 2023 | PR2086" beside a back cover's folio).
-        page.lines = [line for line in kept if not (id(line) in edges and any(
-            abs(line.baseline - other.baseline) <= PLACE_POINTS and id(other) in edges for other in dropped))]
+        # A line at the page's foot level with its running footer or page number is part of that
+        # footer, printed once: the copyright line beside a back cover's folio ("© NHS England 2023
+        # | PR2086"). (At the head, a line printed once beside the running header is the page's own:
+        # a briefing's number, "Number CBP 10081".)
+        foot = {id(line) for line in sorted(page.lines, key=lambda line: line.baseline)[:EDGE_LINES]}
+        page.lines = [line for line in kept if not (id(line) in foot and any(
+            abs(line.baseline - other.baseline) <= PLACE_POINTS and id(other) in foot for other in dropped))]
 
 
 def _body_size(pages: list[_Page]) -> float:
