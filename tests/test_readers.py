@@ -549,6 +549,28 @@ def test_docx_automatic_numbering_is_written_out(layouts):
     assert lines[at + 1 : at + 2 + len(docs.NUMBERED_ITEMS)] == ["", *docs.NUMBERED_ITEMS_PRINTED]
 
 
+# ---------------------------------------------------------------- title-page facts (DOCX)
+
+
+def test_docx_title_set_over_two_title_paragraphs_is_one_heading(tmp_path):
+    """A cover whose title is two paragraphs in the Title style (the board's name, then the
+    document's own), over a table: one title, citable whole."""
+    from docx import Document
+
+    document = Document()
+    document.add_paragraph("NHS Cambridgeshire and Peterborough Integrated Care Board", style="Title")
+    document.add_paragraph("CONSTITUTION", style="Title")
+    table = document.add_table(rows=2, cols=2)
+    for cell, text in zip(table.rows[0].cells + table.rows[1].cells, ("Version", "Date approved", "v1.0", "1 July 2022")):
+        cell.text = text
+    document.add_paragraph("The board is a statutory body established by NHS England.")
+    path = tmp_path / "constitution.docx"
+    document.save(str(path))
+    extracted = read_document(path)
+    assert extracted.text.splitlines()[0] == "# NHS Cambridgeshire and Peterborough Integrated Care Board CONSTITUTION"
+    assert extracted.title == "NHS Cambridgeshire and Peterborough Integrated Care Board CONSTITUTION"
+
+
 # --- List items as units of their own (chunking of what the DOCX reader writes) ---
 
 CLAUSE_LEAD_IN = "The board is composed of the following members:"

@@ -1288,3 +1288,356 @@ def test_pdf_an_unmarked_list_goes_on_over_a_page_break_and_a_line_ending_with_a
     lines = _assert_list(path, RUN_ON_LEAD_IN, items, RUN_ON_AFTER)
     _assert_list(path, RUN_ON_SEMICOLON_LEAD_IN, RUN_ON_SEMICOLON_ITEMS, RUN_ON_AFTER)
     assert " ".join(RUN_ON_BETWEEN) in lines
+
+
+# ---------------------------------------------------------------- sentences whole, furniture out (PDF)
+# Each document below cuts a sentence the way a real report's layout does, or prints furniture
+# where a running line stands; the reader keeps the sentence whole and the furniture out.
+
+BOLD_LEAD_LINES = ("Improving consideration of the impact that decisions might have on those most at risk",
+                   "in an emergency:", " changes should aim to identify any risks to vulnerable groups.")
+BOLD_LEAD_SENTENCE = ("Improving consideration of the impact that decisions might have on those most at risk "
+                      "in an emergency: changes should aim to identify any risks to vulnerable groups.")
+
+
+def _make_wrapped_bold_lead_pdf(path: Path) -> Path:
+    """A paragraph led by a bold phrase that wraps: the first line wholly bold, the second bold up
+    to a colon and then plain, as a boxed list of recommendations prints it."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, 100, "The recommendations include:")
+    pdf.set_font("Helvetica", style="B", size=10)
+    pdf.text(72, 130, BOLD_LEAD_LINES[0])
+    pdf.text(72, 143, BOLD_LEAD_LINES[1])
+    width = pdf.get_string_width(BOLD_LEAD_LINES[1])
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72 + width, 143, BOLD_LEAD_LINES[2])
+    pdf.text(72, 180, "The Chair expects that recommendations are acted upon.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_wrapped_bold_lead_phrase_reads_with_its_sentence(tmp_path):
+    text = read_document(_make_wrapped_bold_lead_pdf(tmp_path / "bold_lead.pdf")).text
+    assert BOLD_LEAD_SENTENCE in text.splitlines(), text
+    assert "# " not in text, text
+
+
+LINK_LINES = (("The rapid review into data on mental health inpatient settings: final report", 11),
+              ("(https://www.gov.uk/government/publications/rapid-review-into-data) was published on 28", 10),
+              ("June 2023, and the government accepted each of its recommendations.", 11))
+
+
+def _make_link_in_smaller_type_pdf(path: Path) -> Path:
+    """A sentence whose printed link is set a point smaller than its words, at the paragraph's
+    own line pitch (a browser's print of a page with a link), then a paragraph after a gap."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    y = 100
+    for text, size in LINK_LINES:
+        pdf.set_font("Helvetica", size=size)
+        pdf.text(72, y, text)
+        y += 14
+    pdf.set_font("Helvetica", size=11)
+    for text in ("Anyone receiving treatment in an inpatient mental health facility deserves", "to receive safe care."):
+        y += 14
+        pdf.text(72, y, text)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_link_set_smaller_runs_on_in_its_sentence(tmp_path):
+    lines = read_document(_make_link_in_smaller_type_pdf(tmp_path / "link.pdf")).text.splitlines()
+    assert " ".join(text for text, _ in LINK_LINES) in lines, lines
+    assert "Anyone receiving treatment in an inpatient mental health facility deserves to receive safe care." in lines, lines
+
+
+WRAP_LINES = ("Some 11,300 people joined the services in the 2011 calendar year, and 19,200 left, in the",
+              "UK overall, while the number of veterans in the county fell for the third year in a row.")
+WRAP_COLUMN = ("The profile of veterans will change in the medium term, with many more elderly veterans",
+               "who served in the Second World War and in National Service, and a rise in the share of",
+               "younger veterans, while the number aged between 65 and 74 years falls by almost a half.")
+
+
+def _make_column_beside_box_pdf(path: Path) -> Path:
+    """A column of prose beside a text box that reaches past the column's right edge (a chart's
+    note, a pull-out): a line of the column wraps before a capitalised word ("in the" / "UK overall")."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    right = 72 + max(pdf.get_string_width(line) for line in WRAP_LINES + WRAP_COLUMN)
+    y = 100
+    for line in WRAP_COLUMN:
+        pdf.text(72, y, line)
+        y += 14
+    y += 14
+    for line in WRAP_LINES:
+        pdf.text(72, y, line)
+        y += 14
+    for number, note in enumerate(("Projected change", "in veterans", "by age group")):
+        pdf.text(right - 20, y + 40 + 14 * number, note)  # a box whose lines reach 60 pt past the column
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_line_wraps_at_its_column_edge_not_at_a_box_beside_it(tmp_path):
+    lines = read_document(_make_column_beside_box_pdf(tmp_path / "column.pdf")).text.splitlines()
+    assert " ".join(WRAP_LINES) in lines, lines
+
+
+PULL_PROSE = ("Alternatively the grading system could indicate the risk associated",
+              "with individual triggers, with some posing a higher risk than others, and",
+              "a colour coding system could be designed with high risk triggers being")
+PULL_QUOTE = ("'If they look at the parameters for a cafe, are they treating a small cafe",
+              "the same as a big cafe?' (sole trader, using the trial software)")
+
+
+def _make_pull_quote_pdf(path: Path) -> Path:
+    """A column of prose whose last line on the page ends mid-sentence, and a pull quote printed
+    higher up and further left, written after the prose (as a word processor writes a text box)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    y = 400
+    for line in PULL_PROSE:
+        pdf.text(108, y, line)
+        y += 13
+    for number, line in enumerate(PULL_QUOTE):
+        pdf.text(80, 200 + 13 * number, line)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_pull_quote_up_and_left_is_not_run_into_the_sentence_before_it(tmp_path):
+    lines = read_document(_make_pull_quote_pdf(tmp_path / "pull_quote.pdf")).text.splitlines()
+    assert " ".join(PULL_PROSE) in lines, lines
+    assert " ".join(PULL_QUOTE) in lines, lines
+
+
+CUT_LINES = ("In total the auditing team counted fifteen cases where financial burdens were described as",
+             "the main driver. One older man had become destitute because of his unwillingness to apply",
+             "for housing and income support, which he had never claimed in his working life, and his")
+CUT_REST = "physical health had deteriorated in recent years."
+CUT_SENTENCE = ("One older man had become destitute because of his unwillingness to apply for housing and income "
+                "support, which he had never claimed in his working life, and his physical health had deteriorated "
+                "in recent years.")
+CUT_CAPITAL = ("This section sets out the government's response to the rapid review, taking each recommendation",
+               "in turn, as agreed with NHS England, the devolved administrations, local councils and the Care")
+CUT_CAPITAL_REST = "Quality Commission (CQC), the regulator of health and social care in England."
+CUT_AFTER = ("A separate review of the services is planned for next year, when the",
+             "teams will have completed their first full year of the new model of",
+             "care, and its findings will be published in the spring.")
+
+
+def _make_sentence_cut_by_page_pdf(path: Path) -> Path:
+    """Two sentences left open at the foot of a page and run on at the top of the next: one in lower
+    case, with a chart's labels (smaller) and a pull quote (closed) written after it on its page;
+    one whose next word is capitalised ("the Care" / "Quality Commission"), the last line full."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.set_auto_page_break(False)
+    for lines, rest, extras in ((CUT_LINES, CUT_REST, True), (CUT_CAPITAL, CUT_CAPITAL_REST, False)):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=10)
+        pdf.text(72, 660, "The audit covered every death recorded by the coroner in the three years.")
+        y = 700
+        for line in lines:
+            pdf.text(72, y, line)
+            y += 13
+        if extras:
+            pdf.set_font("Helvetica", size=7)
+            pdf.text(100, 760, "Suicides in the three years")  # a chart's labels, below the text
+            pdf.text(320, 800, "Those who had a West Sussex post code, N=185")
+            pdf.set_font("Helvetica", size=10)
+            pdf.text(60, 120, "'It's the money that does it, in the end.' (a coroner's officer)")
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=10)
+        pdf.text(72, 80, rest)
+        for number, line in enumerate(CUT_AFTER):
+            pdf.text(72, 110 + 13 * number, line)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_sentence_cut_by_a_page_break_reads_whole(tmp_path):
+    lines = read_document(_make_sentence_cut_by_page_pdf(tmp_path / "cut.pdf")).text.splitlines()
+    assert any(CUT_SENTENCE in line for line in lines), lines
+    assert any(" ".join(CUT_CAPITAL + (CUT_CAPITAL_REST,)) in line for line in lines), lines
+    assert not any("N=185" in line and "physical health" in line for line in lines), lines
+    assert " ".join(CUT_AFTER) in lines, lines
+
+
+def _make_line_beside_footer_pdf(path: Path) -> Path:
+    """A running header and footer ("3 | Commissioning policy") on every page, and on the last
+    page a line printed once at the other end of the footer's line (a back cover's copyright
+    line) and one beside the header (a briefing's number)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.set_auto_page_break(False)
+    for number, filler in enumerate(FILLER_PARAGRAPHS, start=1):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=9)
+        if number == len(FILLER_PARAGRAPHS):  # written first, as the back cover's own text
+            pdf.text(380, 810, "(c) NHS England 2023 | PR2086")
+            pdf.text(40, 42, "Number CBP 10081")  # level with the running header: the page's own
+        pdf.set_font("Helvetica", size=11)
+        pdf.set_xy(72, 100)
+        pdf.multi_cell(450, 14, filler)
+        pdf.set_font("Helvetica", size=9)
+        pdf.text(40, 812, f"{number} | Commissioning policy")
+        pdf.text(300, 40, "Individual funding requests")
+    pdf.output(str(path))
+    return path
+
+
+FILLER_PARAGRAPHS = (
+    "The pilot services were set up in eleven areas of England in 2004.",
+    "Each service agreed its own model of care with its commissioners.",
+    "The review team visited every service twice, in the first year and the last.",
+    "This publication can be made available in alternative formats on request.",
+)
+
+
+SECOND_PAGE = (
+    "Members were asked what had helped them most in their groups.",
+    "The costs of each service were set against the use of hospital beds.",
+    "Most members named the reliability of the staff and the other members.",
+    "A separate evaluation of the peer workers is planned for next year.",
+)
+
+
+def test_pdf_a_line_level_with_the_running_footer_is_furniture(tmp_path):
+    text = read_document(_make_line_beside_footer_pdf(tmp_path / "footer.pdf")).text
+    assert "PR2086" not in text and "4 | Commissioning policy" not in text, text
+    assert "Number CBP 10081" in text, text  # at the head, a line printed once is the page's own
+    assert all(filler in text for filler in FILLER_PARAGRAPHS), text
+
+
+NOTE_TEXT = "1 July 2009 to 30 June 2010, the most recent year the prison could report."
+NOTE_LINES = ("The average waiting time to see a general practitioner or a nurse in the most recent",
+              "year was one day, and most prisoners were seen on the day they asked, or within")
+NOTE_REST = "a day of asking, by the nurse who ran the morning clinic."
+
+
+def _make_footnote_one_size_down_pdf(path: Path) -> Path:
+    """A footnote set one size down (10 pt on 11 pt, as a word processor sets one), its number
+    raised, at the foot of a page whose last sentence runs on to the next page."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for number, filler in enumerate(FILLER_PARAGRAPHS):
+        pdf.text(72, 100 + 20 * number, filler)
+    y = 720
+    for line in NOTE_LINES:
+        pdf.text(72, y, line)
+        y += 15
+    pdf.set_font("Helvetica", size=6)
+    pdf.text(72, 797.8, "7")  # raised 2.2 pt: a superscript, on the note's line
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(75.5, 800, " " + NOTE_TEXT)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.text(72, 80, NOTE_REST)
+    for number, filler in enumerate(SECOND_PAGE):
+        pdf.text(72, 110 + 20 * number, filler)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_footnote_set_one_size_down_is_a_footnote_after_the_sentence_running_on(tmp_path):
+    extracted = read_document(_make_footnote_one_size_down_pdf(tmp_path / "note.pdf"))
+    paragraphs = [p for p in extracted.text.split("\n\n") if p.strip()]
+    running = " ".join(NOTE_LINES + (NOTE_REST,))
+    note = "\u2077 " + NOTE_TEXT
+    assert running in paragraphs and note in paragraphs, paragraphs
+    assert paragraphs.index(note) == paragraphs.index(running) + 1, paragraphs
+    start = extracted.text.index(note)
+    assert (start, start + len(note), "footnote") in extracted.regions
+
+
+BOX_LINES = ("In West Sussex, our aims are that plans must include the voice and the involvement of",
+             "people with lived experience, and a key priority of the partnership is to co-produce")
+BOX_REST = "initiatives with people who have lived and living experience of drug and alcohol harm."
+
+
+def _make_box_beside_open_sentence_pdf(path: Path) -> Path:
+    """A sentence left open at a page's foot, and a box written after it higher up and further
+    right, its title set a size larger (a poem beside the text), then the sentence running on."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=9)
+    for number, filler in enumerate(FILLER_PARAGRAPHS):
+        pdf.text(48, 100 + 20 * number, filler)
+    y = 760
+    for line in BOX_LINES:
+        pdf.text(48, y, line)
+        y += 14
+    pdf.set_font("Helvetica", style="B", size=10)
+    pdf.text(54, 300, "One & All")
+    pdf.set_font("Helvetica", size=9)
+    for number, line in enumerate(("Like the first ray of sunshine on a brand-new day", "The community fund came our way.")):
+        pdf.text(54, 326 + 16 * number, line)
+    pdf.add_page()
+    pdf.text(48, 80, BOX_REST)
+    for number, filler in enumerate(SECOND_PAGE):
+        pdf.text(48, 110 + 20 * number, filler)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_box_titled_in_another_size_is_not_run_into_the_sentence_beside_it(tmp_path):
+    lines = read_document(_make_box_beside_open_sentence_pdf(tmp_path / "box.pdf")).text.splitlines()
+    assert " ".join(BOX_LINES + (BOX_REST,)) in lines, lines
+
+
+BRACKET_LINES = ("Co-occurrence of physical health and substance misuse issues (n=40) or physical health",
+                 "and mental health issues was recorded for most of the older individuals reviewed (n=36)")
+BRACKET_REST = "and was slightly more common than in the younger age groups."
+
+
+def _make_bracket_at_page_end_pdf(path: Path) -> Path:
+    """A sentence whose last line on the page ends with a bracketed count, a chart's labels
+    written after it, and the sentence running on in lower case on the next page."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for number, filler in enumerate(FILLER_PARAGRAPHS):
+        pdf.text(36, 100 + 20 * number, filler)
+    y = 760
+    for line in BRACKET_LINES:
+        pdf.text(36, y, line)
+        y += 14
+    pdf.set_font("Helvetica", size=9)
+    pdf.text(70, 400, "0% 10% 20% 30% 40% 50%")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.text(36, 80, BRACKET_REST)
+    for number, filler in enumerate(SECOND_PAGE):
+        pdf.text(36, 110 + 20 * number, filler)
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_a_sentence_ending_its_page_in_a_bracket_runs_on(tmp_path):
+    lines = read_document(_make_bracket_at_page_end_pdf(tmp_path / "bracket.pdf")).text.splitlines()
+    assert " ".join(BRACKET_LINES + (BRACKET_REST,)) in lines, lines

@@ -47,7 +47,7 @@ def read(path: Path, limits: CorpusSettings) -> Extracted:
         _check_inflated(path, archive, limits)
     document = docx.Document(str(path))
     styles = _Styles(document)
-    blocks = captions_as_headings(_continued_items(list(_blocks(document, _Numbering(document, styles), styles))))
+    blocks = _one_title(captions_as_headings(_continued_items(list(_blocks(document, _Numbering(document, styles), styles)))))
     title = _useful(document.core_properties.title or "") or next(
         (b.text for b in blocks if b.kind == "heading" and b.meta.get("style") == "Title"), ""
     ) or next((b.text for b in blocks if b.kind == "heading"), "")
@@ -57,6 +57,18 @@ def read(path: Path, limits: CorpusSettings) -> Extracted:
     for block in titles + ([front] if front else []) + blocks[len(titles):]:
         builder.add(block)
     return Extracted(text=builder.text, format="docx", title=title, regions=tuple(builder.regions))
+
+
+def _one_title(blocks: list[Block]) -> list[Block]:
+    """Consecutive paragraphs in the Title style are one title, set over lines of its own
+    ("NHS Cambridgeshire and Peterborough Integrated Care Board" / "CONSTITUTION"): one heading."""
+    out: list[Block] = []
+    for block in blocks:
+        if out and block.meta.get("style") == "Title" and out[-1].meta.get("style") == "Title":
+            out[-1] = Block([(out[-1].text + " " + block.text, None)], "heading", meta=out[-1].meta)
+        else:
+            out.append(block)
+    return out
 
 
 def _continued_items(blocks: list[Block]) -> list[Block]:

@@ -61,9 +61,13 @@ HEADING_MAX_CHARS = 120
 # A baseline step this much larger than the usual line pitch starts a paragraph: line spacing is
 # 1.0–1.2× the usual pitch within a paragraph, and a paragraph gap adds at least half a line.
 PARAGRAPH_PITCH_RATIO = 1.3
+# A line in another size a step no larger than this many line pitches below the one before runs on in its paragraph.
+RUN_PITCH_RATIO = 1.1
 # Footnotes and superscripts are set smaller than the body (conventionally 8 pt on 10–12 pt).
 SMALL_RATIO = 0.85
 SUPERSCRIPT_RATIO = 0.8
+SMALLER_POINTS = 0.5  # a line set this much smaller than the body is in a smaller size
+RAISED_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 SUPERSCRIPT_RISE = 0.2  # of the body size, above the baseline
 BOLD_WEIGHT = 600
 # A title page holds few words: a cover, not a page of text.
@@ -99,6 +103,10 @@ BOX_MAX_AREA = 0.5
 BOX_TITLE_DEPTH_EM = 2.5
 BOX_TITLE_GAP_EM = 3.0
 BOX_TITLE_WORDS = 6
+# Lines enough, starting at one place, to show where their column's right edge is.
+COLUMN_MIN_LINES = 3
+# A block's last lines, to show the edge they wrap at.
+WRAP_LINES = 4
 # A character of the usual report fonts is about half an em wide on average.
 AVERAGE_CHAR_WIDTH = 0.5
 CONTENTS_HEADING_RE = re.compile(r"^(?:table of )?contents$", re.IGNORECASE)
@@ -648,16 +656,24 @@ def _drop_running_lines(pages: list[_Page], keep_first: bool = False) -> None:
     heading_size = HEADING_SIZE_RATIO * _body_size(pages)
     for page in pages[1:] if keep_first else pages:
         edges = {id(line) for line in _edges(page)}
-        kept = []
+        kept, dropped = [], []
         for line in page.lines:
             if id(line) in edges and PAGE_NUMBER_RE.match(line.text):
                 page.folio = page.folio or re.sub(r"(?i)^\W*page\s+|\W+$|^\W+|\s*(of|/)\s*\d+\W*$", "", line.text)
+                dropped.append(line)
                 continue
             repeated = (id(line) in edges and _edge_key(line) in running) or _placed_key(line) in fixed
             if repeated and not (line.size >= heading_size and re.search(r"\d", line.text)):
+                dropped.append(line)
                 continue
             kept.append(line)
-        page.lines = kept
+        # A line at the page's foot level with its running footer or page number is part of that
+        # footer, printed once: the copyright line beside a back cover's folio ("© NHS England 2023
+        # | PR2086"). (At the head, a line printed once beside the running header is the page's own:
+        # a briefing's number, "Number CBP 10081".)
+        foot = {id(line) for line in sorted(page.lines, key=lambda line: line.baseline)[:EDGE_LINES]}
+        page.lines = [line for line in kept if not (id(line) in foot and any(
+            abs(line.baseline - other.baseline) <= PLACE_POINTS and id(other) in foot for other in dropped))]
 
 
 def _body_size(pages: list[_Page]) -> float:
@@ -689,13 +705,8 @@ def _page_pitch(page: _Page, document_pitch: float) -> float:
 def _take_footnotes(pages: list[_Page], body_size: float) -> None:
     """Move footnotes (small lines at a page's foot, opening with a number) out of the body."""
     for page in pages:
-        ordered = sorted(page.lines, key=lambda line: line.baseline)
-        foot = []
-        for line in ordered:
-            if line.size > SMALL_RATIO * body_size or line.bullet:
-                break
-            foot.append(line)
-        if not foot or not any(_footnote_marker(line.text) for line in foot):
+        foot = _foot_lines(page, body_size)
+        if not foot:
             continue
         foot.sort(key=lambda line: -line.baseline)
         notes: list[str] = []
@@ -710,6 +721,28 @@ def _take_footnotes(pages: list[_Page], body_size: float) -> None:
         taken = {id(line) for line in foot}
         page.lines = [line for line in page.lines if id(line) not in taken]
         page.footnotes = notes
+
+
+def _foot_lines(page: _Page, body_size: float) -> list[_Line]:
+    """The lines of a page's footnotes, from its foot up: lines set small (conventionally 8 pt on
+    10-12 pt) among which one opens with a note number; or lines set only a size down (10 pt on
+    11 pt) whose top line opens with a raised note number, as a word processor sets a footnote."""
+    ordered = sorted(page.lines, key=lambda line: line.baseline)
+    foot = []
+    for line in ordered:
+        if line.size > SMALL_RATIO * body_size or line.bullet:
+            break
+        foot.append(line)
+    if foot and any(_footnote_marker(line.text) for line in foot):
+        return foot
+    foot = []
+    for line in ordered:
+        if line.size > body_size - SMALLER_POINTS or line.bullet:
+            break
+        foot.append(line)
+    if foot and foot[-1].text[:1] in RAISED_DIGITS:
+        return foot
+    return []
 
 
 def _footnote_marker(text: str) -> str:
@@ -756,7 +789,7 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
     pitch = _page_pitch(page, pitch)
     blocks: list[Block] = []
     previous: _Line | None = None
-    right = max((line.x1 for line in page.lines if not _is_heading(line, body_size)), default=0.0)
+    right = _column_rights([line for line in page.lines if not _is_heading(line, body_size)])
     tables = sorted(page.tables, key=lambda t: t.first_char)
     for line in page.lines:
         while tables and tables[0].first_char < line.order:
@@ -776,14 +809,15 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
                 blocks[-1].pieces[-1] = (blocks[-1].pieces[-1][0] + " " + line.text, page.number)  # a wrapped heading
             else:
                 blocks.append(Block([(line.text, page.number)], "heading"))
+            _note_line(blocks[-1], line, right)
             previous = line
             continue
         if line.bullet:
             meta = {"all_bold": line.emphasised}
             blocks.append(Block([(line.text, page.number)], "item", level=line.bullet_level, meta=meta))
-        elif NUMBERED_RE.match(line.text) and (previous is None or _starts_paragraph(previous, line, pitch, blocks[-1], right)):
+        elif NUMBERED_RE.match(line.text) and (previous is None or _starts_paragraph(previous, line, pitch, blocks[-1], right, body_size)):
             blocks.append(Block([(line.text, page.number)], "item", meta={"numbered": True, "all_bold": line.bold}))
-        elif previous is None or blocks[-1].kind == "heading" or _starts_paragraph(previous, line, pitch, blocks[-1], right):
+        elif previous is None or blocks[-1].kind == "heading" or _starts_paragraph(previous, line, pitch, blocks[-1], right, body_size):
             blocks.extend(_opening(line, page.number))
         elif _bold_lead(blocks[-1], line):
             blocks[-1] = Block(blocks[-1].pieces, "heading")  # a bold line over the paragraph it heads
@@ -795,6 +829,7 @@ def _page_blocks(page: _Page, body_size: float, pitch: float, vocabulary) -> lis
             blocks[-1].pieces[-1] = (_join(text, line.text, vocabulary), number)
             blocks[-1].meta["all_bold"] = blocks[-1].meta.get("all_bold", False) and line.emphasised
             blocks[-1].meta["lines"] = blocks[-1].meta.get("lines", 1) + 1
+        _note_line(blocks[-1], line, right)
         previous = line
     for table in tables:
         blocks.extend(_table_blocks(table, page.number, blocks))
@@ -815,6 +850,14 @@ def _bullets_as_headings(blocks: list[Block]) -> list[Block]:
             block = Block(block.pieces, "heading")
         out.append(block)
     return out
+
+
+def _note_line(block: Block, line: _Line, right) -> None:
+    """Keep with a block its size (its first line's), and its last line with the right edge that
+    line wraps at: what decides whether the block runs on over the page break."""
+    block.meta.setdefault("size", line.size)
+    block.meta["last"] = (line, right(line))
+    block.meta["ends"] = (block.meta.get("ends", ()) + (line.x1,))[-WRAP_LINES:]
 
 
 def _unmarked_lists(blocks: list[Block]) -> list[Block]:
@@ -893,11 +936,15 @@ def _opening(line: _Line, page: int) -> list[Block]:
 
 def _bold_lead(block: Block, line: _Line) -> bool:
     """A paragraph so far one bold (or underlined) line, not ending a sentence, followed by a line
-    that is not."""
+    that is not.
+
+    A next line that opens in lower case continues the bold line's sentence: the bold phrase
+    leading a paragraph wrapped ("Improving consideration of … most at risk" / "in an emergency:
+    changes should …"), it does not head the paragraph."""
     text = block.text
     return (block.kind == "paragraph" and block.meta.get("all_bold") and block.meta.get("lines", 1) == 1
             and not line.emphasised and len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ",", ";", ":"))
-            and not LINK_RE.search(text))
+            and not LINK_RE.search(text) and not line.text[:1].islower())
 
 
 def _bold_paragraph_as_heading(block: Block) -> Block:
@@ -907,23 +954,65 @@ def _bold_paragraph_as_heading(block: Block) -> Block:
     titled = block.meta.get("box_title") and block.meta.get("lines", 1) == 1
     if (block.kind == "paragraph" and (block.meta.get("all_bold") or titled) and len(text) <= HEADING_MAX_CHARS
             and not text.endswith((".", ",", ";")) and not LINK_RE.search(text)):
-        return Block(block.pieces, "heading")
+        return Block(block.pieces, "heading", meta=block.meta)
     return block
 
 
-def _starts_paragraph(previous: _Line, line: _Line, pitch: float, block: Block, right: float) -> bool:
+def _body_line(line: _Line, body_size: float) -> bool:
+    return abs(line.size - body_size) < 0.5
+
+
+def _starts_paragraph(previous: _Line, line: _Line, pitch: float, block: Block, right, body_size: float = 0.0) -> bool:
     step = previous.baseline - line.baseline
     if NUMBERED_RE.match(line.text) or line.box_title:  # text in a box does not run on from the text above it
         return True
     if block.kind == "item" and step > 0 and line.x0 >= previous.x0 - 1 and step <= PARAGRAPH_PITCH_RATIO * max(pitch, 1):
         return False  # a list item's wrapped line
     if step <= 0:  # up to the top of the next column: a new paragraph unless a sentence runs on
-        return previous.text.endswith(SENTENCE_END)
-    if abs(previous.size - line.size) >= 1.0:
+        # The next column stands to the right; a line of prose up and to the left is a box set
+        # apart (a pull quote printed beside the text), not where the sentence goes on.
+        # Nor does it run on in another size at the top of the next column (a box's title).
+        return (previous.text.endswith(SENTENCE_END)
+                or line.x0 < previous.x0 - PLACE_POINTS and _body_line(previous, body_size) and _body_line(line, body_size)
+                or step < -line.size and _body_line(previous, body_size) and abs(previous.size - line.size) >= 1.0)
+    if abs(previous.size - line.size) >= 1.0 and not _run_in_other_size(previous, line, step, pitch):
         return True
-    if _deliberate_break(previous, line, right):
+    if _deliberate_break(previous, line, right(previous)):
         return True
     return step > PARAGRAPH_PITCH_RATIO * pitch
+
+
+def _column_rights(lines: list[_Line]):
+    """The right edge a line wraps at: the farthest a line of prose starting where it starts
+    reaches (its column's), else the farthest of the page. A chart's labels or a text box beside
+    the column reach past the column's edge, and are not where its lines wrap."""
+    farthest: dict[int, float] = {}
+    counts: Counter = Counter()
+    page_right = max((line.x1 for line in lines), default=0.0)
+    for line in lines:
+        if len(line.text) < PROSE_LINE_CHARS:
+            continue
+        key = round(line.x0 / PLACE_POINTS)
+        farthest[key] = max(farthest.get(key, 0.0), line.x1)
+        counts[key] += 1
+
+    def right(line: _Line) -> float:
+        key = round(line.x0 / PLACE_POINTS)
+        keys = [k for k in (key - 1, key, key + 1) if k in farthest]
+        if sum(counts[k] for k in keys) < COLUMN_MIN_LINES:
+            return page_right
+        return max(farthest[k] for k in keys)
+
+    return right
+
+
+def _run_in_other_size(previous: _Line, line: _Line, step: float, pitch: float) -> bool:
+    """A line set a little smaller or larger than the one before, at the paragraph's own line
+    pitch, is the same paragraph: a link or a quoted name set in another size runs on in its
+    sentence ("… the data strategy for health" / "and care (https://www.gov.uk/…) aimed at …").
+    A size as small as a footnote's, or a paragraph gap, starts a block of its own."""
+    sizes = sorted((previous.size, line.size))
+    return sizes[0] >= SMALL_RATIO * sizes[1] and step <= RUN_PITCH_RATIO * pitch
 
 
 def _deliberate_break(previous: _Line, line: _Line, right: float) -> bool:
@@ -1018,15 +1107,18 @@ def _join_across_pages(per_page: list[list[Block]], pages: list[_Page], vocabula
     for blocks in per_page:
         body = [b for b in blocks if b.kind != "footnote"]
         notes = [b for b in blocks if b.kind == "footnote"]
-        previous = next((b for b in reversed(out) if b.kind in ("paragraph", "item", "heading", "row")), None)
-        if body and previous is not None and _row_goes_on(previous, body[0]):
+        row = next((b for b in reversed(out) if b.kind in ("paragraph", "item", "heading", "row")), None)
+        previous = None
+        if body and row is not None and _row_goes_on(row, body[0]):
             # A row the page break cut: the next page's part (its header repeated) opens with the
             # rest of each of its cells.
             first = body.pop(0)
-            cells = [" ".join(c for c in pair if c) for pair in zip(previous.meta["cells"], first.meta["cells"])]
-            previous.pieces = [(table_row_text(previous.meta["header"], cells), previous.page)]
-            previous.meta = {**previous.meta, "cells": cells, "open": first.meta.get("open", False)}
-        elif body and previous is not None and _continues(previous, body[0]):
+            cells = [" ".join(c for c in pair if c) for pair in zip(row.meta["cells"], first.meta["cells"])]
+            row.pieces = [(table_row_text(row.meta["header"], cells), row.page)]
+            row.meta = {**row.meta, "cells": cells, "open": first.meta.get("open", False)}
+        elif body:
+            previous = _continued(out, body[0])
+        if previous is not None:
             first = body.pop(0)
             text, page = previous.pieces[-1]
             joined = _join(text, first.text, vocabulary)
@@ -1049,6 +1141,67 @@ def _row_goes_on(previous: Block, first: Block) -> bool:
     return previous.meta.get("header") == first.meta.get("header") and len(previous.meta["cells"]) == len(first.meta["cells"])
 
 
+def _continued(out: list[Block], first: Block) -> Block | None:
+    """The block of the previous page that ``first`` (a page's first block) continues, if any.
+
+    That is the page's last block. When ``first`` opens in lower case (a sentence running on), it
+    is the page's last block in its size, or else the last one in its size whose last line is as
+    full as the lines before it (cut by the page's end, not ended): a layout sets table rows, a
+    chart's labels, a box in another size, a pull quote or a quote's attribution after the text
+    they interrupt, as tables and text boxes are written."""
+    if not out:
+        return None
+    page = out[-1].pieces[-1][1]
+    if not first.text.lstrip()[:1].islower():
+        last = out[-1]
+        return last if last.kind != "footnote" and _continues(last, first) else None
+    for number, block in enumerate(reversed(out)):
+        if block.pieces[-1][1] != page or block.kind == "footnote":
+            return None
+        size, first_size = block.meta.get("size"), first.meta.get("size")
+        same_size = size is None or first_size is None or abs(size - first_size) < 0.5
+        if not same_size:
+            continue
+        if _continues(block, first) and (number == 0 or _wrapped_to_the_end(block, first)):
+            return block
+        if _bracket_mid_sentence(block, first) and _wrapped_to_the_end(block, first):
+            return block  # "… or physical health and mental health issues (n=36)" / "were slightly more common"
+    return None
+
+
+def _bracket_mid_sentence(block: Block, first: Block) -> bool:
+    """A paragraph whose last line, a line of prose, ends in a closing bracket with no sentence
+    ended inside it or before it ("… and mental health issues (n=36)"); a quote's attribution
+    ('… the accounts.” (sole trader, using the trial software)') closes its paragraph."""
+    text = block.text.rstrip()
+    last = (block.meta.get("last") or (None, 0.0))[0]
+    if block.kind not in ("paragraph", "item") or first.kind != "paragraph" or not text.endswith(")"):
+        return False
+    before = text[: text.rfind("(")].rstrip() if "(" in text else text
+    return (not text[:-1].rstrip().endswith(SENTENCE_END) and not before.endswith(SENTENCE_END + ("”", '"'))
+            and last is not None and len(last.text) >= PROSE_LINE_CHARS)
+
+
+def _wrapped_to_the_end(block: Block, first: Block) -> bool:
+    """A block of wrapped lines whose last line reaches as far as the lines before it, less the
+    next page's first word: the lines wrap at one edge (the column's, or a box's beside them)
+    and the page ended the last, not the sentence."""
+    ends = block.meta.get("ends") or ()
+    if len(ends) < 2:
+        return False
+    return _last_line_full(block, first, max(ends[:-1]))
+
+
+def _last_line_full(block: Block, first: Block, right: float | None = None) -> bool:
+    """Whether the next page's first word would not have fitted on the block's last line (before
+    ``right``, else the right edge of the last line's column)."""
+    last, column_right = block.meta.get("last") or (None, 0.0)
+    if last is None:
+        return False
+    first_word = first.text.split(" ", 1)[0]
+    return last.x1 + (len(first_word) + 1) * AVERAGE_CHAR_WIDTH * last.size >= (column_right if right is None else right) - 1
+
+
 def _continues(previous: Block, first: Block) -> bool:
     if previous.kind not in ("paragraph", "item") or first.kind != "paragraph":
         return False
@@ -1056,5 +1209,16 @@ def _continues(previous: Block, first: Block) -> bool:
     if not text or text.endswith(SENTENCE_END) or text[-1] in "”\")":
         return False
     start = first.text.lstrip()[:1]
-    return start.islower() or text.endswith(("-", ",")) or text[-1] in SOFT_HYPHENS
+    return start.islower() or text.endswith(("-", ",")) or text[-1] in SOFT_HYPHENS or _runs_full(previous, first)
+
+
+def _runs_full(previous: Block, first: Block) -> bool:
+    """A paragraph of wrapped lines whose last line on the page is full (the next page's first
+    word would not have fitted on it), continued by a paragraph in its size: the sentence runs on
+    over the page break though the next word is capitalised ("… and the Care" / "Quality Commission")."""
+    if previous.kind != "paragraph" or previous.meta.get("lines", 1) < 2:
+        return False
+    if abs(previous.meta.get("size", 0.0) - first.meta.get("size", -1.0)) >= 0.5:
+        return False
+    return _last_line_full(previous, first)
 
