@@ -17,7 +17,7 @@ NOT_FOUND_PREFIX = "The report does not say"
 
 # (question, facts the answer must state, text a citation must quote)
 ABSTAINS = "the 0.2.0 reader abstains here (confidence below the threshold); measured in docs/evaluation.md"
-ABSTAINED = {"Who are the authors of the Innovation in Action report?", "In which year were the national pilots commissioned?"}
+ABSTAINED = {"In which year were the national pilots commissioned?"}
 
 ANSWERABLE = [
     (
