@@ -964,6 +964,28 @@ RULED_ROWS = (
 )
 
 
+def _cut_rule(pdf, xs, y) -> None:
+    """A rule under a row drawn as a browser prints it: one segment a cell, end to end."""
+    for x0, x1 in zip(xs, xs[1:]):
+        pdf.line(x0, y, x1, y)
+
+
+def _cell_lines(pdf, xs, row, top, size, bold=False, part=slice(None)) -> int:
+    """Draw the ``part`` of each cell's lines of ``row`` (a tuple of cells, each a tuple of lines)
+    at the columns ``xs``, from ``top``, 20 pt apart; return how many lines the tallest cell drew."""
+    pdf.set_font("Helvetica", style="B" if bold else "", size=size)
+    for x0, cell in zip(xs, row):
+        for number, line in enumerate(cell[part]):
+            pdf.text(x0 + 1, top + 18 + 20 * number, line)
+    return max(len(cell[part]) for cell in row)
+
+
+def _row_units(header, rows) -> list[str]:
+    """The units a table of ``rows`` under ``header`` reads as: "Column header: cell; …"."""
+    names = [" ".join(cell) for cell in header]
+    return ["; ".join(f"{name}: {' '.join(cell)}" for name, cell in zip(names, row)) for row in rows]
+
+
 def _make_rules_only_table_pdf(path: Path) -> Path:
     """A table as a browser prints it: no borders, only a rule under the header and under each
     row, each rule drawn as one segment a cell, end to end; large type, the header's words a
@@ -975,25 +997,12 @@ def _make_rules_only_table_pdf(path: Path) -> Path:
     pdf.set_font("Helvetica", size=14)
     pdf.text(50, 80, "Poor safety outcomes are set out below.")
     xs = (50, 150, 290, 430)
-    size = 18
-
-    def cells(lines_of_cells, top, bold):
-        pdf.set_font("Helvetica", style="B" if bold else "", size=size)
-        for x0, lines in zip(xs, lines_of_cells):
-            for number, line in enumerate(lines):
-                pdf.text(x0 + 1, top + 18 + 20 * number, line)
-
-    def rule(y):
-        for x0, x1 in zip(xs, xs[1:]):
-            pdf.line(x0, y, x1, y)
-
-    cells(RULED_HEADER, 100, True)
+    _cell_lines(pdf, xs, RULED_HEADER, 100, 18, bold=True)
     y = 148
-    rule(y)
+    _cut_rule(pdf, xs, y)
     for row in RULED_ROWS:
-        cells(row, y + 4, False)
-        y += 4 + 20 * max(len(lines) for lines in row) + 8
-        rule(y)
+        y += 4 + 20 * _cell_lines(pdf, xs, row, y + 4, 18) + 8
+        _cut_rule(pdf, xs, y)
     pdf.set_font("Helvetica", size=14)
     pdf.text(50, y + 40, "The review found gaps in the national data.")
     pdf.output(str(path))
@@ -1002,10 +1011,8 @@ def _make_rules_only_table_pdf(path: Path) -> Path:
 
 def test_pdf_a_table_drawn_with_rules_cut_at_its_columns_reads_as_rows(tmp_path):
     lines = read_document(_make_rules_only_table_pdf(tmp_path / "rules_only.pdf")).text.splitlines()
-    header = [" ".join(cell) for cell in RULED_HEADER]
-    for row in RULED_ROWS:
-        cells = [" ".join(cell) for cell in row]
-        assert "; ".join(f"{name}: {cell}" for name, cell in zip(header, cells)) in lines, (cells, lines)
+    for unit in _row_units(RULED_HEADER, RULED_ROWS):
+        assert unit in lines, (unit, lines)
 
 
 NUMBERED_ROWS = (("1 (most deprived)", "1,832", "428.2"), ("2", "1,302", "314.2"), ("3", "1,058", "260.3"))
@@ -1056,39 +1063,27 @@ def _make_cut_row_pdf(path: Path) -> Path:
     pdf.set_font("Helvetica", size=12)
     pdf.multi_cell(0, 16, "A review of the national data on mental health inpatient settings. " * 6)
     xs = (50, 180, 320, 460)
-    size, pitch = 18, 20
 
     def header():
-        pdf.set_font("Helvetica", style="B", size=size)
-        for x0, lines in zip(xs, RULED_HEADER):
-            for number, line in enumerate(lines):
-                pdf.text(x0 + 1, 118 + pitch * number, line)
-        rule(148)
-
-    def rule(y):
-        for x0, x1 in zip(xs, xs[1:]):
-            pdf.line(x0, y, x1, y)
+        _cell_lines(pdf, xs, RULED_HEADER, 100, 18, bold=True)
+        _cut_rule(pdf, xs, 148)
 
     def lines(row, y, first, end):
-        pdf.set_font("Helvetica", size=size)
-        for x0, cell in zip(xs, row):
-            for number, line in enumerate(cell[first:end]):
-                pdf.text(x0 + 1, y + 18 + pitch * number, line)
-        return y + 4 + pitch * (max(len(cell[first:end]) for cell in row)) + 8
+        return y + 4 + 20 * _cell_lines(pdf, xs, row, y, 18, part=slice(first, end)) + 8
 
     pdf.add_page()
     pdf.set_font("Helvetica", size=14)
     pdf.text(50, 80, "Poor safety outcomes are set out below.")
     header()
     y = lines(CUT_ROWS[0], 152, 0, None)
-    rule(y)
+    _cut_rule(pdf, xs, y)
     lines(CUT_ROWS[1], y + 4, 0, CUT_AFTER_LINES)  # the page ends here, no rule under the row
     pdf.add_page()
     header()
     y = lines(CUT_ROWS[1], 152, CUT_AFTER_LINES, None)
-    rule(y)
+    _cut_rule(pdf, xs, y)
     y = lines(CUT_ROWS[2], y + 4, 0, None)
-    rule(y)
+    _cut_rule(pdf, xs, y)
     pdf.set_font("Helvetica", size=14)
     pdf.text(50, y + 40, "The review found gaps in the national data.")
     pdf.output(str(path))
@@ -1097,11 +1092,9 @@ def _make_cut_row_pdf(path: Path) -> Path:
 
 def test_pdf_a_table_row_cut_by_a_page_break_is_one_row(tmp_path):
     lines = read_document(_make_cut_row_pdf(tmp_path / "cut_row.pdf")).text.splitlines()
-    header = [" ".join(cell) for cell in RULED_HEADER]
-    for row in CUT_ROWS:
-        cells = [" ".join(cell) for cell in row]
-        assert "; ".join(f"{name}: {cell}" for name, cell in zip(header, cells)) in lines, (cells, lines)
-    assert not any(line.startswith(f"{header[0]}: conflict") for line in lines), lines
+    for unit in _row_units(RULED_HEADER, CUT_ROWS):
+        assert unit in lines, (unit, lines)
+    assert not any(line.startswith(f"{' '.join(RULED_HEADER[0])}: conflict") for line in lines), lines
 
 
 EDGE_ROWS = (("Over 65", "7", "9"), ("Under 65", "3", "4"))
