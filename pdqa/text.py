@@ -44,10 +44,12 @@ IRREGULAR = {
     "held": "hold", "won": "win", "built": "build", "sought": "seek", "brought": "bring",
     "thought": "think",
 }
-NUMBER_WORDS = frozenset(
-    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
-    twenty thirty forty fifty hundred thousand million dozen""".split()
-)
+# Numbers written as words, with their value in digits (a source may write either).
+NUMBER_VALUES = {word: str(value) for value, word in enumerate(
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen".split(), start=1)}
+NUMBER_VALUES |= {"twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "hundred": "100", "thousand": "1000",
+                  "million": "1000000", "dozen": "12"}
+NUMBER_WORDS = frozenset(NUMBER_VALUES)
 NEGATIONS = frozenset("not no never none neither nor without cannot n't".split())
 
 

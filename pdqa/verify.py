@@ -57,6 +57,7 @@ from .text import (
     BULLET_RE,
     CAPITALISED_RE,
     MARKER_RE,
+    NUMBER_VALUES,
     NUMBER_WORDS,
     STOPWORDS,
     WORD_RE,
@@ -491,38 +492,28 @@ def acronyms(text: str) -> set[str]:
     ...), so a sentence may name it by its acronym ("DHSC") and still pass the name check."""
     found: set[str] = set()
     for line in text.splitlines():
-        run: list[str] = []
+        initials: list[str] = []  # of the capitalised words of the current run
         position = 0
         for match in NAME_WORD_RE.finditer(line):
             between = line[position : match.start()]
             position = match.end()
             if between.strip(" ,") or "," in between:
-                run = _spell(run, found)
-            word = match.group()
-            if word in ACRONYM_SKIPS:
-                if run:
-                    run.append(word)
-                continue
-            run.append(word)
-        _spell(run, found)
+                _spell(initials, found)
+                initials = []
+            if match.group() not in ACRONYM_SKIPS:
+                initials.append(match.group()[0].lower())
+        _spell(initials, found)
     return found
 
 
-def _spell(run: list[str], found: set[str]) -> list[str]:
+def _spell(initials: list[str], found: set[str]) -> None:
     """Add the acronyms of a run's contiguous parts (two to six capitalised words) to ``found``."""
-    initials = [w[0].lower() for w in run if w not in ACRONYM_SKIPS]
     for start in range(len(initials)):
         for end in range(start + 2, min(len(initials), start + 6) + 1):
             found.add("".join(initials[start:end]))
-    return []
 
 
 # A number a source writes in digits may be restated in words, and the reverse ("three" for "3").
-NUMBER_VALUES = {word: str(value) for value, word in enumerate(
-    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen".split(), start=1)}
-NUMBER_VALUES |= {"twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "dozen": "12", "hundred": "100",
-                  "thousand": "1000", "million": "1000000"}
-assert set(NUMBER_VALUES) == NUMBER_WORDS
 SPELLED = {value: word for word, value in NUMBER_VALUES.items()}
 
 
