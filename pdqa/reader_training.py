@@ -229,15 +229,18 @@ def fever_pairs(folder: Path, count: int, rng: random.Random) -> list[Pair]:
             for e, c, l in rows[:count]]
 
 
+def read_replies(paths: list[Path]) -> list[dict]:
+    """The rows of the hand-written reply files (``eval/reports/llm_replies/*.jsonl``), in order."""
+    rows = []
+    for path in paths:
+        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return rows
+
+
 def reply_pairs(paths: list[Path], source: str) -> list[Pair]:
     """The hand-written strong-model-style sentences: right (1) and subtly wrong (0), with their sources."""
-    pairs = []
-    for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                pairs.append(Pair(*support_pair(row["sentence"], row["source"]), float(row["label"] == "correct"), SUPPORT, source))
-    return pairs
+    return [Pair(*support_pair(row["sentence"], row["source"]), float(row["label"] == "correct"), SUPPORT, source)
+            for row in read_replies(paths)]
 
 
 NEGATIONS = ((" is ", " is not "), (" are ", " are not "), (" was ", " was not "), (" were ", " were not "),

@@ -18,7 +18,6 @@ The thresholds the verifier applies to its probability are chosen by ``bench/ver
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,18 +25,11 @@ import numpy as np
 from .answer_model import LinearModel
 from .corpus import file_sha256
 from .reader import SUPPORT, load_reader, reader_sha256, support_pair
-from .reader_training import _auc
+from .reader_training import _auc, read_replies
 from .support import FEATURES, SupportModel, support_values
 from .text import content_terms
 
 C = 1.0
-
-
-def read_replies(paths: list[Path]) -> list[dict]:
-    rows = []
-    for path in paths:
-        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return rows
 
 
 def feature_matrix(rows: list[dict], reader) -> tuple[np.ndarray, np.ndarray]:
