@@ -210,7 +210,7 @@ def _cell_items(row: str) -> list[tuple[int, int]]:
     ending at the next bullet or at the end of its cell ("; ")."""
     marks = [m.end() for m in CELL_BULLET_RE.finditer(row)]
     items = []
-    for number, start in enumerate(marks):
+    for start in marks:
         end = CELL_BULLET_RE.search(row, start)
         end = end.start() if end else len(row)
         cell_end = row.find("; ", start, end)

@@ -187,7 +187,9 @@ class ExtractiveAnswerer:
             if best.unit.kind != "item":
                 return []
             row = next((u for u in siblings if u.kind == "row" and u.start <= best.unit.start and best.unit.end <= u.end), None)
-            return [Candidate(u, best.chunk, best.score) for u in siblings if row is not None and u.kind == "item"
+            if row is None:
+                return []
+            return [Candidate(u, best.chunk, best.score) for u in siblings if u.kind == "item"
                     and row.start <= u.start and u.end <= row.end and u.unit_id != best.unit.unit_id]
         position = next(i for i, unit in enumerate(siblings) if unit.unit_id == best.unit.unit_id)
         items = [i for i, unit in enumerate(siblings) if unit.kind == "item"]
