@@ -43,7 +43,9 @@ REPORTS = HERE.parent.parent / "shared" / "data" / "reports"
 FOOTNOTE_REF_RE = re.compile(r"\s?\[\d{1,3}\]|[\u00b9\u00b2\u00b3\u2070-\u2079]+")
 BULLETS = "•·▪●◦○■□►➢\uf0b7\uf0a7\uf076\uf0d8\uf0fc"
 DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
-LEADER_RE = re.compile(r"\.{5,}|(?:\. ){4,}|…{2,}")
+# A contents line's dot leaders lead to a page number or label; an ellipsis in quoted text
+# ("other professional……..’.") is text, not navigation.
+LEADER_RE = re.compile(r"(?:\.{5,}|(?:\. ){4,}|…{2,})[.…\s]*(?:\d{1,4}|[ivxlc]{1,6}|[IVXLC]{1,6})\b")
 ITEM_NUMBER_RE = re.compile(r"^\(?(?:\d{1,3}(?:\.\d{1,3})*|[a-z]{1,2}|[ivxlc]{1,5})[.)]\s+")
 
 
@@ -80,8 +82,12 @@ def reading_ms(path: Path, runs: int = 3) -> float:
 
 
 class Scored:
-    def __init__(self, corpus_file, chunks, units):
+    def __init__(self, corpus_file, chunks, units, labels: list[dict] = ()):
         self.units = units
+        self.labelled_headings = defaultdict(int)
+        for label in labels:
+            if label["kind"] == "heading":
+                self.labelled_headings[(label.get("page"), skeleton(label["text"]))] += 1
         self.unit_skeletons = [skeleton(u.text) for u in units]
         self.text = corpus_file.text
         self.headings = {skeleton(c.section) for c in chunks if c.section} | {
@@ -130,7 +136,10 @@ class Scored:
         page = label.get("page")
         on_page = [(u, s) for u, s in self.body if u.page is None or u.page == page]
         if kind in ("running-header", "running-footer"):
-            return len(text) >= 6 and any(text in s for _, s in on_page)
+            # A banner may repeat a heading printed on the same page (both labelled): the heading's
+            # unit holds the words by right, so only units beyond the labelled headings leak.
+            holding = sum(1 for _, s in on_page if text in s)
+            return len(text) >= 6 and holding > self.labelled_headings.get((page, text), 0)
         if kind == "page-number":
             return any(s == text or s == f"page{text}" for _, s in on_page)
         if kind == "toc-line":
@@ -142,13 +151,16 @@ class Scored:
             glued = re.compile(re.escape(word) + r"\s?" + re.escape(marker) + r"(?![\d])")
             return any(glued.search(u.text) for u in self.units)
         if kind == "footnote-text":
-            return len(text) >= 10 and any(text in s and len(s) > len(text) + 15 for _, s in self.body)
+            # Inside a body unit of its page, or of a sentence begun on the page before and run on
+            # across it; the same words in the body of another page are the report's own text.
+            near = [s for u, s in self.body if u.page is None or page is None or u.page in (page - 1, page)]
+            return len(text) >= 10 and any(text in s and len(s) > len(text) + 15 for s in near)
         return False
 
 
 def score_document(path: Path, labels: list[dict], sampled: list[int]) -> dict:
     corpus_file, chunks, units = read(path)
-    scored = Scored(corpus_file, chunks, units)
+    scored = Scored(corpus_file, chunks, units, labels)
     out: dict = {"doc": path.name, "format": corpus_file.extracted.format}
     sentences = [label for label in labels if label["kind"] == "sentence" and label.get("text")]
     out["sentences"] = [sum(scored.in_one_unit(s["text"]) for s in sentences), len(sentences)]
