@@ -20,7 +20,11 @@ are the honest ones), and the relevance threshold as the highest that removes at
 answers its question; what the relevance check removes in real replies is measured by
 ``bench/llm_measure.py``).
 
-Usage: python bench/verify_replies.py [--replies FILE] [--choose] [--out OUT.json]
+The support model is fitted on these same validation replies (``pdqa train support``), so each
+document's sentences are scored by a support model fitted on the other documents' replies (same
+features); ``--shipped-model`` scores them with the shipped model instead (in-sample figures).
+
+Usage: python bench/verify_replies.py [--replies FILE] [--choose] [--shipped-model] [--out OUT.json]
 """
 
 from __future__ import annotations
@@ -126,11 +130,18 @@ def collect(qa: QA, rows: list[dict], questions: dict) -> list[dict]:
     return out
 
 
-def verdicts(qa: QA, items: list[dict], support: float, relevance: float) -> list[KeptClaim | RemovedClaim]:
+def verdicts(qa: QA, items: list[dict], support: float, relevance: float, models: dict | None = None) -> list[KeptClaim | RemovedClaim]:
+    """The verifier's verdict on each sentence; with ``models``, each document's sentences are
+    scored by that document's support model (fitted without it)."""
     verifier = qa.verifier
     verifier.threshold = support
     verifier.settings = verifier.settings.model_copy(update={"support_threshold": support, "relevance_threshold": relevance})
-    return [verifier.check(Claim(item["sentence"], [item["cited"]]), item["hits"], item["asked"]) for item in items]
+    out = []
+    for item in items:
+        if models is not None:
+            verifier._support_model = lambda model=models[item["doc"]]: model
+        out.append(verifier.check(Claim(item["sentence"], [item["cited"]]), item["hits"], item["asked"]))
+    return out
 
 
 def rates(items: list[dict], kept: list[bool]) -> dict:
@@ -168,17 +179,25 @@ def main(args: argparse.Namespace) -> None:
     with QA(corpus.settings, on_stale="rebuild") as qa:
         items = collect(qa, rows, questions)
         Cached(qa.verifier, None)
+        # The shipped support model was fitted on the validation replies: each document's
+        # sentences are scored by the model fitted on the other documents' (same features).
+        models = None
+        if not args.shipped_model:
+            from pdqa.support import load_support_model
+            from pdqa.support_training import models_by_document
+
+            models = models_by_document(rows, load_support_model().model.features)
         table: dict = {}
         # The support threshold is chosen with relevance off; the relevance grid is then run at
         # the chosen support threshold only.
         grid = [(s, 0.0) for s in SUPPORT_GRID] if args.choose else []
         grid.append((settings.verify.support_threshold, settings.verify.relevance_threshold))
         for support, relevance in grid:
-            table[(support, relevance)] = [isinstance(v, KeptClaim) for v in verdicts(qa, items, support, relevance)]
+            table[(support, relevance)] = [isinstance(v, KeptClaim) for v in verdicts(qa, items, support, relevance, models)]
         default = (settings.verify.support_threshold, settings.verify.relevance_threshold)
         result: dict = {"sentences": len(items), "not_retrieved": sum(not i["retrieved"] for i in items),
                         "default": {"thresholds": default, **rates(items, table[default])}}
-        final = verdicts(qa, items, *default)
+        final = verdicts(qa, items, *default, models=models)
         reasons = Counter(v.reason.split(" (")[0] for item, v in zip(items, final)
                           if isinstance(v, RemovedClaim) and item["label"] == "correct")
         result["removed_correct_reasons"] = dict(reasons.most_common())
@@ -206,7 +225,7 @@ def main(args: argparse.Namespace) -> None:
             support = choose_support(table, items, list(range(len(items))), args.max_wrong)
             kept_correct = [i for i, item in enumerate(items) if item["label"] == "correct" and table[(support, 0.0)][i]]
             for relevance in RELEVANCE_GRID:
-                table[(support, relevance)] = [isinstance(v, KeptClaim) for v in verdicts(qa, items, support, relevance)]
+                table[(support, relevance)] = [isinstance(v, KeptClaim) for v in verdicts(qa, items, support, relevance, models)]
             relevance = max((r for r in RELEVANCE_GRID
                              if share(sum(not table[(support, r)][i] for i in kept_correct), len(kept_correct)) <= args.relevance_cost),
                             default=0.0)
@@ -227,6 +246,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replies", type=Path, default=REPORT_SET / "llm_replies" / "validation.jsonl")
     parser.add_argument("--choose", action="store_true")
+    parser.add_argument("--shipped-model", action="store_true",
+                        help="Score every sentence with the shipped support model (fitted on these replies: in-sample figures).")
     parser.add_argument("--max-wrong", type=float, default=0.02)
     parser.add_argument("--relevance-cost", type=float, default=0.02)
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/pdqa-verify-replies"))
