@@ -43,8 +43,13 @@ def train_answer_stage(data_dir: Path, report_set: Path, injection_dir: Path, ou
             units = [u.text for u in qa.index.store.iter_units() if u.kind in ("sentence", "item")]
             negatives = rng.sample(units, min(NEGATIVE_UNITS, len(units)))
             written = _jsonl(injection_dir / "train.jsonl")
-            texts = [row["text"] for row in written] + negatives
-            labels = [int(row["label"]) for row in written] + [0] * len(negatives)
+            # The check reads the user's question too (an order there means no answer): the
+            # training documents' questions teach it that a question is not an order, and their
+            # requests to write, rewrite or reveal something (kind "instruction") that they are.
+            asked = train_plan.corpora[0].questions
+            texts = [row["text"] for row in written] + negatives + [q.question for q in asked]
+            labels = ([int(row["label"]) for row in written] + [0] * len(negatives)
+                      + [int(q.category == "instruction") for q in asked])
             injection, threshold, injection_figures = fit_injection(texts, labels, embed, progress)
             provisional = AnswerModel(
                 choice=LinearModel(features=["reader_logit"], mean=[0.0], scale=[1.0], weights=[1.0], bias=0.0),
