@@ -27,11 +27,14 @@ from llama_server import SMOLLM2_ALIAS, gguf_path, serve, smollm2_gguf_path  # n
 
 from pdqa.cli import cli  # noqa: E402
 from pdqa.evaluation.runner import quote_supports, verified_sentences  # noqa: E402
+from pdqa.question import analyse, split_compound  # noqa: E402
+from pdqa.text import content_terms  # noqa: E402
 from pdqa.qa import QA  # noqa: E402
 from pdqa.verify import Span  # noqa: E402
 from pdqa.settings import LLMSettings  # noqa: E402
 
 pytestmark = pytest.mark.llm_server
+BATCH_TOLERANCE = 0.02  # how far a support probability may move with the batch it is scored in
 
 # Questions whose answers are in the corpus; with them the model also writes cited sentences
 # that verification keeps, so the checks below have sentences to check.
@@ -97,9 +100,12 @@ def test_some_sentences_survive_so_the_checks_below_are_not_empty(answers):
 def test_every_kept_sentence_quotes_the_corpus_exactly_and_is_backed_by_its_quote(answers, corpus_texts):
     qa, results = answers
     threshold = qa.settings.verify.support_threshold
-    for answer in results:
+    for question, answer in zip(QUESTIONS, results):
         if answer.mode != "llm" or answer.abstained:
             continue
+        # The support model reads the question's content terms (a word the question uses is not
+        # new), as the verifier gave them.
+        terms = frozenset(t for part in split_compound(" ".join(question.split())) for t in content_terms(analyse(part).text))
         for sentence, citations in verified_sentences(answer):
             assert citations, sentence
             for citation in citations:
@@ -114,7 +120,10 @@ def test_every_kept_sentence_quotes_the_corpus_exactly_and_is_backed_by_its_quot
             order = [u.unit_id for u in qa.index.units_of(chunk.chunk_id)]
             if len(units) == 2 and units[1].unit_id in order and order.index(units[1].unit_id) == order.index(units[0].unit_id) + 1:
                 spans.append(Span(tuple(units), chunk))
-            assert max(qa.verifier.support_probabilities(sentence, spans)) >= threshold, sentence
+            # Asked again in another batch: int8 dynamic quantisation scales each batch's
+            # activations together, so a pair's logit moves with its batch-mates (seen: 2.38 to
+            # 2.83 for one pair), its probability here by about 0.01.
+            assert max(qa.verifier.support_probabilities(sentence, spans, terms)) >= threshold - BATCH_TOLERANCE, sentence
 
 
 def test_removed_sentences_each_carry_a_reason(answers):

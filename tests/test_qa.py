@@ -16,8 +16,13 @@ from pdqa.settings import SettingDeprecated
 NOT_FOUND_PREFIX = "The report does not say"
 
 # (question, facts the answer must state, text a citation must quote)
-ABSTAINS = "the 0.2.0 reader abstains here (confidence below the threshold); measured in docs/evaluation.md"
-ABSTAINED = {"In which year were the national pilots commissioned?"}
+# Cases the shipped reader gets wrong, each with what it does instead (the evaluation measures
+# how often this happens; these are not tuned away one by one). Non-strict: a case that passes
+# is reported as XPASS, and its marker goes when a model change makes it pass for good.
+KNOWN_WRONG = {
+    "What did the pilots aim to identify?":
+        "the reader of 2,400 steps chooses the sentence after the aim (the 2003 document's unmet need); docs/evaluation.md",
+}
 
 ANSWERABLE = [
     (
@@ -110,7 +115,8 @@ def abstained_answer(qa) -> Answer:
 
 
 @pytest.mark.parametrize(("question", "facts", "evidence"), [
-    pytest.param(*case, marks=pytest.mark.xfail(reason=ABSTAINS)) if case[0] in ABSTAINED else case for case in ANSWERABLE
+    pytest.param(*case, marks=pytest.mark.xfail(reason=KNOWN_WRONG[case[0]])) if case[0] in KNOWN_WRONG else case
+    for case in ANSWERABLE
 ])
 def test_answer_states_the_facts_and_cites_the_evidence(answering_qa, question, facts, evidence):
     answer = answering_qa.ask(question)
