@@ -638,7 +638,7 @@ def train_reader_command(data_dir, report_set, steps, out_dir, work_dir, limit):
 
 @train.command("support")
 @click.option("--report-set", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True,
-              help="Folder holding the report question set's llm_replies/ (train-*.jsonl and validation.jsonl).")
+              help="Folder holding the report question set's llm_replies/ (the support model is fitted on validation.jsonl).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where to write support.json (default: the package's verifier_model/ folder).")
 def train_support_command(report_set, out_dir):
@@ -648,12 +648,11 @@ def train_support_command(report_set, out_dir):
     _require_training_extra()
     from .support_training import train_support
 
-    replies = report_set / "llm_replies"
-    train_paths, validation = sorted(replies.glob("train-*.jsonl")), replies / "validation.jsonl"
-    if not train_paths or not validation.exists():
-        raise click.ClickException(f"missing replies: {replies} needs train-*.jsonl and validation.jsonl")
+    validation = report_set / "llm_replies" / "validation.jsonl"
+    if not validation.exists():
+        raise click.ClickException(f"missing replies: {validation}")
     out = out_dir or MODEL_PATH.parent
-    model = train_support(train_paths, validation, out, progress=lambda line: click.echo(line, err=True))
+    model = train_support(validation, out, progress=lambda line: click.echo(line, err=True))
     click.echo(f"Wrote {out / 'support.json'}; features {model.model.features}; cross-fitted validation AUC "
                f"{model.trained['cross_fitted_auc']} (support head alone {model.trained['cross_fitted_auc_head_only']})")
 

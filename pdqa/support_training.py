@@ -57,14 +57,20 @@ def fit(matrix: np.ndarray, labels: np.ndarray, features: list[str]) -> LinearMo
                        weights=model.coef_[0].tolist(), bias=float(model.intercept_[0]))
 
 
-def cross_fitted_auc(matrix: np.ndarray, labels: np.ndarray, documents: list[str], features: list[str]) -> float:
-    """AUC of the logits each document's rows get from a model fitted on the other documents' rows."""
-    logits = np.zeros(len(labels))
+def held_out_fits(matrix: np.ndarray, labels: np.ndarray, documents: list[str], features: list[str]):
+    """For each document: its rows (a mask) and the model fitted on the other documents' rows."""
     groups = np.array(documents)
     for doc in sorted(set(documents)):
         held = groups == doc
-        model = fit(matrix[~held], labels[~held], features)
-        logits[held] = model.logits(matrix[held][:, [FEATURES.index(name) for name in features]])
+        yield doc, held, fit(matrix[~held], labels[~held], features)
+
+
+def cross_fitted_auc(matrix: np.ndarray, labels: np.ndarray, documents: list[str], features: list[str]) -> float:
+    """AUC of the logits each document's rows get from a model fitted on the other documents' rows."""
+    logits = np.zeros(len(labels))
+    columns = matrix[:, [FEATURES.index(name) for name in features]]
+    for _, held, model in held_out_fits(matrix, labels, documents, features):
+        logits[held] = model.logits(columns[held])
     return _auc(logits, labels)
 
 
@@ -72,12 +78,12 @@ def models_by_document(rows: list[dict], features: list[str], reader=None) -> di
     """For each document of ``rows``, the support model fitted on the other documents' rows (for
     honest figures on the replies the shipped model was fitted on)."""
     matrix, labels = feature_matrix(rows, reader or load_reader())
-    groups = np.array([row["doc"] for row in rows])
-    return {doc: SupportModel(model=fit(matrix[groups != doc], labels[groups != doc], features), reader_sha256=reader_sha256())
-            for doc in sorted(set(groups))}
+    sha = reader_sha256()
+    return {doc: SupportModel(model=model, reader_sha256=sha)
+            for doc, _, model in held_out_fits(matrix, labels, [row["doc"] for row in rows], features)}
 
 
-def train_support(train_paths: list[Path], validation_path: Path, out: Path, progress=print) -> SupportModel:
+def train_support(validation_path: Path, out: Path, progress=print) -> SupportModel:
     """Choose the features (cross-fitted by document), fit on the validation replies, write ``support.json``."""
     reader = load_reader()
     rows = read_replies([validation_path])
@@ -102,7 +108,7 @@ def train_support(train_paths: list[Path], validation_path: Path, out: Path, pro
         "cross_fitted_auc": round(auc, 4),
         "cross_fitted_auc_head_only": round(cross_fitted_auc(matrix, labels, documents, ["head_logit"]), 4),
         "selection": steps,
-        "files": {path.name: file_sha256(path) for path in [*train_paths, validation_path]},
+        "files": {validation_path.name: file_sha256(validation_path)},
     }
     result = SupportModel(model=model, reader_sha256=reader_sha256(), trained=trained)
     out.mkdir(parents=True, exist_ok=True)

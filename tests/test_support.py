@@ -66,5 +66,5 @@ def test_refitting_from_the_committed_replies_gives_the_committed_model(tmp_path
     pytest.importorskip("sklearn")
     from pdqa.support_training import train_support
 
-    train_support(sorted(REPLIES.glob("train-*.jsonl")), REPLIES / "validation.jsonl", tmp_path, progress=lambda _: None)
+    train_support(REPLIES / "validation.jsonl", tmp_path, progress=lambda _: None)
     assert (tmp_path / "support.json").read_bytes() == MODEL_PATH.read_bytes()
