@@ -28,9 +28,8 @@ from llama_server import SMOLLM2_ALIAS, gguf_path, serve, smollm2_gguf_path  # n
 from pdqa.cli import cli  # noqa: E402
 from pdqa.evaluation.runner import quote_supports, verified_sentences  # noqa: E402
 from pdqa.question import analyse, split_compound  # noqa: E402
-from pdqa.text import content_terms  # noqa: E402
-from pdqa.qa import QA  # noqa: E402
-from pdqa.verify import Span  # noqa: E402
+from pdqa.qa import QA, checked_question  # noqa: E402
+from pdqa.verify import Asked, Span  # noqa: E402
 from pdqa.settings import LLMSettings  # noqa: E402
 
 pytestmark = pytest.mark.llm_server
@@ -104,8 +103,8 @@ def test_every_kept_sentence_quotes_the_corpus_exactly_and_is_backed_by_its_quot
         if answer.mode != "llm" or answer.abstained:
             continue
         # The support model reads the question's content terms (a word the question uses is not
-        # new), as the verifier gave them.
-        terms = frozenset(t for part in split_compound(" ".join(question.split())) for t in content_terms(analyse(part).text))
+        # new), as QA.ask gives them to the verifier.
+        terms = Asked.of([analyse(part) for part in split_compound(checked_question(question))], {}).question_terms
         for sentence, citations in verified_sentences(answer):
             assert citations, sentence
             for citation in citations:
