@@ -475,6 +475,8 @@ def export(net, batcher: _Batcher, out_dir: Path, check_pairs: list[tuple[str, s
         for start in range(0, len(check_pairs), 32):
             ids, mask, types = batcher.tensors(check_pairs[start : start + 32])
             torch_logits.append(net(ids, mask, types).numpy())
+        for pair in check_pairs:  # one pair at a time, as the query path scores them (pdqa.reader)
+            ids, mask, types = batcher.tensors([pair])
             onnx_logits.append(session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy(),
                                                   "token_type_ids": types.numpy()})[0])
     a, b = np.concatenate(torch_logits), np.concatenate(onnx_logits)
