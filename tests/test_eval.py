@@ -91,3 +91,12 @@ def test_uncited_sentences_counts_sentences_without_a_marker():
     assert uncited_sentences("One fact. [1] Two facts here. [2]") == 0
     assert uncited_sentences("One fact. Another one. [1]") == 1
     assert uncited_sentences("A claim with no marker.") == 1
+
+
+def test_squad_questions_carry_the_split_they_were_read_for(tmp_path):
+    """A report of the SQuAD validation articles names its split "validation", not "test"."""
+    from pdqa.evaluation.gold import squad_to_corpus
+
+    fixture = REPO / "eval" / "fixtures" / "squad_mini.json"
+    assert {q.split for q in squad_to_corpus(fixture, tmp_path / "a", split="validation")} == {"validation"}
+    assert {q.split for q in squad_to_corpus(fixture, tmp_path / "b")} == {"test"}

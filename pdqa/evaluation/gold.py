@@ -110,7 +110,8 @@ class _SquadFile(BaseModel):
     data: list[_SquadArticle]
 
 
-def squad_to_corpus(squad_path: Path, corpus_dir: Path, articles: set[str] | None = None) -> list[GoldQuestion]:
+def squad_to_corpus(squad_path: Path, corpus_dir: Path, articles: set[str] | None = None,
+                    split: str = "test") -> list[GoldQuestion]:
     """Write each SQuAD 2.0 paragraph as a corpus document and return its questions as gold.
 
     Every question is asked against the whole temporary corpus; ``is_impossible`` questions count
@@ -120,6 +121,8 @@ def squad_to_corpus(squad_path: Path, corpus_dir: Path, articles: set[str] | Non
         squad_path: A SQuAD 2.0 JSON file.
         corpus_dir: Folder to write the documents into.
         articles: Titles of the articles to keep; default: all.
+        split: The split the questions are labelled with (the part of the split file they come from;
+            "test" for a file read whole), so a report names it.
 
     Raises:
         GoldError: The file cannot be read or does not have the SQuAD 2.0 shape (named in one line).
@@ -135,7 +138,7 @@ def squad_to_corpus(squad_path: Path, corpus_dir: Path, articles: set[str] | Non
             doc_id = paragraph_doc_id(article.title, article_number, paragraph_number)
             _write_document(corpus_dir, doc_id, f"{title} ({paragraph_number + 1})", paragraph.context)
             try:
-                questions.extend(_squad_questions(doc_id, paragraph.qas))
+                questions.extend(_squad_questions(doc_id, paragraph.qas, split))
             except ValidationError as exc:  # e.g. an answerable question without answers
                 raise GoldError(f"{squad_path} {_first_error(exc)}", SQUAD_HINT) from exc
     return questions
@@ -192,7 +195,7 @@ def _write_document(corpus_dir: Path, doc_id: str, title: str, context: str) -> 
     (corpus_dir / f"{doc_id}.meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
-def _squad_questions(doc_id: str, qas: list[_SquadQuestion]) -> list[GoldQuestion]:
+def _squad_questions(doc_id: str, qas: list[_SquadQuestion], split: str) -> list[GoldQuestion]:
     questions = []
     for qa in qas:
         answers = [] if qa.is_impossible else list(dict.fromkeys(a.text for a in qa.answers))
@@ -205,7 +208,7 @@ def _squad_questions(doc_id: str, qas: list[_SquadQuestion]) -> list[GoldQuestio
                 facts=[answers] if answers else [],
                 evidence=[Evidence(doc_id=doc_id, text=a) for a in answers],
                 category="squad-impossible" if qa.is_impossible else "squad",
-                split="test",
+                split=split,
             )
         )
     return questions

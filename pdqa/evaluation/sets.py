@@ -118,7 +118,7 @@ def _squad_plan(settings, squad_path: Path, split: str, split_file: Path | None,
     if split not in ("validation", "train", "all"):
         raise EvalSetError("with --squad, --split is validation, train or all")
     articles = squad_articles(squad_path, split, split_file or bundled_file("squad_split.json"))
-    questions = squad_to_corpus(squad_path, scratch / "corpus", articles)
+    questions = squad_to_corpus(squad_path, scratch / "corpus", articles, split if split != "all" else "test")
     temporary = settings.changed(corpus={"dir": scratch / "corpus"}, index={"dir": scratch / "index"})
     return EvalPlan(squad_path.name, split, [EvalCorpus(temporary, _sampled(questions, sample))])
 
