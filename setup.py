@@ -13,7 +13,7 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 CORPUS = ROOT / "corpus"
-CORPUS_PATTERNS = ("*.txt", "*.md", "*.meta.json")
+CORPUS_PATTERNS = ("*.txt", "*.md", "*.meta.json", "pdqa-calibration.json")
 EVAL_FILES = ("gold.jsonl", "squad_split.json")
 
 

@@ -470,6 +470,11 @@ def settings_command(as_json):
         click.echo(settings_table(), nl=False)
 
 
+# A report set's documents are read where they are (never copied into the repository).
+_documents_option = click.option("--corpus", "documents_dir", type=click.Path(path_type=Path, file_okay=False),
+                                 help="With a report set: the folder holding its documents.")
+
+
 @cli.command("eval")
 @click.option("--gold", "gold_path", type=click.Path(path_type=Path),
               help="Gold JSONL file: the bundled report's questions (default, over the bundled report) or a "
@@ -479,8 +484,7 @@ def settings_command(as_json):
               "default validation; all is train and validation), or with --squad the articles of the split file.")
 @click.option("--split-file", type=click.Path(path_type=Path, dir_okay=False),
               help="The split of a report set or SQuAD file (default: split.json beside the gold file; the bundled squad_split.json).")
-@click.option("--corpus", "documents_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="With a report set: the folder holding its documents.")
+@_documents_option
 @click.option("--per-document", is_flag=True, help="With a report set: one corpus per document instead of one for all.")
 @click.option("--sample", type=click.IntRange(1), help="Ask a fixed random sample of this many questions (seeded).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("eval/out"), show_default="eval/out under the current folder", help="Folder for report.json, report.md and the plots.")
@@ -521,6 +525,54 @@ def eval_command(gold_path, squad_path, split, split_file, documents_dir, per_do
         click.echo(f"Saved baseline to {save_baseline}", err=True)
     if checked_baseline is not None:
         _gate(compare(report, checked_baseline), baseline)
+
+
+@cli.command("calibrate")
+@click.option("--gold", "gold_path", type=click.Path(path_type=Path),
+              help="Gold JSONL file of questions about the corpus: the bundled report's (default) or a report "
+              "question set (rows with a `doc`).")
+@click.option("--split", help="Which questions to fit on: default dev (bundled report) or validation (report set). "
+              "Keep the test questions out, to measure the calibration on afterwards.")
+@click.option("--split-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="The split of a report set (default: split.json beside the gold file).")
+@_documents_option
+@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the calibration (default: pdqa-calibration.json in the corpus folder, where pdqa finds it).")
+def calibrate_command(gold_path, split, split_file, documents_dir, out_path):
+    """Fit the corpus's own confidence scaling and abstention threshold on questions labelled for it.
+
+    Runs the questions with the answer model's own confidence, fits a Platt scaling of it and the
+    threshold that answers them best, and writes both where pdqa reads them for this corpus.
+    """
+    from .answer_model import load_answer_model, model_sha256
+    from .calibration import CALIBRATION_FILE, write_calibration
+    from .evaluation.calibrate import fit_calibration
+    from .evaluation.reportgold import is_report_gold
+    from .evaluation.sets import prepare_questions
+
+    settings = _settings()
+    report_set = gold_path is not None and is_report_gold(gold_path)
+    split = split or (None if report_set else "dev")
+    if out_path is None:
+        out_path = Path(documents_dir if report_set and documents_dir is not None else settings.corpus.dir) / CALIBRATION_FILE
+    _check_writable_folder(out_path.parent, "--out")
+    # The answer model's own confidence is what is rescaled, whatever calibration is set.
+    raw = settings.changed(answer={"calibration": "none"})
+    with tempfile.TemporaryDirectory(prefix="pdqa-calibrate-") as scratch:
+        plan = prepare_questions(raw, gold_path=gold_path, split=split, split_file=split_file,
+                                 documents_dir=documents_dir, scratch=Path(scratch))
+        run = _run_with_progress(plan)
+    results = run.questions
+    calibration = fit_calibration([r.sweep_confidence for r in results], [r.sweep_correct for r in results],
+                                  [r.answerable for r in results], model_sha256(), load_answer_model().min_confidence,
+                                  run.gold, run.split)
+    write_calibration(calibration, out_path)
+    before, after = calibration.before, calibration.after
+    click.echo(f"Fitted on {calibration.questions} questions ({run.gold}, split {run.split}; {calibration.answerable} "
+               f"answerable), figures on those same questions: overall accuracy {before.overall_accuracy:.3f} at the "
+               f"model's threshold {before.threshold:.3f}, {after.overall_accuracy:.3f} at the fitted one "
+               f"{after.threshold:.3f}; ECE {before.ece:.3f} -> {after.ece:.3f}.")
+    click.echo(f"Wrote {out_path}; measure it on questions it was not fitted on (pdqa eval --split test).")
 
 
 def _check_writable_folder(folder: Path, option: str) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .answer_model import AnswerModel, load_answer_model, model_sha256, unit_values
+from .calibration import CorpusCalibration
 from .index import Index
 from .models import Chunk, Hit, Unit
 from .question import Question
@@ -68,14 +69,18 @@ class ExtractiveAnswerer:
         settings: The answer settings (``min_confidence``, ``max_units``, ``candidates``, ``lexical``).
         model: The answerability model; default: the one shipped with pdqa.
         reader: The reader; default: the one shipped with pdqa, loaded on first use.
+        calibration: The corpus's own rescaling of the model's confidence and its threshold
+            (``pdqa calibrate``); default: the model's own.
     """
 
-    def __init__(self, index: Index, settings: AnswerSettings, model: AnswerModel | None = None, reader: Reader | None = None):
+    def __init__(self, index: Index, settings: AnswerSettings, model: AnswerModel | None = None, reader: Reader | None = None,
+                 calibration: CorpusCalibration | None = None):
         self.settings = settings
         self.index = index
         self._model = model
         self.model_sha256 = model_sha256() if model is None else "custom"
         self._reader = reader
+        self.calibration = calibration
 
     @property
     def model(self) -> AnswerModel:
@@ -92,9 +97,16 @@ class ExtractiveAnswerer:
 
     @property
     def min_confidence(self) -> float:
-        """The abstention threshold: the setting, or the one chosen with the model."""
+        """The abstention threshold: the setting, else the corpus calibration's, else the model's."""
         chosen = self.settings.min_confidence
-        return self.model.min_confidence if chosen is None else chosen
+        if chosen is not None:
+            return chosen
+        return self.calibration.min_confidence if self.calibration is not None else self.model.min_confidence
+
+    def confidence(self, question: Question, logits: np.ndarray) -> float:
+        """The answer model's confidence in the best candidate, rescaled by the corpus calibration if any."""
+        confidence = self.model.confidence(self.model.question_row(question, logits))
+        return confidence if self.calibration is None else self.calibration.confidence(confidence)
 
     def answer_all(self, questions: list[Question], vectors: np.ndarray, hits: list[Hit]) -> Draft:
         """Answer each part of a compound question and join the parts found."""
@@ -145,7 +157,7 @@ class ExtractiveAnswerer:
         related = [Candidate(units[i], chunks[i], float(logits[i])) for i in order[:RELATED]]
         if not order:
             return Draft([], True, 0.0, related, "no passage was retrieved that could answer", probabilities)
-        confidence = self.model.confidence(self.model.question_row(question, logits[allowed]))
+        confidence = self.confidence(question, logits[allowed])
         best = Candidate(units[order[0]], chunks[order[0]], float(logits[order[0]]))
         parts = self._compose(best, [Candidate(units[i], chunks[i], float(logits[i])) for i in order[1:]])
         if confidence < self.min_confidence:

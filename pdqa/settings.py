@@ -151,7 +151,12 @@ class AnswerSettings(_Group):
         ge=0,
         le=1,
         description="Lowest calibrated confidence that answers; below it pdqa abstains (`--min-confidence`). "
-        "Default: the threshold chosen with the answer model on its validation data.",
+        "Default: the corpus calibration's, else the answer model's.",
+    )
+    calibration: str = Field(
+        default="auto", min_length=1,
+        description="Confidence scaling and threshold fitted for the corpus (`pdqa calibrate`): 'auto', the corpus "
+        "folder's pdqa-calibration.json if any; 'none'; or a file.",
     )
     max_units: int = Field(default=3, ge=1, description="Most sentences or lists an extractive answer is made of.")
     # Chosen on validation questions only (bench/first_stage.py): with the 5 passages and 20

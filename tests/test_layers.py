@@ -20,7 +20,7 @@ LAYERS = [
     ["pdqa.embeddings", "pdqa.bm25", "pdqa.ann", "pdqa.store"],
     ["pdqa.index"],
     ["pdqa.retrieval"],
-    ["pdqa.reader", "pdqa.answer_model", "pdqa.extractive"],
+    ["pdqa.reader", "pdqa.answer_model", "pdqa.calibration", "pdqa.extractive"],
     ["pdqa.llm", "pdqa.generate", "pdqa.support", "pdqa.verify"],
     ["pdqa.answers", "pdqa.qa"],
     ["pdqa", "pdqa.cli", "pdqa.render", "pdqa.server*", "pdqa.evaluation*", "pdqa.llamaindex", "pdqa.reference",

@@ -83,6 +83,7 @@ GROUPED = [
     ("PDQA_RETRIEVAL__DENSE_WEIGHT", "0.5", ("retrieval", "dense_weight"), 0.5),
     ("PDQA_RETRIEVAL__BM25_WEIGHT", "2.5", ("retrieval", "bm25_weight"), 2.5),
     ("PDQA_ANSWER__MIN_CONFIDENCE", "0.25", ("answer", "min_confidence"), 0.25),
+    ("PDQA_ANSWER__CALIBRATION", "none", ("answer", "calibration"), "none"),
     ("PDQA_ANSWER__MAX_UNITS", "2", ("answer", "max_units"), 2),
     ("PDQA_ANSWER__CANDIDATES", "8", ("answer", "candidates"), 8),
     ("PDQA_ANSWER__LEXICAL", "10", ("answer", "lexical"), 10),

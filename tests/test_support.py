@@ -63,8 +63,28 @@ def test_a_broken_or_foreign_support_model_is_a_one_line_error(tmp_path):
 
 
 def test_refitting_from_the_committed_replies_gives_the_committed_model(tmp_path):
+    """Byte for byte on one machine; across machines, close to the committed file.
+
+    On a machine with another CPU (AMX and AVX-512 VNNI), the same model file, onnxruntime 1.31.1
+    or 1.32.0 and tokenizers 0.22-0.23 gave other reader logits than the committed file's machine
+    (onnxruntime picks its int8 kernels by CPU): the head logit's mean moved by 0.019, its scale
+    by 2 % (2.41 against 2.36), each weight by at most 0.012. The same features must be chosen
+    and every number stay close.
+    """
     pytest.importorskip("sklearn")
     from pdqa.support_training import train_support
 
-    train_support(REPLIES / "validation.jsonl", tmp_path, progress=lambda _: None)
-    assert (tmp_path / "support.json").read_bytes() == MODEL_PATH.read_bytes()
+    for run in ("a", "b"):
+        train_support(REPLIES / "validation.jsonl", tmp_path / run, progress=lambda _: None)
+    refit = (tmp_path / "a" / "support.json").read_bytes()
+    assert refit == (tmp_path / "b" / "support.json").read_bytes()
+    if refit == MODEL_PATH.read_bytes():
+        return
+    ours, committed = json.loads(refit), json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    assert ours["model"]["features"] == committed["model"]["features"]
+    assert ours["reader_sha256"] == committed["reader_sha256"]
+    assert ours["trained"]["rows"] == committed["trained"]["rows"]
+    for field in ("mean", "scale", "weights"):
+        assert ours["model"][field] == pytest.approx(committed["model"][field], rel=0.05, abs=0.05), field
+    assert ours["model"]["bias"] == pytest.approx(committed["model"]["bias"], abs=0.05)
+    assert ours["trained"]["cross_fitted_auc"] == pytest.approx(committed["trained"]["cross_fitted_auc"], abs=0.01)

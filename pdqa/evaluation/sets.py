@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..calibration import CALIBRATION_FILE
 from ..corpus import file_sha256
 from ..errors import PdqaError
 from ..settings import PACKAGE_DIR, Settings, bundled_corpus_dir, default_index_dir
@@ -109,7 +110,8 @@ def _bundled_plan(settings: Settings, gold_path: Path | None, split: str, sample
 
 def _holds_the_bundled_report(corpus_dir: Path) -> bool:
     """Whether the corpus folder holds the bundled report's files, byte for byte (the folder or a copy)."""
-    bundled = [path for path in bundled_corpus_dir().iterdir() if path.is_file()]
+    # The report and its metadata; the corpus's calibration file is a setting, not the report.
+    bundled = [path for path in bundled_corpus_dir().iterdir() if path.is_file() and path.name != CALIBRATION_FILE]
     return all((corpus_dir / path.name).is_file() and (corpus_dir / path.name).read_bytes() == path.read_bytes()
                for path in bundled)
 
