@@ -35,6 +35,8 @@ from .settings import AnswerSettings
 
 ANNOUNCES_LIST_RE = re.compile(r"\bthe following\b|:\s*$", re.IGNORECASE)
 RELATED = 3  # closest passages shown when pdqa abstains
+# A list announced at the end of a chunk is read on over at most this many list chunks after it.
+FOLLOWING_LIST_CHUNKS = 5
 
 
 @dataclass
@@ -205,10 +207,13 @@ class ExtractiveAnswerer:
                     and row.start <= u.start and u.end <= row.end and u.unit_id != best.unit.unit_id]
         position = next(i for i, unit in enumerate(siblings) if unit.unit_id == best.unit.unit_id)
         items = [i for i, unit in enumerate(siblings) if unit.kind == "item"]
+        announces = best.unit.kind == "sentence" and ANNOUNCES_LIST_RE.search(best.unit.text)
+        if announces and position == len(siblings) - 1:
+            return self._following_items(best)
         if not items:
             return []
         first, last = items[0], items[-1]
-        if best.unit.kind == "sentence" and ANNOUNCES_LIST_RE.search(best.unit.text) and position < first:
+        if announces and position < first:
             chosen = siblings[position + 1 : last + 1]
         elif best.unit.kind == "item":
             lead = max((i for i in range(first) if siblings[i].kind == "sentence" and ANNOUNCES_LIST_RE.search(siblings[i].text)),
@@ -217,6 +222,23 @@ class ExtractiveAnswerer:
         else:
             return []
         return [Candidate(u, best.chunk, best.score) for u in chosen if u.unit_id != best.unit.unit_id]
+
+    def _following_items(self, best: Candidate) -> list[Candidate]:
+        """The items of a list announced by the last sentence of a chunk, when the chunker put the
+        list in the chunks after it (a lead-in followed by long bullets): the list chunks that
+        follow in the same file and section, up to the first one that does not open with an item."""
+        found: list[Candidate] = []
+        position = self.index.store.position(best.chunk.chunk_id)
+        for following in range(position + 1, min(position + 1 + FOLLOWING_LIST_CHUNKS, self.index.chunk_count)):
+            chunk = self.index.chunk(following)
+            if chunk.kind != "list" or chunk.path != best.chunk.path or chunk.section != best.chunk.section:
+                break
+            units = self.index.units_of(chunk.chunk_id)
+            run = units[: next((i for i, u in enumerate(units) if u.kind != "item"), len(units))]
+            found += [Candidate(u, chunk, best.score) for u in run]
+            if not run or len(run) < len(units):
+                break
+        return found
 
     def probabilities_of(self, question: str, unit_ids: list[int]) -> dict[int, float]:
         """The reader's probability that each of these units answers the question (for verification)."""

@@ -64,3 +64,38 @@ def test_headings_answer_only_title_questions(qa, answering_qa):
     )
     related = qa.ask("How many pilot sites were there?").related
     assert related and all(r.quote != "Map of the PD pilots" for r in related)
+
+
+LONG_BULLETS = """# Oversight
+
+Providers are asked to review the timeliness of their existing experience measures and to make them more transparent to the public.
+
+The regulator expects that by spring, local systems and providers will:
+
+- review their approach to board reports to ensure that they can identify, prevent and respond to patient safety risks on their wards
+- review lived experience at board level and, where required, communicate how it will be strengthened in the coming year
+- review approaches to gathering and acting on patient experience measures in inpatient mental health settings across the system
+
+In addition, the regulator looks at these areas as part of its assessment of how well led each trust is.
+"""
+
+
+def test_a_lead_in_ending_its_chunk_brings_the_list_the_chunker_put_after_it(built_settings, tmp_path):
+    """Long bullets after a lead-in are chunks of their own; quoting the lead-in alone answers nothing."""
+    from pdqa.extractive import Candidate
+    from pdqa.qa import QA
+    from tests.test_faults import build_small
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "oversight.md").write_text(LONG_BULLETS, encoding="utf-8")
+    qa = QA(build_small(built_settings, tmp_path / "corpus", tmp_path / "index"))
+    index = qa.index
+    units = [index.unit(i) for i in range(index.unit_count)]
+    lead = next(u for u in units if u.text.endswith("providers will:"))
+    chunk = index.store.chunk_of_unit(lead.unit_id)
+    assert index.units_of(chunk.chunk_id)[-1].unit_id == lead.unit_id, "the fault: the list is not in the lead-in's chunk"
+    companions = qa.answerer._list_companions(Candidate(lead, chunk, 0.0))
+    assert [c.unit.text.split(" ")[1] for c in companions] == ["their", "lived", "approaches"]
+    assert all(c.unit.kind == "item" for c in companions)
+    # The paragraph after the list is not part of it, nor is the sentence before the lead-in.
+    assert not any("In addition" in c.unit.text or "timeliness" in c.unit.text for c in companions)
