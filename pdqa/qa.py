@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 
-from .answer_model import model_sha256
 from .answers import extractive_answer, llm_answer, would_answer
-from .errors import BackendUnavailable, InvalidQuestion, LLMFallbackWarning
 from .calibration import load_calibration
+from .errors import BackendUnavailable, InvalidQuestion, LLMFallbackWarning
 from .extractive import Draft, ExtractiveAnswerer
 from .generate import reply_stream
 from .index import Index, OnStale, Progress, build_index
@@ -68,8 +67,10 @@ class QA:
 
             self.embedder = OnnxEmbedder(self.index.encoder_dir)
             self.retriever = HybridRetriever(self.index, self.settings.retrieval)
-            calibration = load_calibration(self.settings.answer.calibration, self.settings.corpus.dir, model_sha256())
-            self.answerer = ExtractiveAnswerer(self.index, self.settings.answer, calibration=calibration)
+            self.answerer = ExtractiveAnswerer(self.index, self.settings.answer)
+            # The calibration belongs to the answer model the answerer has already hashed.
+            self.answerer.calibration = load_calibration(self.settings.answer.calibration, self.settings.corpus.dir,
+                                                         self.answerer.model_sha256)
             self.backend: Backend | None = make_backend(self.settings.llm)
         except BaseException:
             self.index.close()  # no QA is returned to close it later (an unknown backend, a missing extra)

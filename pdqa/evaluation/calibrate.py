@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..answer_model import Platt
-from ..calibration import EPSILON, CorpusCalibration, Fit, logit
+from ..calibration import CorpusCalibration, Fit, logit
 from ..errors import InvalidSetting
 from . import metrics
 
@@ -52,7 +52,10 @@ def fit_calibration(confidences: Sequence[float], right: Sequence[bool], answera
 
 
 def _platt(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 100) -> Platt:
-    """Logistic regression of y on x (two parameters) by Newton's method, with a little L2 on the slope."""
+    """Logistic regression of y on x (two parameters) by Newton's method, with a little L2 on the slope.
+
+    Written in numpy rather than calling ``training.fit_platt``: that uses scikit-learn, which is
+    in the ``train`` extra, and ``pdqa calibrate`` is a command of the core install."""
     w = np.zeros(2)  # slope, intercept
     design = np.stack([x, np.ones_like(x)], axis=1)
     target = y.astype(np.float64)
@@ -74,10 +77,13 @@ def _overall(scores: np.ndarray, right: np.ndarray, answerable: np.ndarray, thre
 
 
 def _threshold(scores: np.ndarray, right: np.ndarray, answerable: np.ndarray) -> float:
-    """The threshold with the best overall accuracy, halfway below the lowest score it answers
-    (so that a question scored a hair lower than the one at the edge is treated alike)."""
-    candidates = np.unique(np.concatenate([scores, [1.0 + EPSILON]]))
-    accuracy = [_overall(scores, right, answerable, t) for t in candidates]
-    best = int(np.argmax(accuracy))  # the lowest threshold wins ties
-    below = candidates[best - 1] if best > 0 else 0.0
-    return float(min(1.0, (candidates[best] + below) / 2))
+    """The threshold with the best overall accuracy (:func:`metrics.best_threshold`), halfway below
+    the lowest score it answers (so that a question scored a hair lower than the one at the edge is
+    treated alike)."""
+    best, _ = metrics.best_threshold(list(scores[answerable]), list(scores[~answerable]), list(right[answerable]))
+    if best == -np.inf:  # answer every question
+        return 0.0
+    if best == np.inf:  # answer none
+        return 1.0
+    lower = scores[scores < best]
+    return float(min(1.0, (best + (lower.max() if lower.size else 0.0)) / 2))
