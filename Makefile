@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 # In a checkout the bundled report's index lives in indexes/ (an installed pdqa uses the user cache).
 export PDQA_INDEX__DIR ?= $(CURDIR)/indexes/default
 
-.PHONY: setup ask test eval eval-gate train-reader train-answerer train-support bench
+.PHONY: setup ask test eval eval-gate train-reader train-answerer train-support bench screenshot
 
 # torch==2.13.0 goes first: it is the CPU build on this machine's disk (an index build exports
 # the encoder with it); letting a dependency pull torch would download a multi-GB CUDA build.
@@ -54,6 +54,11 @@ ask: $(CORE)
 test: $(SMOLLM2)
 	@$(BIN)/python -m pytest -q; code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$code
+
+# The docs' picture of the web page (docs/server.md), taken by the browser test in chromium.
+screenshot: $(TEST)
+	$(BIN)/python -m pytest -q tests/test_browser.py -k screenshot
+	cp eval/out/web-page.png docs/web-page.png
 
 eval: $(TEST)
 	$(BIN)/pdqa eval --split all --out eval/out/gold
