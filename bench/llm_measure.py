@@ -214,7 +214,7 @@ def main(args: argparse.Namespace) -> None:
         sets = {"gold dev": (Settings(), load_gold(gold, "dev")), "SQuAD tuning": (settings, tuning),
                 "gold test": (Settings(), load_gold(gold, "test")), "SQuAD validation sample": (settings, sample)}
         for name, (settings, questions) in sets.items():
-            if not questions:
+            if not questions or (args.only and name != args.only):
                 continue
             llm_qa = QA(settings.changed(llm=config), on_stale="rebuild")
             if args.replies:
@@ -234,6 +234,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--replies", type=Path, help="folder that keeps and replays raw replies")
     parser.add_argument("--threads", type=int, help="llama.cpp threads (default: all cores)")
     parser.add_argument("--work", type=Path, help="folder for the SQuAD corpus and index (kept)")
+    parser.add_argument("--only", choices=["gold dev", "SQuAD tuning", "gold test", "SQuAD validation sample"],
+                        help="measure this question set alone (a change is tuned on 'gold dev' without looking at the test split)")
     args = parser.parse_args()
     args.out = args.out or Path(f"{args.model}-measure.json")
     return args

@@ -15,9 +15,12 @@ sentence; every threshold pair of the grid then runs the real ``Verifier.check``
 ``--choose`` also picks the thresholds: the support threshold that keeps the most correct
 sentences with kept-wrong at most ``--max-wrong`` (0.02), chosen by documents in turn (each
 document's sentences measured with the threshold chosen on the others: the cross-fitted figures
-are the honest ones), and the relevance threshold as the highest that removes at most
-``--relevance-cost`` (2 %) of the correct sentences the support check keeps (every sentence here
-answers its question; what the relevance check removes in real replies is measured by
+are the honest ones), and the relevance threshold that keeps the most correct sentences less
+off-topic ones. Every reply here answers its question, so each correct sentence is also asked of
+another question of its document, citing its own source: a true sentence that does not answer,
+which the relevance check should remove (the earlier rule, the highest threshold that removes at
+most ``--relevance-cost`` (2 %) of the correct sentences the support check keeps, is reported
+beside it; what the relevance check removes in real replies is measured by
 ``bench/llm_measure.py``).
 
 The support model is fitted on these same validation replies (``pdqa train support``), so each
@@ -126,7 +129,35 @@ def collect(qa: QA, rows: list[dict], questions: dict) -> list[dict]:
                                section=chunk.section, path=chunk.path, start=chunk.start, end=chunk.end, text=chunk.text,
                                score=0.0, dense_score=None, dense_rank=None, bm25_score=None, bm25_rank=None)]
             position = len(hits) - 1
-        out.append(row | {"hits": hits, "cited": position + 1, "asked": asked, "retrieved": position < len(asked_of[row["qid"]][0])})
+        out.append(row | {"hits": hits, "cited": position + 1, "asked": asked, "retrieved": position < len(asked_of[row["qid"]][0]),
+                          "chunk": chunk})
+    return out
+
+
+def off_topic(qa: QA, items: list[dict]) -> list[dict]:
+    """Each right sentence asked of another question of its document: a true sentence, cited
+    with its own source, that does not answer the question. The relevance check should remove
+    it; the validation replies hold no such sentence of their own. The other question is the
+    next of the document's questions (by id, in turn) whose source is another passage."""
+    by_doc: dict = defaultdict(dict)
+    for item in items:
+        by_doc[item["doc"]].setdefault(item["qid"], item)
+    out = []
+    for item in items:
+        if item["label"] != "correct":
+            continue
+        qids = sorted(by_doc[item["doc"]])
+        turn = qids[qids.index(item["qid"]) + 1:] + qids[:qids.index(item["qid"])]
+        other = next((by_doc[item["doc"]][q] for q in turn if by_doc[item["doc"]][q]["chunk"].chunk_id != item["chunk"].chunk_id), None)
+        if other is None:
+            continue
+        hits = [h for h in other["hits"] if h.chunk_id != item["chunk"].chunk_id]
+        chunk = item["chunk"]
+        hits = hits + [Hit(rank=len(hits) + 1, chunk_id=chunk.chunk_id, doc_id=chunk.doc_id, title=chunk.title,
+                                section=chunk.section, path=chunk.path, start=chunk.start, end=chunk.end, text=chunk.text,
+                                score=0.0, dense_score=None, dense_rank=None, bm25_score=None, bm25_rank=None)]
+        out.append(item | {"qid": other["qid"], "question": other["question"], "asked": other["asked"], "hits": hits,
+                           "cited": len(hits), "label": "off-topic"})
     return out
 
 
@@ -178,6 +209,7 @@ def main(args: argparse.Namespace) -> None:
     questions = {q.id: q for q in corpus.questions}
     with QA(corpus.settings, on_stale="rebuild") as qa:
         items = collect(qa, rows, questions)
+        offs = off_topic(qa, items)
         Cached(qa.verifier, None)
         # The shipped support model was fitted on the validation replies: each document's
         # sentences are scored by the model fitted on the other documents' (same features).
@@ -195,8 +227,12 @@ def main(args: argparse.Namespace) -> None:
         for support, relevance in grid:
             table[(support, relevance)] = [isinstance(v, KeptClaim) for v in verdicts(qa, items, support, relevance, models)]
         default = (settings.verify.support_threshold, settings.verify.relevance_threshold)
+        def kept_off(support, relevance):
+            return sum(isinstance(v, KeptClaim) for v in verdicts(qa, offs, support, relevance, models))
+
         result: dict = {"sentences": len(items), "not_retrieved": sum(not i["retrieved"] for i in items),
-                        "default": {"thresholds": default, **rates(items, table[default])}}
+                        "default": {"thresholds": default, **rates(items, table[default]),
+                                    "kept_off_topic": kept_off(*default), "off_topic": len(offs)}}
         final = verdicts(qa, items, *default, models=models)
         reasons = Counter(v.reason.split(" (")[0] for item, v in zip(items, final)
                           if isinstance(v, RemovedClaim) and item["label"] == "correct")
@@ -226,10 +262,20 @@ def main(args: argparse.Namespace) -> None:
             kept_correct = [i for i, item in enumerate(items) if item["label"] == "correct" and table[(support, 0.0)][i]]
             for relevance in RELEVANCE_GRID:
                 table[(support, relevance)] = [isinstance(v, KeptClaim) for v in verdicts(qa, items, support, relevance, models)]
-            relevance = max((r for r in RELEVANCE_GRID
-                             if share(sum(not table[(support, r)][i] for i in kept_correct), len(kept_correct)) <= args.relevance_cost),
-                            default=0.0)
+            by_cost = max((r for r in RELEVANCE_GRID
+                           if share(sum(not table[(support, r)][i] for i in kept_correct), len(kept_correct)) <= args.relevance_cost),
+                          default=0.0)
+            # The relevance threshold: the one that keeps the most right sentences less off-topic
+            # ones (a right sentence removed costs as much as an off-topic one kept; a tie goes
+            # to the higher threshold).
+            relevance_curve = {}
+            for r in RELEVANCE_GRID:
+                relevance_curve[r] = {"kept_correct": rates(items, table[(support, r)])["kept_correct"],
+                                      "kept_off_topic": kept_off(support, r), "off_topic": len(offs)}
+            relevance = max(RELEVANCE_GRID, key=lambda r: (relevance_curve[r]["kept_correct"] - relevance_curve[r]["kept_off_topic"], r))
+            result["relevance_curve"] = {str(r): v for r, v in relevance_curve.items()}
             result["chosen"] = {"support_threshold": support, "relevance_threshold": relevance,
+                                "relevance_by_cost_rule": by_cost,
                                 "chosen_per_held_out_document": per_document,
                                 "cross_fitted_support_only": rates(items, held_kept),
                                 "at_chosen": rates(items, table[(support, relevance)])}
