@@ -32,7 +32,7 @@ from .answer_model import LinearModel
 from .corpus import file_sha256
 from .reader import SUPPORT, load_reader, reader_sha256, support_pair
 from .reader_training import _auc, read_replies
-from .support import FEATURES, SupportModel, support_values
+from .support import FEATURES, SupportModel, reverse_pair, support_values
 from .text import content_terms
 
 C = 1.0
@@ -41,8 +41,9 @@ C = 1.0
 def feature_matrix(rows: list[dict], reader) -> tuple[np.ndarray, np.ndarray]:
     """Every feature (``FEATURES`` order) of each reply row against its source, and the labels."""
     logits = reader.logits([support_pair(row["sentence"], row["source"]) for row in rows], SUPPORT)
-    values = [support_values(row["sentence"], row["source"], frozenset(content_terms(row["question"])), logit)
-              for row, logit in zip(rows, logits)]
+    reverse = reader.logits([reverse_pair(row["sentence"], row["source"]) for row in rows], SUPPORT)
+    values = [support_values(row["sentence"], row["source"], frozenset(content_terms(row["question"])), logit, back)
+              for row, logit, back in zip(rows, logits, reverse)]
     matrix = np.array([[v[name] for name in FEATURES] for v in values], dtype=np.float64)
     return matrix, np.array([row["label"] == "correct" for row in rows])
 

@@ -52,7 +52,7 @@ from .models import Chunk, Hit, RemovedClaim, Unit
 from .question import Question
 from .reader import SUPPORT, Reader, support_pair
 from .settings import VerifySettings
-from .support import SupportModel, load_support_model
+from .support import SupportModel, load_support_model, reverse_pair
 from .text import (
     BULLET_RE,
     CAPITALISED_RE,
@@ -274,7 +274,9 @@ class Verifier:
         with self._lock:
             reader, model = self._reader(), self._support_model()
         logits = reader.logits([support_pair(text, span.text) for span in spans], SUPPORT)
-        return model.probabilities(text, [span.text for span in spans], question_terms, logits)
+        reverse = (reader.logits([reverse_pair(text, span.text) for span in spans], SUPPORT)
+                   if model.reads_reverse else None)
+        return model.probabilities(text, [span.text for span in spans], question_terms, logits, reverse)
 
     def supported(self, claim: Claim, chunks: list[Chunk], where: str = "the cited passage(s)",
                   question_terms: frozenset[str] = frozenset()) -> KeptClaim | RemovedClaim:

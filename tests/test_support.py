@@ -39,11 +39,59 @@ def test_the_committed_model_reads_the_committed_reader_and_prefers_the_faithful
     # over an unrelated one, and an invented addition lowers the probability.
     faithful, unrelated = model.probabilities(
         "The contract is initially for 12 months.", [span, "Referrals rose in the second year."],
-        frozenset({"contract"}), np.array([1.0, 1.0]))
+        frozenset({"contract"}), np.array([1.0, 1.0]), np.array([1.0, 1.0]))
     wrong = model.probabilities("The contract is initially for 12 months, paid by the county council.",
-                                [span], frozenset({"contract"}), np.array([1.0]))[0]
+                                [span], frozenset({"contract"}), np.array([1.0]), np.array([1.0]))[0]
     assert unrelated < faithful
     assert wrong < faithful
+
+
+def test_a_model_reading_the_swapped_pairs_needs_their_logits_and_weighs_them():
+    model = load_support_model()
+    assert model.reads_reverse, "the committed model reads the head both ways"
+    sentence, span = "The contract is initially for 12 months.", "The contract is for 12 months."
+    with pytest.raises(ValueError, match="swapped"):
+        model.probabilities(sentence, [span], frozenset(), np.array([1.0]))
+    # The span stated back by the sentence (a high swapped logit) raises P(supported).
+    low, high = (model.probabilities(sentence, [span], frozenset(), np.array([1.0]), np.array([back]))[0]
+                 for back in (-3.0, 3.0))
+    assert low < high
+    # A model that does not read them is scored without.
+    forward = model.model_copy(update={"model": model.model.model_copy(update={
+        "features": ["head_logit"], "mean": [0.0], "scale": [1.0], "weights": [1.0], "bias": 0.0})})
+    assert not forward.reads_reverse
+    assert forward.probabilities(sentence, [span], frozenset(), np.array([0.0]))[0] == pytest.approx(0.5)
+
+
+def test_the_verifier_reads_each_pair_both_ways_only_for_a_model_that_uses_it():
+    from pdqa.reader import SUPPORT
+    from pdqa.settings import VerifySettings
+    from pdqa.verify import Span, Verifier
+
+    class Reader:
+        def __init__(self):
+            self.pairs = []
+
+        def logits(self, pairs, head):
+            assert head == SUPPORT
+            self.pairs.extend(pairs)
+            return np.zeros(len(pairs))
+
+    class Unit:
+        def __init__(self, text):
+            self.text = text
+
+    model = load_support_model()
+    forward = model.model_copy(update={"model": model.model.model_copy(update={
+        "features": ["head_logit"], "mean": [0.0], "scale": [1.0], "weights": [1.0], "bias": 0.0})})
+    spans = [Span((Unit("The contract is for 12 months."),), None)]
+    for support, expected in ((model, [("A b.", "The contract is for 12 months."), ("The contract is for 12 months.", "A b.")]),
+                              (forward, [("A b.", "The contract is for 12 months.")])):
+        reader = Reader()
+        verifier = Verifier(None, None, VerifySettings(), "", reader=lambda: reader, gives_orders=None,
+                            support_model=lambda s=support: s)
+        verifier.support_probabilities("A b.", spans)
+        assert reader.pairs == expected
 
 
 def test_a_broken_or_foreign_support_model_is_a_one_line_error(tmp_path):
@@ -88,3 +136,17 @@ def test_refitting_from_the_committed_replies_gives_the_committed_model(tmp_path
         assert ours["model"][field] == pytest.approx(committed["model"][field], rel=0.05, abs=0.05), field
     assert ours["model"]["bias"] == pytest.approx(committed["model"]["bias"], abs=0.05)
     assert ours["trained"]["cross_fitted_auc"] == pytest.approx(committed["trained"]["cross_fitted_auc"], abs=0.01)
+
+
+def test_the_swapped_pair_reads_the_part_of_the_span_the_sentence_draws_on():
+    from pdqa.support import drawn_on, reverse_pair
+
+    span = ("The ‘Innovation in Action‘ report, written by Dr Lisa Wilson and Dr Rex Haigh, presents a summary "
+            "of the findings of the review.")
+    sentence = "The report was written by Dr Lisa Wilson and Dr Rex Haigh."
+    assert drawn_on(sentence, span) == "report, written by Dr Lisa Wilson and Dr Rex Haigh"
+    assert span.startswith("The ‘Innovation") and drawn_on(sentence, span) in span  # a piece of the span, as written
+    # Words compare by stem ("opens" / "opened"); a sentence sharing no word reads the whole span.
+    assert drawn_on("The clinic opens in 2011.", "The Riverside Clinic opened in 2011 in Eastwick.") == "Clinic opened in 2011"
+    assert drawn_on("Nothing alike.", span) == span
+    assert reverse_pair(sentence, span) == ("report, written by Dr Lisa Wilson and Dr Rex Haigh", sentence)

@@ -516,8 +516,8 @@ def test_a_year_taken_from_another_passage_contradicts_the_supporting_one(built_
     # Seen with SmolLM2: the 2004 commission dated with the 2003 of another passage. Tested at a
     # support threshold of 0.5, where the right year is kept: the wrong one must still go, by the
     # support model (its number measure) or by the polarity rule. (At the shipped threshold the
-    # support model removes the right one too, support 0.87 < 0.88: how often it keeps right
-    # sentences is measured by bench/verify_replies.py.)
+    # support model may remove the right one too: how often it keeps right sentences is measured
+    # by bench/verify_replies.py.)
     scripted(NOT_FOUND)
     question = "Who commissioned the National Community Personality Disorder Pilots?"
     reply = "The National Community Personality Disorder Pilots were commissioned by the Department of Health in {}."
