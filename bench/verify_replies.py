@@ -108,6 +108,13 @@ class Cached:
         verifier.embedder = Embedder()
 
 
+def cited_hit(chunk, rank: int) -> Hit:
+    """A hit for ``chunk`` at ``rank``: a passage a model would cite although retrieval missed it."""
+    return Hit(rank=rank, chunk_id=chunk.chunk_id, doc_id=chunk.doc_id, title=chunk.title, section=chunk.section,
+               path=chunk.path, start=chunk.start, end=chunk.end, text=chunk.text, score=0.0, dense_score=None,
+               dense_rank=None, bm25_score=None, bm25_rank=None)
+
+
 def collect(qa: QA, rows: list[dict], questions: dict) -> list[dict]:
     """For each sentence: the passages, the cited number and the question as verification reads it."""
     out, asked_of = [], {}
@@ -125,16 +132,14 @@ def collect(qa: QA, rows: list[dict], questions: dict) -> list[dict]:
             continue
         position = next((i for i, h in enumerate(hits) if h.chunk_id == chunk.chunk_id), None)
         if position is None:
-            hits = hits + [Hit(rank=len(hits) + 1, chunk_id=chunk.chunk_id, doc_id=chunk.doc_id, title=chunk.title,
-                               section=chunk.section, path=chunk.path, start=chunk.start, end=chunk.end, text=chunk.text,
-                               score=0.0, dense_score=None, dense_rank=None, bm25_score=None, bm25_rank=None)]
+            hits = hits + [cited_hit(chunk, len(hits) + 1)]
             position = len(hits) - 1
         out.append(row | {"hits": hits, "cited": position + 1, "asked": asked, "retrieved": position < len(asked_of[row["qid"]][0]),
                           "chunk": chunk})
     return out
 
 
-def off_topic(qa: QA, items: list[dict]) -> list[dict]:
+def off_topic(items: list[dict]) -> list[dict]:
     """Each right sentence asked of another question of its document: a true sentence, cited
     with its own source, that does not answer the question. The relevance check should remove
     it; the validation replies hold no such sentence of their own. The other question is the
@@ -152,10 +157,7 @@ def off_topic(qa: QA, items: list[dict]) -> list[dict]:
         if other is None:
             continue
         hits = [h for h in other["hits"] if h.chunk_id != item["chunk"].chunk_id]
-        chunk = item["chunk"]
-        hits = hits + [Hit(rank=len(hits) + 1, chunk_id=chunk.chunk_id, doc_id=chunk.doc_id, title=chunk.title,
-                                section=chunk.section, path=chunk.path, start=chunk.start, end=chunk.end, text=chunk.text,
-                                score=0.0, dense_score=None, dense_rank=None, bm25_score=None, bm25_rank=None)]
+        hits = hits + [cited_hit(item["chunk"], len(hits) + 1)]
         out.append(item | {"qid": other["qid"], "question": other["question"], "asked": other["asked"], "hits": hits,
                            "cited": len(hits), "label": "off-topic"})
     return out
@@ -209,7 +211,7 @@ def main(args: argparse.Namespace) -> None:
     questions = {q.id: q for q in corpus.questions}
     with QA(corpus.settings, on_stale="rebuild") as qa:
         items = collect(qa, rows, questions)
-        offs = off_topic(qa, items)
+        offs = off_topic(items)
         Cached(qa.verifier, None)
         # The shipped support model was fitted on the validation replies: each document's
         # sentences are scored by the model fitted on the other documents' (same features).

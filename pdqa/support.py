@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .answer_model import LinearModel, read_model_file
 from .errors import BackendUnavailable
-from .text import STOPWORDS, WORD_RE, content_terms, negated, normalise_word, numbers
+from .text import WORD_RE, content_terms, negated, numbers
 
 MODEL_PATH = Path(__file__).resolve().parent / "verifier_model" / "support.json"
 FORMAT = 1
@@ -40,8 +40,7 @@ def drawn_on(sentence: str, span: str) -> str:
     none. The support head reads it, swapped, for ``reverse_support``: a right sentence that
     states one fact of a long span states that part back, not the whole span."""
     said = set(content_terms(sentence))
-    places = [(m.start(), m.end()) for m in WORD_RE.finditer(span)
-              if (w := m.group().lower().replace("’", "'")) not in STOPWORDS and normalise_word(w) in said]
+    places = [(m.start(), m.end()) for m in WORD_RE.finditer(span) if said.intersection(content_terms(m.group()))]
     if not places:
         return span
     return span[places[0][0]:places[-1][1]]
