@@ -5,11 +5,12 @@ Usage (from the project root, after `make setup`; the machine otherwise idle):
     python bench/latency.py cold [--runs N]
         `pdqa ask` over the bundled report, each run a new process (median, and every run), beside
         the plain LlamaIndex + sentence-transformers script (retrieval only).
-    python bench/latency.py warm [--gold FILE] [--corpus DIR] [--split NAME] [--questions N]
+    python bench/latency.py warm [--gold FILE] [--corpus DIR] [--split NAME] [--questions N] [--whole]
         p50 / p95 of a warm `QA().ask` over N questions of an evaluation set (the bundled report's
         dev questions by default; a report set's split with --gold eval/reports/gold.jsonl and
         --corpus ../shared/data/reports), and the median of each stage's time. The set's index is
-        built first when it is missing (not timed).
+        built first when it is missing (not timed). A report set's questions are asked over the
+        documents they name; with --whole, over one index of every document of --corpus.
 
 Wall times are printed beside the process's CPU time: on a shared machine the wall time moves with
 the load, the CPU time much less.
@@ -64,7 +65,15 @@ def cold(runs: int) -> None:
               f"{statistics.median(cpus):.2f} s CPU, over {runs} runs")
 
 
-def warm(gold: Path | None, corpus: Path | None, split: str | None, count: int) -> None:
+def _whole_corpus(plan, corpus: Path, scratch: Path):
+    """One corpus plan: every question of ``plan``, asked over an index of all of ``corpus``."""
+    from pdqa.evaluation.sets import EvalCorpus
+
+    settings = plan.corpora[0].settings.changed(corpus={"dir": corpus.resolve()}, index={"dir": scratch / "whole-index"})
+    return [EvalCorpus(settings, [q for corpus_plan in plan.corpora for q in corpus_plan.questions])]
+
+
+def warm(gold: Path | None, corpus: Path | None, split: str | None, count: int, whole: bool = False) -> None:
     from pdqa.evaluation.sets import prepare_questions
     from pdqa.qa import QA
     from pdqa.settings import Settings
@@ -72,10 +81,12 @@ def warm(gold: Path | None, corpus: Path | None, split: str | None, count: int) 
     with tempfile.TemporaryDirectory() as scratch:
         plan = prepare_questions(Settings.from_environment(), gold_path=gold, split=split,
                                  documents_dir=corpus, sample=count, scratch=Path(scratch))
+        corpora = _whole_corpus(plan, corpus, Path(scratch)) if whole else plan.corpora
         walls, stages, cpu = [], {}, 0.0
         load_average = os.getloadavg()[0]
-        for corpus_plan in plan.corpora:
+        for corpus_plan in corpora:
             with QA(corpus_plan.settings, on_stale="rebuild") as qa:
+                load_average = os.getloadavg()[0]  # after the build
                 qa.ask(corpus_plan.questions[0].question)  # the reader's session starts on first use
                 chunks = qa.manifest.chunk_count
                 for question in corpus_plan.questions:
@@ -104,13 +115,16 @@ def main() -> None:
     warm_mode.add_argument("--corpus", type=Path, help="folder of a report set's documents")
     warm_mode.add_argument("--split", help="split of the set (default: dev for the bundled set, validation for a report set)")
     warm_mode.add_argument("--questions", type=int, default=60, help="questions asked (a seeded sample)")
+    warm_mode.add_argument("--whole", action="store_true", help="ask over one index of every document of --corpus")
     args = parser.parse_args()
     os.chdir(REPO)
     if args.mode == "cold":
         cold(args.runs)
     else:
         split = args.split or (None if args.gold else "dev")
-        warm(args.gold, args.corpus, split, args.questions)
+        if args.whole and args.corpus is None:
+            parser.error("--whole needs --corpus")
+        warm(args.gold, args.corpus, split, args.questions, args.whole)
 
 
 if __name__ == "__main__":
