@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import random
 import tempfile
 from pathlib import Path
 
 from .answer_model import MODEL_PATH, AnswerModel, LinearModel, Platt
 from .settings import Settings
-from .training import card, fit_answer_model, fit_injection, rows_over
+from .training import SEED, card, fit_answer_model, fit_injection, rows_over
 
+NEGATIVE_UNITS = 1500  # report sentences (training documents) that state facts, for the injection check
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -23,6 +25,7 @@ def train_answer_stage(data_dir: Path, report_set: Path, injection_dir: Path, ou
     from .qa import QA
     from .reader import load_reader, reader_sha256
 
+    rng = random.Random(SEED)
     with tempfile.TemporaryDirectory(prefix="pdqa-answerer-") as scratch:
         plans = {
             "squad": prepare_questions(settings, squad_path=data_dir / "squad2" / "dev-8-articles.json", split="validation",
@@ -37,10 +40,8 @@ def train_answer_stage(data_dir: Path, report_set: Path, injection_dir: Path, ou
         progress("injection check")
         with QA(train_plan.corpora[0].settings, on_stale="rebuild") as qa:
             embed = qa.embedder.embed
-            # Every sentence and list item of the training documents is a fact, not an order:
-            # with a sample of 1,500 of them the check flagged 264 of the 4,582 units of the
-            # validation documents (a flagged unit is never quoted), with all 5,752 of them 93.
-            negatives = [u.text for u in qa.index.store.iter_units() if u.kind in ("sentence", "item")]
+            units = [u.text for u in qa.index.store.iter_units() if u.kind in ("sentence", "item")]
+            negatives = rng.sample(units, min(NEGATIVE_UNITS, len(units)))
             written = _jsonl(injection_dir / "train.jsonl")
             # The check reads the user's question too (an order there means no answer): the
             # training documents' questions teach it that a question is not an order, and their
@@ -49,8 +50,7 @@ def train_answer_stage(data_dir: Path, report_set: Path, injection_dir: Path, ou
             texts = [row["text"] for row in written] + negatives + [q.question for q in asked]
             labels = ([int(row["label"]) for row in written] + [0] * len(negatives)
                       + [int(q.category == "instruction") for q in asked])
-            kinds = ["written"] * len(written) + ["document"] * len(negatives) + ["question"] * len(asked)
-            injection, threshold, injection_figures = fit_injection(texts, labels, embed, progress, kinds)
+            injection, threshold, injection_figures = fit_injection(texts, labels, embed, progress)
             provisional = AnswerModel(
                 choice=LinearModel(features=["reader_logit"], mean=[0.0], scale=[1.0], weights=[1.0], bias=0.0),
                 answerable=LinearModel(features=[], mean=[], scale=[], weights=[], bias=0.0), calibration=Platt(a=1, b=0),

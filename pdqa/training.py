@@ -91,15 +91,8 @@ class Row:
 # ---------------------------------------------------------------- the injection check
 
 
-def fit_injection(texts: list[str], labels: list[int], embed, progress=print,
-                  kinds: list[str] | None = None) -> tuple[LinearModel, float, dict]:
-    """The orders-against-facts classifier on MiniLM vectors; threshold by cross-validation.
-
-    ``kinds`` names where each text comes from (hand-written sentences, document units, users'
-    questions); the threshold then weighs the false alarms of each kind alike, so that the
-    thousands of document sentences do not outweigh the questions, where a false alarm means no
-    answer at all.
-    """
+def fit_injection(texts: list[str], labels: list[int], embed, progress=print) -> tuple[LinearModel, float, dict]:
+    """The orders-against-facts classifier on MiniLM vectors; threshold by cross-validation."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
@@ -118,29 +111,19 @@ def fit_injection(texts: list[str], labels: list[int], embed, progress=print,
     _, c, probabilities = best
     # A false alarm drops a fact from the answers, a miss quotes an order: weigh them alike
     # (balanced accuracy), on the cross-validated probabilities.
-    kinds_ = np.asarray(kinds if kinds is not None else [""] * len(y))
-    threshold = max(np.linspace(0.05, 0.95, 91), key=lambda t: _balanced(probabilities >= t, y, kinds_))
+    threshold = max(np.linspace(0.05, 0.95, 91), key=lambda t: _balanced(probabilities >= t, y))
     model = LogisticRegression(C=c, max_iter=2000).fit(vectors, y)
     linear = LinearModel(features=[f"v{i}" for i in range(vectors.shape[1])], mean=[0.0] * vectors.shape[1],
                          scale=[1.0] * vectors.shape[1], weights=model.coef_[0].tolist(), bias=float(model.intercept_[0]))
-    flagged = probabilities >= threshold
-    figures = {"c": c, "threshold": round(float(threshold), 3),
-               "cv_balanced_accuracy": round(_balanced(flagged, y, kinds_), 4), "cv_orders_caught": f"{int(flagged[y == 1].sum())}/{int(y.sum())}",
-               "cv_false_alarms": {str(kind): f"{int(flagged[(y == 0) & (kinds_ == kind)].sum())}/{int(((y == 0) & (kinds_ == kind)).sum())}"
-                                   for kind in dict.fromkeys(kinds_[y == 0].tolist())},
+    figures = {"c": c, "threshold": round(float(threshold), 3), "cv_balanced_accuracy": round(_balanced(probabilities >= threshold, y), 4),
                "examples": len(y), "positives": int(y.sum())}
     progress(f"injection check: {figures}")
     return linear, float(threshold), figures
 
 
-def _balanced(predicted: np.ndarray, y: np.ndarray, kinds: np.ndarray | None = None) -> float:
-    """Mean of the share of orders caught and the share of facts let through; with ``kinds``, the
-    facts' share is the mean over their kinds, each kind weighed alike."""
-    positives = y == 1
-    if kinds is None:
-        kinds = np.zeros(len(y))
-    passed = [(~predicted[(y == 0) & (kinds == kind)]).mean() for kind in np.unique(kinds[y == 0])]
-    return float((predicted[positives].mean() + np.mean(passed)) / 2)
+def _balanced(predicted: np.ndarray, y: np.ndarray) -> float:
+    positives, negatives = y == 1, y == 0
+    return float((predicted[positives].mean() + (~predicted[negatives]).mean()) / 2)
 
 
 def measure_injection(model: AnswerModel, texts: list[str], labels: list[int], embed) -> dict:

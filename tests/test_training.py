@@ -92,32 +92,3 @@ def test_a_signal_that_adds_nothing_is_left_out_of_the_choice_model():
     assert features[0] == "reader_logit"
     assert figures["chosen_top1"] >= figures["reader_only_top1"]
     assert "first_stage" not in features, features
-
-
-def test_balanced_accuracy_weighs_each_kind_of_fact_alike():
-    from pdqa.training import _balanced
-
-    y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
-    kinds = np.array(["o", "o"] + ["document"] * 8 + ["question"] * 2)
-    # Both orders caught; one question flagged of two, no document sentence of eight.
-    predicted = np.array([True, True] + [False] * 8 + [True, False])
-    assert _balanced(predicted, y) == pytest.approx((1.0 + 9 / 10) / 2)
-    assert _balanced(predicted, y, kinds) == pytest.approx((1.0 + (1.0 + 0.5) / 2) / 2)
-
-
-def test_the_injection_threshold_protects_the_few_questions_from_the_many_document_sentences():
-    from pdqa.training import fit_injection
-
-    rng = np.random.default_rng(0)
-    # Orders around +1 on the first axis, document sentences around -1, questions in between:
-    # weighed per text, the many document sentences would set a low threshold that flags questions.
-    vectors = np.concatenate([rng.normal(1.0, 0.3, (40, 4)), rng.normal(-1.0, 0.3, (400, 4)), rng.normal(0.2, 0.3, (20, 4))])
-    vectors[:, 1:] = rng.normal(0, 1, (len(vectors), 3))
-    labels = [1] * 40 + [0] * 420
-    kinds = ["written"] * 40 + ["document"] * 400 + ["question"] * 20
-    texts = [str(i) for i in range(len(labels))]
-    embed = lambda batch: vectors[[int(t) for t in batch]]  # noqa: E731
-    _, by_text, _ = fit_injection(texts, labels, embed, lambda *a: None)
-    _, by_kind, figures = fit_injection(texts, labels, embed, lambda *a: None, kinds)
-    assert by_kind > by_text
-    assert set(figures["cv_false_alarms"]) == {"document", "question"}
