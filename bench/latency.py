@@ -83,7 +83,6 @@ def warm(gold: Path | None, corpus: Path | None, split: str | None, count: int, 
                                  documents_dir=corpus, sample=count, scratch=Path(scratch))
         corpora = _whole_corpus(plan, corpus, Path(scratch)) if whole else plan.corpora
         walls, stages, cpu = [], {}, 0.0
-        load_average = os.getloadavg()[0]
         for corpus_plan in corpora:
             with QA(corpus_plan.settings, on_stale="rebuild") as qa:
                 load_average = os.getloadavg()[0]  # after the build

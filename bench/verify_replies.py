@@ -43,7 +43,7 @@ import numpy as np
 
 from pdqa.evaluation.reportgold import StoredText
 from pdqa.evaluation.sets import prepare_questions
-from pdqa.models import Hit, RemovedClaim
+from pdqa.models import Hit, RemovedClaim, reference
 from pdqa.qa import QA
 from pdqa.settings import Settings
 from pdqa.text import word_set
@@ -110,9 +110,8 @@ class Cached:
 
 def cited_hit(chunk, rank: int) -> Hit:
     """A hit for ``chunk`` at ``rank``: a passage a model would cite although retrieval missed it."""
-    return Hit(rank=rank, chunk_id=chunk.chunk_id, doc_id=chunk.doc_id, title=chunk.title, section=chunk.section,
-               path=chunk.path, start=chunk.start, end=chunk.end, text=chunk.text, score=0.0, dense_score=None,
-               dense_rank=None, bm25_score=None, bm25_rank=None)
+    return Hit(rank=rank, **reference(chunk), start=chunk.start, end=chunk.end, text=chunk.text, page=chunk.page,
+               page_label=chunk.page_label, score=0.0, dense_score=None, dense_rank=None, bm25_score=None, bm25_rank=None)
 
 
 def collect(qa: QA, rows: list[dict], questions: dict) -> list[dict]:
@@ -151,9 +150,10 @@ def off_topic(items: list[dict]) -> list[dict]:
     for item in items:
         if item["label"] != "correct":
             continue
-        qids = sorted(by_doc[item["doc"]])
-        turn = qids[qids.index(item["qid"]) + 1:] + qids[:qids.index(item["qid"])]
-        other = next((by_doc[item["doc"]][q] for q in turn if by_doc[item["doc"]][q]["chunk"].chunk_id != item["chunk"].chunk_id), None)
+        asked = by_doc[item["doc"]]
+        qids = sorted(asked)
+        at = qids.index(item["qid"])
+        other = next((asked[q] for q in qids[at + 1:] + qids[:at] if asked[q]["chunk"].chunk_id != item["chunk"].chunk_id), None)
         if other is None:
             continue
         hits = [h for h in other["hits"] if h.chunk_id != item["chunk"].chunk_id]

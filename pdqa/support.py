@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .answer_model import LinearModel, read_model_file
 from .errors import BackendUnavailable
+from .reader import support_pair
 from .text import WORD_RE, content_terms, negated, numbers
 
 MODEL_PATH = Path(__file__).resolve().parent / "verifier_model" / "support.json"
@@ -49,8 +50,6 @@ def drawn_on(sentence: str, span: str) -> str:
 def reverse_pair(sentence: str, span: str) -> tuple[str, str]:
     """The pair the support head reads for ``reverse_support``: the part of the span the sentence
     draws on, as the sentence to be stated, and the sentence, as its source."""
-    from .reader import support_pair
-
     return support_pair(drawn_on(sentence, span), sentence)
 
 
