@@ -661,7 +661,10 @@ def train_answerer_command(data_dir, report_set, injection_dir, out_dir):
 @click.option("--work", "work_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Scratch folder for the training indexes; kept and reused when given (default: a temporary one).")
 @click.option("--limit", type=click.IntRange(1), help="At most this many questions per data set (a quick trial run).")
-def train_reader_command(data_dir, report_set, steps, out_dir, work_dir, limit):
+@click.option("--listwise", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Weight of a listwise term in the answer head's loss (softmax over each question's candidates); "
+                   "0 trains the shipped pointwise objective.")
+def train_reader_command(data_dir, report_set, steps, out_dir, work_dir, limit, listwise):
     """Train the reader (answer and support heads) on SQuAD, the report set, BoolQ, PubMedQA, SNLI and FEVER (seeded)."""
     from .reader import READER_DIR
 
@@ -682,7 +685,7 @@ def train_reader_command(data_dir, report_set, steps, out_dir, work_dir, limit):
         raise click.ClickException(f"missing training data: {missing[0]}")
     out = out_dir or READER_DIR
     with tempfile.TemporaryDirectory(prefix="pdqa-train-") as scratch:
-        record = train_reader(sources, out, work_dir or Path(scratch), steps, limit=limit,
+        record = train_reader(sources, out, work_dir or Path(scratch), steps, limit=limit, listwise=listwise,
                               progress=lambda line: click.echo(line, err=True))
     last = record["trained"]["learning_curve"][-1]
     click.echo(f"Wrote {out / 'model.onnx'}; validation: " + ", ".join(f"{k} {v}" for k, v in last.items()))

@@ -63,6 +63,7 @@ class Pair:
     label: float
     head: int
     source: str  # which data set it comes from
+    group: str = ""  # the question an answer pair belongs to (the listwise objective compares within it)
 
 
 @dataclass
@@ -160,7 +161,7 @@ def training_pairs(questions: list[Question], source: str, rng: random.Random) -
             chosen.add(rng.choice(negatives[HARD_NEGATIVES:]))
         for i, gold in enumerate(question.gold):
             if gold or i in chosen:
-                pairs.append(Pair(*question.pairs[i], float(gold), ANSWER, source))
+                pairs.append(Pair(*question.pairs[i], float(gold), ANSWER, source, f"{source}:{question.qid}"))
     return pairs
 
 
@@ -174,9 +175,9 @@ def boolq_pairs(path: Path, count: int, rng: random.Random) -> list[Pair]:
     pairs = []
     for i, row in enumerate(rows):
         question = row["question"].strip().capitalize() + "?"
-        pairs.append(Pair(question, _first_words(row["passage"]), 1.0, ANSWER, "boolq"))
+        pairs.append(Pair(question, _first_words(row["passage"]), 1.0, ANSWER, "boolq", f"boolq:{i}"))
         other = rows[(i + 1 + rng.randrange(len(rows) - 1)) % len(rows)]
-        pairs.append(Pair(question, _first_words(other["passage"]), 0.0, ANSWER, "boolq"))
+        pairs.append(Pair(question, _first_words(other["passage"]), 0.0, ANSWER, "boolq", f"boolq:{i}"))
     return pairs
 
 
@@ -188,9 +189,9 @@ def pubmedqa_pairs(path: Path, count: int, rng: random.Random) -> list[Pair]:
     pairs = []
     for i, key in enumerate(keys):
         row = data[key]
-        pairs.append(Pair(row["QUESTION"], _first_words(" ".join(row["CONTEXTS"])), 1.0, ANSWER, "pubmedqa"))
+        pairs.append(Pair(row["QUESTION"], _first_words(" ".join(row["CONTEXTS"])), 1.0, ANSWER, "pubmedqa", f"pubmedqa:{key}"))
         other = data[keys[(i + 1 + rng.randrange(len(keys) - 1)) % len(keys)]]
-        pairs.append(Pair(row["QUESTION"], _first_words(" ".join(other["CONTEXTS"])), 0.0, ANSWER, "pubmedqa"))
+        pairs.append(Pair(row["QUESTION"], _first_words(" ".join(other["CONTEXTS"])), 0.0, ANSWER, "pubmedqa", f"pubmedqa:{key}"))
     return pairs
 
 
@@ -339,9 +340,15 @@ def train(
     steps: int,
     batch: int = 32,
     seed: int = SEED,
+    listwise: float = 0.0,
     progress=print,
 ):
     """Fine-tune the encoder and both heads for ``steps`` steps; validate at ¼, ½ and all of them.
+
+    ``listwise`` > 0 adds, with that weight, a listwise term to the answer head's loss: for each
+    question of a batch with answering and non-answering pairs, the cross-entropy of the softmax
+    over its pairs' logits putting its mass on the answering ones. The answer batches then hold
+    whole questions. At 0 (the shipped reader) the loss is pointwise only.
 
     Returns:
         The trained network, and the learning curve (figures at each checkpoint, CPU seconds).
@@ -366,6 +373,8 @@ def train(
     # batch (sorted within windows of 50 batches), so little is padded.
     by_head = {head: [i for i in order if pairs[i].head == head] for head in (ANSWER, SUPPORT)}
     batches = []
+    if listwise > 0:
+        batches = _question_batches(pairs, by_head.pop(ANSWER), batch)
     for head, indexes in by_head.items():
         for window in range(0, len(indexes), batch * 50):
             part = sorted(indexes[window : window + batch * 50], key=lambda i: len(pairs[i].first) + len(pairs[i].second))
@@ -380,7 +389,10 @@ def train(
             rng.shuffle(batches)  # a budget of more than one pass reads each pass in a new order
         head, members = batches[step % len(batches)]
         logits = net(*batcher.tensors([(pairs[i].first, pairs[i].second) for i in members]))[:, head]
-        loss = loss_fn(logits, torch.tensor([pairs[i].label for i in members], dtype=torch.float32))
+        labels = torch.tensor([pairs[i].label for i in members], dtype=torch.float32)
+        loss = loss_fn(logits, labels)
+        if listwise > 0 and head == ANSWER:
+            loss = loss + listwise * _listwise_loss(logits, labels, [pairs[i].group for i in members])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         optimiser.step()
@@ -394,6 +406,40 @@ def train(
             curve.append(figures)
             progress(f"validation at {checkpoints[step + 1]:.0%}: {json.dumps(figures)}")
     return net, batcher, curve
+
+
+def _question_batches(pairs: list[Pair], indexes: list[int], batch: int) -> list[tuple[int, list[int]]]:
+    """Answer batches of whole questions: groups in the order of their first pair, sorted by length
+    within windows of 50 batches' worth, packed up to ``batch`` pairs (a larger group is a batch of its own)."""
+    groups: dict[str, list[int]] = {}
+    for i in indexes:
+        groups.setdefault(pairs[i].group or f"pair:{i}", []).append(i)
+    members = list(groups.values())
+    size = lambda group: sum(len(pairs[i].first) + len(pairs[i].second) for i in group) / len(group)  # noqa: E731
+    batches, current, taken = [], [], 0
+    for window in range(0, len(members), batch * 50 // 6):
+        for group in sorted(members[window : window + batch * 50 // 6], key=size):
+            if current and taken + len(group) > batch:
+                batches.append((ANSWER, current))
+                current, taken = [], 0
+            current = current + group
+            taken += len(group)
+    if current:
+        batches.append((ANSWER, current))
+    return batches
+
+
+def _listwise_loss(logits, labels, groups: list[str]):
+    """Mean over the batch's questions with both kinds of pair of −log(Σ answering e^s / Σ all e^s)."""
+    import torch
+
+    terms = []
+    for group in dict.fromkeys(groups):
+        mask = torch.tensor([g == group for g in groups])
+        own, gold = logits[mask], labels[mask] > 0.5
+        if gold.any() and (~gold).any():
+            terms.append(torch.logsumexp(own, 0) - torch.logsumexp(own[gold], 0))
+    return torch.stack(terms).mean() if terms else logits.sum() * 0.0
 
 
 def validate(net, batcher: _Batcher, validation: dict) -> dict:
@@ -546,7 +592,8 @@ def collect(sources: Sources, work: Path, config: ReaderConfig, progress=print, 
         progress(f"candidates for {name}")
         qa, gold, lookalikes = opener()
         found = training_pairs(questions_over(qa, gold, domain, config, plausible=lookalikes), name, rng)
-        pairs += found + found if domain == "reports" else found  # the in-domain questions count twice
+        copies = [Pair(p.first, p.second, p.label, p.head, p.source, p.group + "#2") for p in found]
+        pairs += found + copies if domain == "reports" else found  # the in-domain questions count twice
         qa.close()
     for name, opener in (("squad", lambda: squad("validation", "squad-validation", small(VALIDATION_QUESTIONS))),
                          ("reports", lambda: reports("validation", small(VALIDATION_QUESTIONS)))):
@@ -569,7 +616,7 @@ def collect(sources: Sources, work: Path, config: ReaderConfig, progress=print, 
 
 
 def train_reader(sources: Sources, out_dir: Path, work: Path, steps: int, config: ReaderConfig = ReaderConfig(),
-                 model_dir: Path | None = None, limit: int | None = None, progress=print) -> dict:
+                 model_dir: Path | None = None, limit: int | None = None, listwise: float = 0.0, progress=print) -> dict:
     """Collect the data, train, export and write the model with its card; returns the card's figures."""
     from .embeddings import default_model_dir
 
@@ -582,7 +629,7 @@ def train_reader(sources: Sources, out_dir: Path, work: Path, steps: int, config
         counts[key] = counts.get(key, 0) + 1
     progress(f"{len(pairs)} pairs: {json.dumps(counts)}")
     collect_cpu = time.process_time() - started_cpu
-    net, batcher, curve = train(pairs, validation, model_dir, config, steps, progress=progress)
+    net, batcher, curve = train(pairs, validation, model_dir, config, steps, listwise=listwise, progress=progress)
     check = [pair for q in validation["answer"]["reports"] + validation["answer"]["squad"] for pair in q.pairs][:500]
     exported = export(net, batcher, out_dir, check, keep=work)
     import shutil
@@ -593,6 +640,7 @@ def train_reader(sources: Sources, out_dir: Path, work: Path, steps: int, config
         "threads": 2,
         "trained": {
             "seed": SEED, "steps": steps, "batch": 32, "learning_rates": {"encoder": ENCODER_LR, "heads": HEADS_LR},
+            **({"listwise_weight": listwise} if listwise > 0 else {}),
             "pairs": counts,
             "cpu_seconds": {"collect": round(collect_cpu), "train_and_export": round(time.process_time() - started_cpu - collect_cpu)},
             "wall_seconds": round(time.perf_counter() - started),

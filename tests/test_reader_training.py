@@ -132,3 +132,33 @@ def test_plausible_answers_name_the_paragraph_document_of_each_unanswerable_ques
     path = tmp_path / "squad.json"
     path.write_text(json.dumps(squad), encoding="utf-8")
     assert plausible_answers(path) == {"q1": [("some-article-0-0", "A text")]}
+
+
+def test_question_batches_keep_each_question_whole_and_fill_up_to_the_batch_size():
+    from pdqa.reader_training import Pair, _question_batches
+
+    pairs = [Pair(f"q{g}", "x" * (g * 7 + k), float(k == 0), ANSWER, "t", f"t:{g}") for g in range(40) for k in range(5)]
+    pairs.append(Pair("lonely", "y", 1.0, ANSWER, "t"))  # no group: a question of its own
+    batches = _question_batches(pairs, list(range(len(pairs))), 32)
+    seen = [i for _, members in batches for i in members]
+    assert sorted(seen) == list(range(len(pairs)))
+    for _, members in batches:
+        assert len(members) <= 32
+        groups = {pairs[i].group for i in members}
+        for group in groups - {""}:
+            assert sum(p.group == group for p in pairs) == sum(pairs[i].group == group for i in members)
+    assert sum(len(m) for _, m in batches) / len(batches) > 25  # packed, not one question per batch
+
+
+def test_listwise_loss_falls_as_the_answering_pair_outranks_the_others_and_ignores_one_sided_questions():
+    import torch
+
+    from pdqa.reader_training import _listwise_loss
+
+    labels = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0])
+    groups = ["a", "a", "a", "b", "b"]  # question b has no answering pair: no listwise term
+    low = _listwise_loss(torch.tensor([3.0, 0.0, 0.0, 9.0, -9.0]), labels, groups)
+    high = _listwise_loss(torch.tensor([0.0, 3.0, 0.0, 9.0, -9.0]), labels, groups)
+    assert float(low) < float(high)
+    assert float(low) == pytest.approx(float(torch.logsumexp(torch.tensor([3.0, 0.0, 0.0]), 0) - 3.0))
+    assert float(_listwise_loss(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0]), ["c", "c"])) == 0.0
